@@ -1,0 +1,25 @@
+import { NestFactory } from '@nestjs/core';
+import type { DynamicModule, INestMicroservice, LoggerService } from '@nestjs/common';
+import { BusClient } from './bus-client.js';
+import { BusServer } from './bus-server.js';
+import { RpcErrorFilter } from './rpc-error.filter.js';
+
+export interface BusServiceOptions {
+  module: DynamicModule;
+  bus: BusClient;
+  /** Replicas of one service share this NATS queue group. */
+  queueGroup: string;
+  logger: LoggerService;
+}
+
+/** Starts a Nest microservice whose @RpcHandler methods answer on the bus. */
+export async function startBusService(options: BusServiceOptions): Promise<INestMicroservice> {
+  const app = await NestFactory.createMicroservice(options.module, {
+    strategy: new BusServer(options.bus, options.queueGroup),
+    logger: options.logger,
+  });
+  app.useGlobalFilters(new RpcErrorFilter());
+  app.enableShutdownHooks();
+  await app.listen();
+  return app;
+}

@@ -1,0 +1,16 @@
+/**
+ * Every Redis key Switchboard writes, and its time to live. Keys are built here and nowhere else;
+ * the connection adds the deployment prefix (REDIS_PREFIX).
+ */
+export const CacheKeys = {
+  /** The aggregated tool catalog, rebuilt from upstreams when a change event or the TTL says so. */
+  catalog: () => ({ key: 'catalog:v1', ttlSeconds: 300 }),
+  /** One upstream's tools, so that a change to one server refetches only that server. */
+  serverTools: (serverId: string) => ({ key: `catalog:v1:server:${serverId}`, ttlSeconds: 300 }),
+  /** A client's MCP session, readable by every edge replica. */
+  session: (sessionId: string) => ({ key: `session:v1:${sessionId}`, ttlSeconds: 24 * 3600 }),
+  /** Requests a key made in the current minute (rpm_limit across replicas). */
+  rateWindow: (tokenHash: string, minute: number) => ({ key: `rate:v1:${tokenHash}:${minute}`, ttlSeconds: 120 }),
+  /** Calls a key has in flight across replicas (max_parallel_requests). */
+  parallel: (tokenHash: string) => ({ key: `parallel:v1:${tokenHash}`, ttlSeconds: 600 }),
+} as const;

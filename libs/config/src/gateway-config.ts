@@ -1,0 +1,117 @@
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { McpServerSpec, SERVER_NAME_PATTERN } from '#libs/contracts';
+import { ConfigError, issuesToProblems } from './config-error.js';
+
+/**
+ * LiteLLM keys Switchboard accepts but does not act on yet. They are named once in a start-up warning;
+ * anything else unknown is an error, so a typo never silently does nothing.
+ */
+export const LITELLM_KEYS_NOT_IMPLEMENTED = {
+  root: ['litellm_settings', 'router_settings', 'environment_variables', 'guardrails', 'credential_list', 'callback_settings', 'files_settings', 'vector_store_registry', 'assistant_settings'],
+  general_settings: ['database_url', 'store_model_in_db', 'supported_db_objects', 'alerting', 'alerting_threshold', 'proxy_batch_write_at', 'database_connection_pool_limit', 'disable_spend_logs', 'allow_requests_on_db_unavailable', 'ui_access_mode', 'custom_auth', 'litellm_key_header_name', 'max_request_size_mb', 'background_health_checks', 'health_check_interval'],
+  mcp_server: ['mcp_info', 'authentication_token', 'client_id', 'client_secret', 'scopes', 'authorization_url', 'token_url', 'registration_url'],
+} as const;
+
+const ModelEntry = z.strictObject({
+  model_name: z.string().min(1),
+  litellm_params: z.looseObject({
+    model: z.string().min(1),
+    api_key: z.string().optional(),
+    api_base: z.string().optional(),
+  }),
+  model_info: z.record(z.string(), z.unknown()).optional(),
+});
+export type ModelEntry = z.infer<typeof ModelEntry>;
+
+const GeneralSettings = z.strictObject({
+  master_key: z.string().min(1).optional(),
+  /** Browser origins allowed on /mcp besides loopback ones (MCP's DNS-rebinding protection). */
+  allowed_origins: z.array(z.string()).optional(),
+});
+
+export const GatewayConfig = z.strictObject({
+  model_list: z.array(ModelEntry).default([]),
+  mcp_servers: z.record(z.string(), McpServerSpec).default({}),
+  general_settings: GeneralSettings.default({}),
+});
+export type GatewayConfig = z.infer<typeof GatewayConfig>;
+
+export interface LoadedConfig {
+  config: GatewayConfig;
+  /** LiteLLM keys that were present but are not implemented: warn about them once. */
+  ignoredKeys: string[];
+}
+
+const ENV_REFERENCE = /^os\.environ\/([A-Za-z_][A-Za-z0-9_]*)$/;
+
+/** Replaces every `os.environ/NAME` string with the variable's value; a missing variable is a problem. */
+function resolveEnvReferences(node: unknown, env: NodeJS.ProcessEnv, path: string, problems: string[]): unknown {
+  if (typeof node === 'string') {
+    const match = ENV_REFERENCE.exec(node.trim());
+    if (!match) return node;
+    const value = env[match[1]!];
+    if (value === undefined) problems.push(`${path}: environment variable ${match[1]} is not set`);
+    return value ?? node;
+  }
+  if (Array.isArray(node)) return node.map((item, i) => resolveEnvReferences(item, env, `${path}.${i}`, problems));
+  if (node && typeof node === 'object') {
+    return Object.fromEntries(
+      Object.entries(node).map(([key, value]) => [key, resolveEnvReferences(value, env, path ? `${path}.${key}` : key, problems)]),
+    );
+  }
+  return node;
+}
+
+function takeIgnored(node: Record<string, unknown> | undefined, keys: readonly string[], path: string, ignored: string[]): void {
+  if (!node || typeof node !== 'object') return;
+  for (const key of keys) {
+    if (key in node) {
+      ignored.push(path ? `${path}.${key}` : key);
+      delete node[key];
+    }
+  }
+}
+
+/** Validates an already-parsed YAML document. */
+export function parseGatewayConfig(document: unknown, env: NodeJS.ProcessEnv): LoadedConfig {
+  if (document === null || document === undefined) document = {};
+  if (typeof document !== 'object' || Array.isArray(document)) throw new ConfigError(['config: expected a mapping at the top level']);
+  const problems: string[] = [];
+  const ignoredKeys: string[] = [];
+  const resolved = resolveEnvReferences(structuredClone(document), env, '', problems) as Record<string, unknown>;
+
+  takeIgnored(resolved, LITELLM_KEYS_NOT_IMPLEMENTED.root, '', ignoredKeys);
+  takeIgnored(resolved.general_settings as Record<string, unknown>, LITELLM_KEYS_NOT_IMPLEMENTED.general_settings, 'general_settings', ignoredKeys);
+  const servers = resolved.mcp_servers;
+  if (servers && typeof servers === 'object' && !Array.isArray(servers)) {
+    for (const [name, spec] of Object.entries(servers as Record<string, unknown>)) {
+      if (!SERVER_NAME_PATTERN.test(name)) problems.push(`mcp_servers.${name}: server names may use lowercase letters, digits and _ only ([a-z0-9_]+)`);
+      takeIgnored(spec as Record<string, unknown>, LITELLM_KEYS_NOT_IMPLEMENTED.mcp_server, `mcp_servers.${name}`, ignoredKeys);
+    }
+  }
+
+  const result = GatewayConfig.safeParse(resolved);
+  if (!result.success) problems.push(...issuesToProblems(result.error.issues, resolved));
+  if (problems.length > 0) throw new ConfigError(problems);
+  return { config: result.data!, ignoredKeys };
+}
+
+/** Reads and validates config.yaml. A file that cannot be read or parsed is a ConfigError too. */
+export function loadGatewayConfig(path: string | undefined, env: NodeJS.ProcessEnv): LoadedConfig {
+  if (!path) return parseGatewayConfig({}, env);
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new ConfigError([`config: cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`]);
+  }
+  let document: unknown;
+  try {
+    document = parseYaml(text, { prettyErrors: true });
+  } catch (error) {
+    throw new ConfigError([`config: ${path} is not valid YAML: ${(error as Error).message.split('\n')[0]}`]);
+  }
+  return parseGatewayConfig(document, env);
+}

@@ -1,0 +1,3 @@
+export * from './config-error.js';
+export * from './gateway-config.js';
+export * from './settings.js';

@@ -1,0 +1,28 @@
+import { createHash } from 'node:crypto';
+
+/** OpenAI function names allow at most 64 characters of [a-zA-Z0-9_-]; MCP clients cope with the same. */
+export const MAX_TOOL_NAME_LENGTH = 64;
+const HASH_LENGTH = 8;
+
+function sanitize(name: string): string {
+  return name.replace(/[^A-Za-z0-9_-]/g, '_');
+}
+
+function shortHash(server: string, tool: string): string {
+  return createHash('sha256').update(`${server}\u0000${tool}`).digest('hex').slice(0, HASH_LENGTH);
+}
+
+/**
+ * Aggregate names `{server}-{tool}` for a whole catalog, deterministic whatever the order of the input:
+ * a name that is too long, or that collides after sanitizing, is cut and given a hash of its origin.
+ */
+export function aggregateToolNames(entries: readonly { server: string; tool: string }[]): string[] {
+  const plain = entries.map((e) => `${e.server}-${sanitize(e.tool)}`);
+  const counts = new Map<string, number>();
+  for (const name of plain) counts.set(name, (counts.get(name) ?? 0) + 1);
+  return entries.map((entry, i) => {
+    const name = plain[i]!;
+    if (name.length <= MAX_TOOL_NAME_LENGTH && counts.get(name) === 1) return name;
+    return `${name.slice(0, MAX_TOOL_NAME_LENGTH - HASH_LENGTH - 1)}_${shortHash(entry.server, entry.tool)}`;
+  });
+}

@@ -1,0 +1,44 @@
+import { z } from 'zod';
+import { defineContract, defineEvent } from '../contract.js';
+import { Subjects } from '../subjects.js';
+
+/** An MCP Tool exactly as the upstream described it (kept as data, never rebuilt per request). */
+export const UpstreamTool = z.looseObject({ name: z.string(), inputSchema: z.looseObject({}) });
+export type UpstreamTool = z.infer<typeof UpstreamTool>;
+
+/** One server's part of the catalog, with what the edge needs to filter it without another hop. */
+export const CatalogServer = z.object({
+  server_id: z.string(),
+  server_name: z.string(),
+  description: z.string().nullable(),
+  access_groups: z.array(z.string()),
+  allow_all_keys: z.boolean(),
+  allowed_tools: z.array(z.string()).nullable(),
+  disallowed_tools: z.array(z.string()).nullable(),
+  extra_headers: z.array(z.string()),
+  status: z.enum(['healthy', 'unhealthy']),
+  error: z.string().nullable(),
+  checked_at: z.string(),
+  tools: z.array(UpstreamTool),
+});
+export type CatalogServer = z.infer<typeof CatalogServer>;
+
+/** A tool's name on the aggregate endpoint (`{server}-{tool}`, made unique and at most 64 characters). */
+export const AggregateToolName = z.object({ name: z.string(), server_id: z.string(), tool: z.string() });
+export type AggregateToolName = z.infer<typeof AggregateToolName>;
+
+export const Catalog = z.object({
+  /** Changes whenever anything in the catalog changes; the edge caches prepared lists per version. */
+  version: z.string(),
+  servers: z.array(CatalogServer),
+  aggregate_names: z.array(AggregateToolName),
+});
+export type Catalog = z.infer<typeof Catalog>;
+
+export const GetCatalog = defineContract('GetCatalog', Subjects.registry.getCatalog, z.object({}), Catalog);
+
+export const CatalogChanged = defineEvent(
+  'CatalogChanged',
+  Subjects.registry.catalogChanged,
+  z.object({ version: z.string(), server_ids: z.array(z.string()) }),
+);

@@ -1,0 +1,182 @@
+import { z } from 'zod';
+import { defineContract, defineEvent } from '../contract.js';
+import { Subjects } from '../subjects.js';
+
+export const SERVER_NAME_PATTERN = /^[a-z0-9_]+$/;
+export const ServerName = z
+  .string()
+  .max(48, 'expected at most 48 characters')
+  .regex(SERVER_NAME_PATTERN, 'expected lowercase letters, digits and _ only ([a-z0-9_]+)');
+
+export const McpTransport = z.enum(['sse', 'http', 'stdio']);
+export type McpTransport = z.infer<typeof McpTransport>;
+export const AuthType = z.enum(['none', 'api_key', 'bearer_token', 'basic', 'authorization']);
+export type AuthType = z.infer<typeof AuthType>;
+export const ProtocolVersion = z.enum(['2025-11-25', '2025-06-18', '2025-03-26', '2024-11-05']);
+
+const HeaderMap = z.record(z.string(), z.string());
+
+/** The fields of one MCP server as config.yaml and the admin API accept them (LiteLLM's names). */
+export const McpServerFields = {
+  url: z.url({ message: 'expected an http(s) URL' }).optional(),
+  transport: McpTransport.default('sse'),
+  command: z.string().min(1).optional(),
+  args: z.array(z.string()).default([]),
+  env: HeaderMap.default({}),
+  description: z.string().max(2000).optional(),
+  alias: z.string().max(100).optional(),
+  auth_type: AuthType.default('none'),
+  auth_value: z.string().optional(),
+  static_headers: HeaderMap.default({}),
+  extra_headers: z.array(z.string()).default([]),
+  allowed_tools: z.array(z.string()).optional(),
+  disallowed_tools: z.array(z.string()).optional(),
+  access_groups: z.array(z.string().min(1)).default([]),
+  allow_all_keys: z.boolean().default(false),
+  timeout: z.number().positive().max(3600).optional(),
+  max_concurrent_requests: z.number().int().positive().max(10_000).optional(),
+  spec_version: ProtocolVersion.optional(),
+};
+
+type SpecShape = { transport?: string; url?: string; command?: string; allowed_tools?: unknown; disallowed_tools?: unknown };
+/** Cross-field rules shared by config and API: a URL for sse/http, a command for stdio, one tool filter. */
+export function checkServerSpec(spec: SpecShape, ctx: z.RefinementCtx): void {
+  if (spec.transport === 'stdio' && !spec.command) {
+    ctx.addIssue({ code: 'custom', path: ['command'], message: 'required when transport is stdio' });
+  }
+  if (spec.transport !== 'stdio' && !spec.url) {
+    ctx.addIssue({ code: 'custom', path: ['url'], message: `required when transport is ${spec.transport ?? 'sse'}` });
+  }
+  if (spec.allowed_tools && spec.disallowed_tools) {
+    ctx.addIssue({ code: 'custom', path: ['disallowed_tools'], message: 'set allowed_tools or disallowed_tools, not both' });
+  }
+}
+
+/** One entry under `mcp_servers:` in config.yaml (the key is the name). */
+export const McpServerSpec = z.strictObject(McpServerFields).superRefine(checkServerSpec);
+export type McpServerSpec = z.infer<typeof McpServerSpec>;
+
+/** POST /v1/mcp/server: LiteLLM's body, `mcp_access_groups` accepted for `access_groups`. */
+export const CreateServerRequest = z
+  .strictObject({
+    server_id: z.uuid().optional(),
+    server_name: ServerName,
+    mcp_access_groups: z.array(z.string().min(1)).optional(),
+    ...McpServerFields,
+  })
+  .superRefine(checkServerSpec);
+export type CreateServerRequest = z.infer<typeof CreateServerRequest>;
+
+/** PUT /v1/mcp/server: the id and the fields to change. */
+export const UpdateServerRequest = z.strictObject({
+  server_id: z.string().min(1),
+  server_name: ServerName.optional(),
+  mcp_access_groups: z.array(z.string().min(1)).optional(),
+  ...Object.fromEntries(Object.entries(McpServerFields).map(([k, v]) => [k, (v as z.ZodType).optional()])),
+} as { server_id: z.ZodString; server_name: z.ZodOptional<typeof ServerName>; mcp_access_groups: z.ZodOptional<z.ZodArray<z.ZodString>> } & {
+  [K in keyof typeof McpServerFields]: z.ZodOptional<(typeof McpServerFields)[K]>;
+});
+export type UpdateServerRequest = z.infer<typeof UpdateServerRequest>;
+
+/** What the admin API returns: credentials masked, never in full. */
+export const McpServerView = z.object({
+  server_id: z.string(),
+  server_name: z.string(),
+  alias: z.string().nullable(),
+  description: z.string().nullable(),
+  url: z.string().nullable(),
+  transport: McpTransport,
+  command: z.string().nullable(),
+  args: z.array(z.string()),
+  env: HeaderMap,
+  auth_type: AuthType,
+  auth_value: z.string().nullable(),
+  static_headers: HeaderMap,
+  extra_headers: z.array(z.string()),
+  allowed_tools: z.array(z.string()).nullable(),
+  disallowed_tools: z.array(z.string()).nullable(),
+  access_groups: z.array(z.string()),
+  mcp_access_groups: z.array(z.string()),
+  allow_all_keys: z.boolean(),
+  timeout: z.number().nullable(),
+  max_concurrent_requests: z.number().nullable(),
+  spec_version: z.string().nullable(),
+  source: z.enum(['config', 'api']),
+  created_at: z.string(),
+  updated_at: z.string(),
+});
+export type McpServerView = z.infer<typeof McpServerView>;
+
+/** What a connector needs to reach the upstream, secrets decrypted. Only connectors ask for it. */
+export const McpServerRuntime = z.object({
+  server_id: z.string(),
+  server_name: z.string(),
+  transport: McpTransport,
+  url: z.string().nullable(),
+  command: z.string().nullable(),
+  args: z.array(z.string()),
+  env: HeaderMap,
+  auth_type: AuthType,
+  auth_value: z.string().nullable(),
+  static_headers: HeaderMap,
+  extra_headers: z.array(z.string()),
+  timeout: z.number().nullable(),
+  max_concurrent_requests: z.number().nullable(),
+  spec_version: z.string().nullable(),
+  /** Changes whenever the definition changes: a connector re-connects when it differs. */
+  revision: z.string(),
+});
+export type McpServerRuntime = z.infer<typeof McpServerRuntime>;
+
+export const ServerRef = z.object({ server: z.string().min(1) });
+
+export const ListServers = defineContract(
+  'ListServers',
+  Subjects.registry.listServers,
+  z.object({}),
+  z.object({ servers: z.array(McpServerView) }),
+);
+export const GetServer = defineContract('GetServer', Subjects.registry.getServer, ServerRef, McpServerView);
+export const CreateServer = defineContract('CreateServer', Subjects.registry.createServer, CreateServerRequest, McpServerView);
+export const UpdateServer = defineContract('UpdateServer', Subjects.registry.updateServer, UpdateServerRequest, McpServerView);
+export const DeleteServer = defineContract(
+  'DeleteServer',
+  Subjects.registry.deleteServer,
+  ServerRef,
+  z.object({ server_id: z.string(), server_name: z.string(), deleted: z.literal(true) }),
+);
+export const ResolveServer = defineContract(
+  'ResolveServer',
+  Subjects.registry.resolveServer,
+  z.object({ server_id: z.string().min(1) }),
+  McpServerRuntime,
+);
+
+export const ServerHealth = z.object({
+  server_id: z.string(),
+  server_name: z.string(),
+  status: z.enum(['healthy', 'unhealthy', 'unknown']),
+  error: z.string().nullable(),
+  tool_count: z.number(),
+  last_checked: z.string().nullable(),
+});
+export type ServerHealth = z.infer<typeof ServerHealth>;
+export const GetServerHealth = defineContract(
+  'GetServerHealth',
+  Subjects.registry.serverHealth,
+  z.object({ server: z.string().optional() }),
+  z.object({ servers: z.array(ServerHealth) }),
+);
+
+export const ListAccessGroups = defineContract(
+  'ListAccessGroups',
+  Subjects.registry.listAccessGroups,
+  z.object({}),
+  z.object({ access_groups: z.array(z.object({ name: z.string(), servers: z.array(z.string()) })) }),
+);
+
+export const ServersChanged = defineEvent(
+  'ServersChanged',
+  Subjects.registry.serversChanged,
+  z.object({ server_id: z.string(), server_name: z.string(), change: z.enum(['created', 'updated', 'deleted']) }),
+);

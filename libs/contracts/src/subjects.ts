@@ -1,0 +1,39 @@
+/**
+ * Every NATS subject, and nowhere else. Calls: sb.v1.<service>.<resource>.<verb>;
+ * events: sb.v1.<service>.events.<resource>.<past-tense>. A breaking change gets a new version subject.
+ * A deployment (or a test run) may put a namespace in front of all of them: see libs/bus.
+ */
+export const Subjects = {
+  registry: {
+    listServers: 'sb.v1.registry.servers.list',
+    getServer: 'sb.v1.registry.servers.get',
+    createServer: 'sb.v1.registry.servers.create',
+    updateServer: 'sb.v1.registry.servers.update',
+    deleteServer: 'sb.v1.registry.servers.delete',
+    resolveServer: 'sb.v1.registry.servers.resolve',
+    serverHealth: 'sb.v1.registry.servers.health',
+    getCatalog: 'sb.v1.registry.catalog.get',
+    listAccessGroups: 'sb.v1.registry.access-groups.list',
+    serversChanged: 'sb.v1.registry.events.servers.changed',
+    catalogChanged: 'sb.v1.registry.events.catalog.changed',
+  },
+  connector: {
+    upstreamRequest: 'sb.v1.connector.upstream.request',
+    fetchCatalog: 'sb.v1.connector.catalog.fetch',
+    upstreamListChanged: 'sb.v1.connector.events.upstream.list-changed',
+  },
+  auth: {
+    verifyKey: 'sb.v1.auth.keys.verify',
+    keysChanged: 'sb.v1.auth.events.keys.changed',
+  },
+  llm: {
+    listModels: 'sb.v1.llm.models.list',
+  },
+  edge: {
+    sessionEnded: 'sb.v1.edge.events.sessions.ended',
+  },
+  health: {
+    /** Every service answers its own ping; readiness asks each one. */
+    ping: (service: string) => `sb.v1.${service}.health.ping`,
+  },
+} as const;

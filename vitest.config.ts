@@ -1,0 +1,39 @@
+import { defineConfig } from 'vitest/config';
+
+// One `vitest run` runs every project. Unit specs sit next to the code (*.spec.ts), integration specs
+// talk to the real NATS, Postgres and Redis (*.int-spec.ts), e2e specs start the built services as
+// separate processes (test/e2e/*.e2e.ts).
+const sourceConditions = { conditions: ['source', 'node', 'import', 'default'] };
+
+export default defineConfig({
+  resolve: sourceConditions,
+  ssr: { resolve: { conditions: ['source'], externalConditions: ['source'] } },
+  test: {
+    projects: [
+      {
+        extends: true,
+        test: { name: 'unit', include: ['services/**/*.spec.ts', 'libs/**/*.spec.ts'], environment: 'node' },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'integration',
+          include: ['services/**/*.int-spec.ts', 'libs/**/*.int-spec.ts'],
+          testTimeout: 30_000,
+          hookTimeout: 60_000,
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'e2e',
+          include: ['test/e2e/**/*.e2e.ts'],
+          globalSetup: ['test/e2e/global-setup.ts'],
+          testTimeout: 60_000,
+          hookTimeout: 120_000,
+          fileParallelism: false,
+        },
+      },
+    ],
+  },
+});
