@@ -19,7 +19,6 @@ export async function startBusService(options: BusServiceOptions): Promise<INest
     logger: options.logger,
   });
   app.useGlobalFilters(new RpcErrorFilter());
-  app.enableShutdownHooks();
   await app.listen();
   return app;
 }
