@@ -1,0 +1,57 @@
+import { z } from 'zod';
+import { defineContract, defineEvent } from '../contract.js';
+import { Subjects } from '../subjects.js';
+import { ObjectPermission } from './permission.js';
+
+/**
+ * Who is calling, with every permission level the edge needs to decide without another hop.
+ * The edge caches it per key hash until a KeysChanged event names the hash, and checks `expires` itself on
+ * every request (no event is sent when a key expires).
+ */
+export const Principal = z.object({
+  kind: z.enum(['master', 'virtual']),
+  /** sha256 (hex) of the key; null for the master key. Never the key itself. */
+  token_hash: z.string().nullable(),
+  key_alias: z.string().nullable(),
+  user_id: z.string().nullable(),
+  team_id: z.string().nullable(),
+  organization_id: z.string().nullable(),
+  /** ISO time after which the key is refused (401); null = never. */
+  expires: z.string().nullable(),
+  rpm_limit: z.number().nullable(),
+  max_parallel_requests: z.number().nullable(),
+  /** Master key, or a key generated with `is_admin: true`: may use the management API. */
+  is_admin: z.boolean(),
+  levels: z.object({
+    key: ObjectPermission.nullable(),
+    team: ObjectPermission.nullable(),
+    organization: ObjectPermission.nullable(),
+  }),
+  /** `sk-...abcd`, safe to log and show. */
+  key_name: z.string().nullable().optional(),
+  team_alias: z.string().nullable().optional(),
+  organization_alias: z.string().nullable().optional(),
+  /** The team's and the organization's own limits (shared by all their keys); null = unlimited. */
+  team_rpm_limit: z.number().nullable().optional(),
+  team_max_parallel_requests: z.number().nullable().optional(),
+  organization_rpm_limit: z.number().nullable().optional(),
+});
+export type Principal = z.infer<typeof Principal>;
+
+/**
+ * Key → Principal. Throws UNAUTHENTICATED with `details.reason` one of `unknown_key` (never issued or
+ * deleted), `blocked`, `team_blocked`, `expired`. The master key (compared in constant time) gives kind 'master'.
+ */
+export const VerifyKey = defineContract('VerifyKey', Subjects.auth.verifyKey, z.object({ key: z.string().min(1) }), Principal);
+
+/**
+ * Published by auth after any committed change that affects how a key verifies (update, delete, block; a team's
+ * or an organization's change names all of their keys). Every edge drops these hashes from its cache.
+ * Long lists are split into several events of at most 5000 hashes.
+ */
+export const KeysChanged = defineEvent(
+  'KeysChanged',
+  Subjects.auth.keysChanged,
+  z.object({ token_hashes: z.array(z.string()), reason: z.enum(['deleted', 'updated', 'blocked', 'expired', 'team', 'organization']) }),
+);
+export type KeysChangedPayload = z.infer<typeof KeysChanged.payload>;
