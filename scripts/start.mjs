@@ -1,0 +1,207 @@
+#!/usr/bin/env node
+// `npm start`: builds if needed, then runs the five services as separate processes with one log stream.
+//
+//   node scripts/start.mjs [--config PATH] [--json]
+//
+// Settings come from the environment (PORT, NATS_URL, DATABASE_URL, REDIS_URL, MASTER_KEY, LOG_LEVEL, ...),
+// which every service inherits. Ctrl-C (or SIGTERM) stops them all: SIGTERM first, SIGKILL after 5 s.
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { dirname, join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { parse as parseYaml } from 'yaml';
+import { build, needsBuild } from './lib/build.mjs';
+import { formatLine } from './lib/log-format.mjs';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const SERVICES = ['registry', 'auth', 'connector', 'llm-proxy', 'edge'];
+const DEV_MASTER_KEY = 'sk-1234';
+const STOP_GRACE_MS = 5000;
+const MAX_BACKOFF_MS = 30_000;
+
+const argv = process.argv.slice(2);
+const json = argv.includes('--json');
+const colour = !json && process.stdout.isTTY === true && !process.env.NO_COLOR;
+
+function argValue(name) {
+  const i = argv.indexOf(name);
+  if (i >= 0) return argv[i + 1];
+  const inline = argv.find((a) => a.startsWith(`${name}=`));
+  return inline?.slice(name.length + 1);
+}
+
+function say(msg, level = 'info') {
+  if (json) process.stdout.write(JSON.stringify({ time: new Date().toISOString(), level, service: 'supervisor', msg }) + '\n');
+  else process.stdout.write(formatLine('supervisor', JSON.stringify({ level, msg }), { colour }) + '\n');
+}
+
+function fail(msg) {
+  process.stderr.write(`switchboard: ${msg}\n`);
+  process.exit(1);
+}
+
+// ---- settings ------------------------------------------------------------------------------------------
+const configPath = resolve(argValue('--config') ?? process.env.SWITCHBOARD_CONFIG ?? join(ROOT, 'config.example.yaml'));
+if (!existsSync(configPath)) fail(`config file ${configPath} does not exist (pass --config PATH or set SWITCHBOARD_CONFIG)`);
+const port = Number(process.env.PORT || 4000);
+if (!Number.isInteger(port) || port <= 0 || port > 65535) fail(`PORT must be a port number, got "${process.env.PORT}"`);
+
+/** The master key comes from MASTER_KEY, else general_settings.master_key, else the local-development default. */
+function masterKeySource() {
+  if (process.env.MASTER_KEY) return 'env';
+  let document;
+  try {
+    document = parseYaml(readFileSync(configPath, 'utf8'));
+  } catch {
+    return 'unknown'; // the services report a broken file themselves, one line per problem
+  }
+  return document?.general_settings?.master_key ? 'config' : 'none';
+}
+const keySource = masterKeySource();
+const env = { ...process.env, PORT: String(port) };
+if (keySource === 'none') env.MASTER_KEY = DEV_MASTER_KEY;
+
+// ---- build ---------------------------------------------------------------------------------------------
+if (needsBuild(ROOT)) {
+  say('building (tsc -p tsconfig.build.json) ...');
+  const started = Date.now();
+  if (build(ROOT) !== 0) fail('the build failed (see the compiler output above)');
+  say(`built in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+}
+for (const name of SERVICES) {
+  const main = join(ROOT, 'dist/services', name, 'src/main.js');
+  if (!existsSync(main)) fail(`${main} is missing after the build: does services/${name}/src/main.ts exist?`);
+}
+
+// ---- the edge's port -----------------------------------------------------------------------------------
+function portFree(p) {
+  return new Promise((done) => {
+    const server = createServer();
+    server.once('error', (error) => done(error.code !== 'EADDRINUSE' && error.code !== 'EACCES'));
+    server.listen({ port: p }, () => server.close(() => done(true)));
+  });
+}
+if (!(await portFree(port))) {
+  fail(`port ${port} is already in use, so the edge cannot listen on it. Stop whatever holds it (another Switchboard?) or start with PORT=<other port>.`);
+}
+
+// ---- children ------------------------------------------------------------------------------------------
+const children = new Map(); // name -> { child, startedAt, backoff, timer }
+let stopping = false;
+let bindFailed = false;
+let readinessTimer;
+
+function pipeLines(name, stream, streamName) {
+  const rl = createInterface({ input: stream, crlfDelay: Infinity });
+  rl.on('line', (line) => {
+    if (!line.trim()) return;
+    if (name === 'edge' && /EADDRINUSE|address already in use/i.test(line)) bindFailed = true;
+    if (json) process.stdout.write(line + '\n');
+    else process.stdout.write(formatLine(name, line, { colour, stream: streamName }) + '\n');
+  });
+}
+
+
+function startChild(name) {
+  const state = children.get(name) ?? { backoff: 1000 };
+  const child = spawn(process.execPath, [join(ROOT, 'dist/services', name, 'src/main.js'), '--config', configPath], {
+    cwd: ROOT,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  state.child = child;
+  state.startedAt = Date.now();
+  children.set(name, state);
+  pipeLines(name, child.stdout, 'stdout');
+  pipeLines(name, child.stderr, 'stderr');
+  child.on('exit', (code, signal) => {
+    state.child = undefined;
+    if (stopping) return maybeDone();
+    if (name === 'edge' && bindFailed) {
+      say(`the edge cannot listen on port ${port}: it is already in use. Stop whatever holds it or start with PORT=<other port>.`, 'error');
+      return shutdown(1);
+    }
+    if (Date.now() - state.startedAt > 30_000) state.backoff = 1000; // it ran for a while: start the backoff over
+    say(`${name} exited unexpectedly (${signal ? `signal ${signal}` : `code ${code}`}); restarting in ${state.backoff / 1000} s`, 'error');
+    state.timer = setTimeout(() => {
+      state.timer = undefined;
+      if (!stopping) startChild(name);
+    }, state.backoff);
+    state.backoff = Math.min(state.backoff * 2, MAX_BACKOFF_MS);
+  });
+}
+
+let exitCode = 0;
+let killTimer;
+function maybeDone() {
+  if ([...children.values()].some((s) => s.child)) return;
+  clearTimeout(killTimer);
+  say('stopped');
+  process.exit(exitCode);
+}
+
+function shutdown(code = 0) {
+  if (stopping) {
+    // A second Ctrl-C: do not wait for the grace period.
+    for (const s of children.values()) s.child?.kill('SIGKILL');
+    return;
+  }
+  stopping = true;
+  exitCode = code;
+  clearInterval(readinessTimer);
+  say('stopping all services ...');
+  for (const s of children.values()) {
+    clearTimeout(s.timer);
+    s.child?.kill('SIGTERM');
+  }
+  killTimer = setTimeout(() => {
+    for (const [name, s] of children) {
+      if (s.child) {
+        say(`${name} did not stop within ${STOP_GRACE_MS / 1000} s: killing it`, 'warn');
+        s.child.kill('SIGKILL');
+      }
+    }
+  }, STOP_GRACE_MS);
+  maybeDone();
+}
+
+process.on('SIGINT', () => shutdown(0));
+process.on('SIGTERM', () => shutdown(0));
+process.on('SIGHUP', () => shutdown(0));
+
+say(`config ${configPath}`);
+if (keySource === 'none') say(`MASTER_KEY is not set and the config sets no master_key: using "${DEV_MASTER_KEY}" for local development`, 'warn');
+for (const name of SERVICES) startChild(name);
+
+// ---- readiness -----------------------------------------------------------------------------------------
+const readinessUrl = `http://127.0.0.1:${port}/health/readiness`;
+const startedAt = Date.now();
+let warnedSlow = false;
+let ready = false;
+readinessTimer = setInterval(async () => {
+  if (ready || stopping) return;
+  let status = 0;
+  let body = '';
+  try {
+    const response = await fetch(readinessUrl, { signal: AbortSignal.timeout(2000) });
+    status = response.status;
+    body = await response.text();
+  } catch (error) {
+    body = error.cause?.code ?? error.message;
+  }
+  if (ready || stopping) return;
+  if (status === 200) {
+    ready = true;
+    clearInterval(readinessTimer);
+    const key =
+      keySource === 'none' ? `${DEV_MASTER_KEY} (local-development default; set MASTER_KEY to change it)` : keySource === 'env' ? 'the value of MASTER_KEY' : 'general_settings.master_key of the config';
+    say(`ready in ${((Date.now() - startedAt) / 1000).toFixed(1)} s`);
+    say(`MCP endpoint: http://localhost:${port}/mcp   (one server: http://localhost:${port}/mcp/<server>)`);
+    say(`master key:   ${key}; send it as "x-litellm-api-key: Bearer <key>" or "Authorization: Bearer <key>"`);
+  } else if (!warnedSlow && Date.now() - startedAt > 60_000) {
+    warnedSlow = true;
+    say(`not ready after 60 s: ${readinessUrl} answers ${status || 'nothing'} ${body.slice(0, 300)}`, 'warn');
+  }
+}, 500);
