@@ -1,0 +1,29 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import { BusClient } from '#libs/bus';
+import { HealthHandler } from './handlers/health.handler.js';
+import { UpstreamHandler } from './handlers/upstream.handler.js';
+import { ServerDefinitionsService } from './servers/server-definitions.service.js';
+import { UPSTREAM_POOL_OPTIONS, UpstreamPool, type UpstreamPoolOptions } from './upstream/upstream-pool.js';
+
+export interface ConnectorModuleOptions {
+  bus: BusClient;
+  /** Pool tuning (tests shorten the stdio restart backoff). */
+  pool?: Partial<UpstreamPoolOptions>;
+}
+
+@Module({})
+export class ConnectorModule {
+  static register(options: ConnectorModuleOptions): DynamicModule {
+    return {
+      module: ConnectorModule,
+      controllers: [UpstreamHandler, HealthHandler],
+      providers: [
+        { provide: BusClient, useValue: options.bus },
+        { provide: UPSTREAM_POOL_OPTIONS, useValue: options.pool ?? {} },
+        ServerDefinitionsService,
+        UpstreamPool,
+      ],
+      exports: [UpstreamPool, ServerDefinitionsService],
+    };
+  }
+}

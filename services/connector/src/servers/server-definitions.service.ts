@@ -1,0 +1,77 @@
+import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import { BusClient } from '#libs/bus';
+import { ResolveServer, ServersChanged, type McpServerRuntime } from '#libs/contracts';
+
+/** How long a resolved definition is trusted without an event (events are the real invalidation). */
+const DEFINITION_TTL_MS = 5 * 60_000;
+/** The longest a registry lookup may take, whatever the caller's budget. */
+const RESOLVE_TIMEOUT_MS = 5_000;
+
+interface CachedDefinition {
+  server: McpServerRuntime;
+  expiresAt: number;
+}
+
+export type ServerChangeListener = (serverId: string, serverName: string) => void;
+
+/**
+ * Every server definition this replica has needed, learned from the registry's ResolveServer (secrets
+ * decrypted) and kept in memory until a ServersChanged event (or the TTL) drops it.
+ */
+@Injectable()
+export class ServerDefinitionsService implements OnModuleInit, OnModuleDestroy {
+  private readonly log = new Logger(ServerDefinitionsService.name);
+  private readonly cache = new Map<string, CachedDefinition>();
+  private readonly pending = new Map<string, Promise<McpServerRuntime>>();
+  private readonly listeners = new Set<ServerChangeListener>();
+  /** Bumped by every change event, so a lookup that raced with a change is not cached. */
+  private generation = 0;
+  private unsubscribe: (() => void) | undefined;
+
+  constructor(@Inject(BusClient) private readonly bus: BusClient) {}
+
+  onModuleInit(): void {
+    this.unsubscribe = this.bus.subscribe(ServersChanged, (event) => this.forget(event.server_id, event.server_name));
+  }
+
+  onModuleDestroy(): void {
+    this.unsubscribe?.();
+  }
+
+  /** Called with (server_id, server_name) whenever a definition changes or is deleted. */
+  onChange(listener: ServerChangeListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  async get(serverRef: string, deadline = Infinity): Promise<McpServerRuntime> {
+    const cached = this.cache.get(serverRef);
+    if (cached && cached.expiresAt > Date.now()) return cached.server;
+    let lookup = this.pending.get(serverRef);
+    if (!lookup) {
+      lookup = this.resolve(serverRef, deadline).finally(() => this.pending.delete(serverRef));
+      this.pending.set(serverRef, lookup);
+    }
+    return lookup;
+  }
+
+  /** Drops everything known about a server (by id or name) and tells the pool. */
+  forget(serverId: string, serverName: string): void {
+    this.generation++;
+    for (const [key, entry] of this.cache) {
+      if (key === serverId || key === serverName || entry.server.server_id === serverId) this.cache.delete(key);
+    }
+    this.pending.delete(serverId);
+    this.pending.delete(serverName);
+    this.log.log(`server ${serverName} (${serverId}) changed: definition dropped`);
+    for (const listener of this.listeners) listener(serverId, serverName);
+  }
+
+  private async resolve(serverRef: string, deadline: number): Promise<McpServerRuntime> {
+    const generation = this.generation;
+    const timeoutMs = Math.max(1, Math.min(RESOLVE_TIMEOUT_MS, deadline - Date.now()));
+    const server = await this.bus.call(ResolveServer, { server_id: serverRef }, { timeoutMs, ...(Number.isFinite(deadline) ? { deadline } : {}) });
+    if (generation === this.generation) this.cache.set(serverRef, { server, expiresAt: Date.now() + DEFINITION_TTL_MS });
+    return server;
+  }
+}
