@@ -1,0 +1,206 @@
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
+import { parseGatewayConfig } from '#libs/config';
+
+// Docker is not available where the tests run, so docker-compose.yml and deploy/ are checked for consistency
+// with the code instead: every service, env var, port and path the code needs appears in them.
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const read = (path: string) => readFileSync(join(ROOT, path), 'utf8');
+
+interface ComposeService {
+  build?: { context?: string; dockerfile?: string };
+  image?: string;
+  command?: string[] | string;
+  environment?: Record<string, string | number | boolean | null> | string[];
+  ports?: (string | { published?: string | number; target?: number })[];
+  container_name?: string;
+  volumes?: (string | { source?: string; target?: string })[];
+  healthcheck?: unknown;
+  depends_on?: Record<string, unknown> | string[];
+}
+const compose = parseYaml(read('docker-compose.yml'), { merge: true }) as { services: Record<string, ComposeService> };
+const services = compose.services;
+const serviceDirs = readdirSync(join(ROOT, 'services'), { withFileTypes: true })
+  .filter((d) => d.isDirectory())
+  .map((d) => d.name);
+const APP_SERVICES = ['edge', 'registry', 'auth', 'connector', 'llm-proxy'];
+
+function environmentOf(service: ComposeService): Record<string, string> {
+  const env = service.environment ?? {};
+  if (Array.isArray(env)) return Object.fromEntries(env.map((line) => [line.split('=')[0]!, line.split('=').slice(1).join('=')]));
+  return Object.fromEntries(Object.entries(env).map(([k, v]) => [k, v === null ? '' : String(v)]));
+}
+
+/** UPPER_SNAKE_CASE keys of the zod shapes in a file, and whether each has a default or is optional. */
+function envKeys(source: string): Map<string, { hasDefault: boolean }> {
+  const keys = new Map<string, { hasDefault: boolean }>();
+  const lines = source.split('\n');
+  const starts: { key: string; line: number }[] = [];
+  lines.forEach((line, i) => {
+    const match = /^\s*([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+|[A-Z]{3,})\s*:/.exec(line);
+    if (match) starts.push({ key: match[1]!, line: i });
+  });
+  starts.forEach(({ key, line }, i) => {
+    const end = i + 1 < starts.length ? starts[i + 1]!.line : Math.min(lines.length, line + 8);
+    const text = lines.slice(line, end).join('\n').replace(/\/\/.*$/gm, '');
+    keys.set(key, { hasDefault: /\.default\(|\.optional\(|\.catch\(/.test(text) });
+  });
+  return keys;
+}
+
+/** libs/config/src/settings.ts: `export const XEnv = { ... }` fragments by name. */
+function libFragments(): Map<string, Map<string, { hasDefault: boolean }>> {
+  const source = read('libs/config/src/settings.ts');
+  const fragments = new Map<string, Map<string, { hasDefault: boolean }>>();
+  const pattern = /export const (\w+Env) = \{([\s\S]*?)\n\};/g;
+  for (let m = pattern.exec(source); m; m = pattern.exec(source)) fragments.set(m[1]!, envKeys(m[2]!));
+  return fragments;
+}
+
+/** Every env var a service reads: its config.ts plus the lib fragments it uses (BusEnv and ConfigFileEnv always). */
+function envOfService(name: string): Map<string, { hasDefault: boolean }> | undefined {
+  const path = `services/${name}/src/config.ts`;
+  if (!existsSync(join(ROOT, path))) return undefined;
+  const source = read(path);
+  const all = new Map(envKeys(source));
+  for (const [fragment, keys] of libFragments()) {
+    if (fragment === 'BusEnv' || fragment === 'ConfigFileEnv' || new RegExp(`\\b${fragment}\\b`).test(source)) {
+      for (const [k, v] of keys) if (!all.has(k)) all.set(k, v);
+    }
+  }
+  return all;
+}
+
+const commandOf = (service: ComposeService) => (Array.isArray(service.command) ? service.command : String(service.command ?? '').split(/\s+/));
+
+describe('docker-compose.yml', () => {
+  it('has nats (with JetStream), postgres and redis', () => {
+    expect(Object.keys(services)).toEqual(expect.arrayContaining(['nats', 'postgres', 'redis']));
+    expect(commandOf(services.nats!)).toContain('-js');
+  });
+
+  it('has a compose service for every service directory', () => {
+    expect(serviceDirs.length).toBeGreaterThan(0);
+    for (const dir of serviceDirs) expect(Object.keys(services), `services/${dir} has no compose service`).toContain(dir);
+    for (const name of APP_SERVICES) expect(Object.keys(services)).toContain(name);
+  });
+
+  it('builds every app service from deploy/Dockerfile and runs the dist main.js of a real main.ts', () => {
+    for (const name of APP_SERVICES) {
+      const service = services[name]!;
+      expect(service.build?.dockerfile, name).toBe('deploy/Dockerfile');
+      const script = commandOf(service).find((part) => part.endsWith('.js'));
+      expect(script, `${name} command`).toBe(`dist/services/${name}/src/main.js`);
+      const sourceMain = script!.replace(/^dist\//, '').replace(/\.js$/, '.ts');
+      expect(existsSync(join(ROOT, sourceMain)), `${sourceMain} exists`).toBe(true);
+    }
+  });
+
+  it('sets or defaults every env var each service reads', () => {
+    const checked: string[] = [];
+    for (const name of serviceDirs) {
+      const keys = envOfService(name);
+      if (!keys) continue; // a service without its own env shape reads only the lib fragments: covered by the others
+      const env = environmentOf(services[name]!);
+      for (const [key, { hasDefault }] of keys) {
+        if (!hasDefault) expect(Object.keys(env), `${name} reads ${key} (no default) but compose does not set it`).toContain(key);
+      }
+      checked.push(name);
+    }
+    expect(checked.length, 'at least one service has a config.ts').toBeGreaterThan(0);
+  });
+
+  it('wires every app service to the compose infrastructure', () => {
+    for (const name of APP_SERVICES) {
+      const env = environmentOf(services[name]!);
+      expect(env.NATS_URL, name).toBe('nats://nats:4222');
+      expect(env.DATABASE_URL, name).toBe('postgres://postgres:postgres@postgres:5432/switchboard');
+      expect(env.REDIS_URL, name).toBe('redis://redis:6379');
+      expect(env.MASTER_KEY, name).toBe('${MASTER_KEY:-sk-1234}');
+      expect(env.SWITCHBOARD_CONFIG, name).toBe('/app/config.yaml');
+      const mounts = (services[name]!.volumes ?? []).map(String);
+      expect(mounts, name).toContain('./config.example.yaml:/app/config.yaml:ro');
+      expect(services[name]!.healthcheck, `${name} healthcheck`).toBeDefined();
+    }
+  });
+
+  it('publishes the edge on 4000 and nothing else on the host', () => {
+    const ports = (services.edge!.ports ?? []).map(String);
+    expect(ports.length).toBeGreaterThan(0);
+    expect(ports.some((p) => /(^|:)4000(-\d+)?:4000$/.test(p))).toBe(true);
+    expect(environmentOf(services.edge!).PORT ?? '4000').toBe('4000');
+    for (const name of ['registry', 'auth', 'connector', 'llm-proxy']) expect(services[name]!.ports, name).toBeUndefined();
+  });
+
+  it('lets connector and edge scale: no container_name, no fixed host port a second replica would collide on', () => {
+    for (const name of ['connector', 'edge']) expect(services[name]!.container_name, name).toBeUndefined();
+    // `--scale edge=2` needs a host port per replica: a range at least two wide.
+    for (const port of (services.edge!.ports ?? []).map(String)) {
+      const host = port.split(':').slice(-2, -1)[0] ?? '';
+      const range = /^(\d+)-(\d+)$/.exec(host);
+      expect(range, `edge port "${port}" must publish a host port range for --scale edge=2`).not.toBeNull();
+      expect(Number(range![2]) - Number(range![1])).toBeGreaterThanOrEqual(1);
+    }
+  });
+
+  it('mounts files that exist', () => {
+    for (const [name, service] of Object.entries(services)) {
+      for (const volume of (service.volumes ?? []).map(String)) {
+        if (!volume.startsWith('./')) continue;
+        expect(existsSync(join(ROOT, volume.split(':')[0]!)), `${name} mounts ${volume}`).toBe(true);
+      }
+    }
+  });
+});
+
+describe('deploy/Dockerfile', () => {
+  const dockerfile = read('deploy/Dockerfile');
+
+  it('is multi-stage: npm ci, npm run build, prune', () => {
+    expect(dockerfile.match(/^FROM /gm)?.length).toBeGreaterThanOrEqual(2);
+    expect(dockerfile).toMatch(/RUN npm ci\b/);
+    expect(dockerfile).toMatch(/npm run build/);
+    expect(dockerfile).toMatch(/npm prune --omit=dev/);
+  });
+
+  it('copies only paths that exist', () => {
+    const copies = [...dockerfile.matchAll(/^COPY (?!--from)(.+)$/gm)].map((m) => m[1]!.trim().split(/\s+/).slice(0, -1));
+    for (const source of copies.flat()) expect(existsSync(join(ROOT, source)), `COPY ${source}`).toBe(true);
+  });
+
+  it('copies package.json into the runtime image (its "imports" map resolves #libs at run time)', () => {
+    expect(dockerfile).toMatch(/COPY --from=build \/app\/package\.json/);
+    const pkg = JSON.parse(read('package.json')) as { imports: Record<string, { default: string }> };
+    expect(pkg.imports['#libs/*']!.default).toMatch(/^\.\/dist\//);
+  });
+
+  it('is not sent the build context it does not need', () => {
+    const ignored = read('.dockerignore').split('\n');
+    expect(ignored).toEqual(expect.arrayContaining(['node_modules', 'dist', '.git']));
+  });
+});
+
+describe('deploy/nats.conf', () => {
+  it('enables JetStream and the monitoring port the health check uses', () => {
+    const conf = read('deploy/nats.conf');
+    expect(conf).toMatch(/jetstream\s*\{/);
+    expect(conf).toMatch(/http_port:\s*8222/);
+  });
+});
+
+describe('config.example.yaml', () => {
+  it('is valid with no environment variables set, and serves server-everything over stdio', () => {
+    const document = parseYaml(read('config.example.yaml'));
+    const { config } = parseGatewayConfig(document, {});
+    const everything = config.mcp_servers.everything!;
+    expect(everything.transport).toBe('stdio');
+    expect(everything.command).toBe('node');
+    expect(existsSync(join(ROOT, everything.args[0]!))).toBe(true);
+    expect(everything.args[1]).toBe('stdio');
+    expect(config.general_settings.master_key).toBeUndefined();
+  });
+});
