@@ -1,0 +1,2 @@
+export * from './effective-access.js';
+export * from './rate-limiter.js';
