@@ -1,0 +1,83 @@
+import { Inject, Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import type { IncomingHttpHeaders } from 'node:http';
+import { BusClient } from '#libs/bus';
+import { DomainError, KeysChanged, VerifyKey, type Principal } from '#libs/contracts';
+import { EDGE_SETTINGS, type EdgeSettings } from '../edge-settings.js';
+import { constantTimeEquals, extractApiKey, hashKey } from './credentials.js';
+
+const POSITIVE_TTL_MS = 60_000;
+const NEGATIVE_TTL_MS = 2_000;
+const MAX_ENTRIES = 50_000;
+
+type CacheEntry = { principal: Principal; until: number } | { error: DomainError; until: number };
+
+export const MASTER_PRINCIPAL: Principal = {
+  kind: 'master',
+  token_hash: null,
+  key_alias: 'master',
+  user_id: null,
+  team_id: null,
+  organization_id: null,
+  expires: null,
+  rpm_limit: null,
+  max_parallel_requests: null,
+  is_admin: true,
+  levels: { key: null, team: null, organization: null },
+};
+
+/**
+ * Who is calling. Keys are verified by `auth` once and then answered from this process's cache, so the hot
+ * path makes no NATS hop for them; KeysChanged events drop entries on every replica at once.
+ */
+@Injectable()
+export class PrincipalService implements OnModuleInit, OnModuleDestroy {
+  private readonly cache = new Map<string, CacheEntry>();
+  private unsubscribe?: () => void;
+
+  constructor(
+    @Inject(BusClient) private readonly bus: BusClient,
+    @Inject(EDGE_SETTINGS) private readonly settings: EdgeSettings,
+  ) {}
+
+  onModuleInit(): void {
+    this.unsubscribe = this.bus.subscribe(KeysChanged, ({ token_hashes }) => {
+      if (token_hashes.length === 0) this.cache.clear();
+      for (const hash of token_hashes) this.cache.delete(hash);
+    });
+  }
+
+  onModuleDestroy(): void {
+    this.unsubscribe?.();
+  }
+
+  /** Resolves the request's key to a Principal or throws UNAUTHENTICATED. */
+  async authenticate(headers: IncomingHttpHeaders): Promise<Principal> {
+    const key = extractApiKey(headers);
+    if (!key) throw new DomainError('UNAUTHENTICATED', 'missing API key: send x-litellm-api-key or Authorization: Bearer <key>');
+    if (this.settings.masterKey && constantTimeEquals(key, this.settings.masterKey)) return MASTER_PRINCIPAL;
+    const hash = hashKey(key);
+    const now = Date.now();
+    let entry = this.cache.get(hash);
+    if (!entry || entry.until < now) {
+      entry = await this.verify(key, now);
+      if (this.cache.size >= MAX_ENTRIES) this.cache.delete(this.cache.keys().next().value!);
+      this.cache.set(hash, entry);
+    }
+    if ('error' in entry) throw entry.error;
+    const { principal } = entry;
+    if (principal.expires && Date.parse(principal.expires) <= now) {
+      throw new DomainError('UNAUTHENTICATED', 'API key has expired', { reason: 'expired' });
+    }
+    return principal;
+  }
+
+  private async verify(key: string, now: number): Promise<CacheEntry> {
+    try {
+      const principal = await this.bus.call(VerifyKey, { key }, { timeoutMs: 2_000 });
+      return { principal, until: now + POSITIVE_TTL_MS };
+    } catch (error) {
+      if (DomainError.is(error, 'UNAUTHENTICATED')) return { error, until: now + NEGATIVE_TTL_MS };
+      throw error;
+    }
+  }
+}

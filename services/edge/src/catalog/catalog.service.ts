@@ -1,0 +1,113 @@
+import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import { BusClient } from '#libs/bus';
+import { CatalogChanged, GetCatalog, type Catalog, type CatalogServer, type UpstreamTool } from '#libs/contracts';
+
+export interface ToolRoute {
+  server: CatalogServer;
+  tool: UpstreamTool;
+}
+
+/** The catalog with the lookups the hot path needs, built once per version. */
+export class PreparedCatalog {
+  readonly byName = new Map<string, CatalogServer>();
+  readonly byId = new Map<string, CatalogServer>();
+  /** Aggregate name (`{server}-{tool}`, made unique) → where it goes. */
+  readonly aggregateRoutes = new Map<string, ToolRoute>();
+  /** server_id → upstream tool name → aggregate name. */
+  readonly aggregateNames = new Map<string, Map<string, string>>();
+  private readonly memo = new Map<string, unknown>();
+
+  constructor(readonly catalog: Catalog) {
+    for (const server of catalog.servers) {
+      this.byName.set(server.server_name, server);
+      this.byId.set(server.server_id, server);
+    }
+    for (const entry of catalog.aggregate_names) {
+      const server = this.byId.get(entry.server_id);
+      const tool = server?.tools.find((t) => t.name === entry.tool);
+      if (!server || !tool) continue;
+      this.aggregateRoutes.set(entry.name, { server, tool });
+      let names = this.aggregateNames.get(server.server_id);
+      if (!names) this.aggregateNames.set(server.server_id, (names = new Map()));
+      names.set(tool.name, entry.name);
+    }
+  }
+
+  get version(): string {
+    return this.catalog.version;
+  }
+
+  server(idOrName: string): CatalogServer | undefined {
+    return this.byName.get(idOrName) ?? this.byId.get(idOrName);
+  }
+
+  /** Caches a value derived from this version (prepared tool lists per permission set). */
+  memoize<T>(key: string, build: () => T): T {
+    if (this.memo.has(key)) return this.memo.get(key) as T;
+    const value = build();
+    if (this.memo.size > 1000) this.memo.clear();
+    this.memo.set(key, value);
+    return value;
+  }
+}
+
+const REFRESH_INTERVAL_MS = 30_000;
+
+/**
+ * The edge's copy of the registry's catalog. Fetched once and kept in memory; a CatalogChanged event (or the
+ * periodic refresh, in case an event was missed) swaps in the new version and tells listeners.
+ */
+@Injectable()
+export class CatalogService implements OnModuleInit, OnModuleDestroy {
+  private readonly log = new Logger(CatalogService.name);
+  private prepared?: PreparedCatalog;
+  private inflight?: Promise<PreparedCatalog>;
+  private readonly listeners = new Set<(catalog: PreparedCatalog) => void>();
+  private unsubscribe?: () => void;
+  private timer?: NodeJS.Timeout;
+
+  constructor(@Inject(BusClient) private readonly bus: BusClient) {}
+
+  onModuleInit(): void {
+    this.unsubscribe = this.bus.subscribe(CatalogChanged, ({ version }) => {
+      if (version !== this.prepared?.version) void this.refresh().catch(() => undefined);
+    });
+    this.timer = setInterval(() => void this.refresh().catch(() => undefined), REFRESH_INTERVAL_MS);
+    this.timer.unref();
+  }
+
+  onModuleDestroy(): void {
+    this.unsubscribe?.();
+    clearInterval(this.timer);
+  }
+
+  /** The current catalog; the first call (or one after a failure) fetches it. */
+  async current(): Promise<PreparedCatalog> {
+    return this.prepared ?? this.refresh();
+  }
+
+  onChange(listener: (catalog: PreparedCatalog) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  refresh(): Promise<PreparedCatalog> {
+    this.inflight ??= this.bus
+      .call(GetCatalog, {}, { timeoutMs: 15_000 })
+      .then((catalog) => {
+        const previous = this.prepared;
+        if (previous?.version === catalog.version) return previous;
+        const next = new PreparedCatalog(catalog);
+        this.prepared = next;
+        if (previous) {
+          this.log.log(`catalog ${previous.version} -> ${next.version}`);
+          for (const listener of this.listeners) listener(next);
+        }
+        return next;
+      })
+      .finally(() => {
+        this.inflight = undefined;
+      });
+    return this.inflight;
+  }
+}

@@ -1,0 +1,13 @@
+import { z } from 'zod';
+import { RedisEnv } from '#libs/config';
+
+/** The edge's environment on top of BusEnv (SPEC section 1). */
+export const EdgeEnv = {
+  ...RedisEnv,
+  PORT: z.coerce.number().int().min(0).max(65535).default(4000),
+  HOST: z.string().default('0.0.0.0'),
+  /** Largest request body accepted, in bytes (413 above it). */
+  MAX_REQUEST_BODY_BYTES: z.coerce.number().int().positive().default(4 * 1024 * 1024),
+  /** Comma-separated browser origins allowed on the MCP endpoints besides loopback ones. */
+  ALLOWED_ORIGINS: z.string().default(''),
+};

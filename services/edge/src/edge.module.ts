@@ -1,0 +1,55 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import { BusClient } from '#libs/bus';
+import type { Redis } from '#libs/cache';
+import { ServersController } from './admin/servers.controller.js';
+import { ApiKeyGuard } from './auth/api-key.guard.js';
+import { PrincipalService } from './auth/principal.service.js';
+import { AccessService } from './catalog/access.service.js';
+import { CatalogService } from './catalog/catalog.service.js';
+import { EDGE_SETTINGS, type EdgeSettings } from './edge-settings.js';
+import { HealthController } from './health/health.controller.js';
+import { EdgePingHandler } from './health/ping.handler.js';
+import { OriginPolicy } from './http/origin.js';
+import { ModelsController } from './llm/models.controller.js';
+import { McpController } from './mcp/mcp.controller.js';
+import { McpDispatcher } from './mcp/mcp.dispatcher.js';
+import { NotificationStreams } from './mcp/notification-streams.js';
+import { SessionStore } from './mcp/session.store.js';
+import { StreamableHttpService } from './mcp/streamable-http.service.js';
+import { McpRestController } from './rest/mcp-rest.controller.js';
+import { ORIGIN_POLICY, REDIS } from './tokens.js';
+
+export interface EdgeDeps {
+  bus: BusClient;
+  redis: Redis;
+  settings: EdgeSettings;
+}
+
+/** The public HTTP face: MCP endpoints, REST, admin API and health. Holds nothing durable. */
+@Module({})
+export class EdgeModule {
+  static register(deps: EdgeDeps): DynamicModule {
+    const allowedOrigins = [
+      ...(deps.settings.file.config.general_settings.allowed_origins ?? []),
+      ...deps.settings.env.ALLOWED_ORIGINS.split(','),
+    ];
+    return {
+      module: EdgeModule,
+      controllers: [McpController, McpRestController, ServersController, ModelsController, HealthController, EdgePingHandler],
+      providers: [
+        { provide: BusClient, useValue: deps.bus },
+        { provide: REDIS, useValue: deps.redis },
+        { provide: EDGE_SETTINGS, useValue: deps.settings },
+        { provide: ORIGIN_POLICY, useValue: new OriginPolicy(allowedOrigins) },
+        PrincipalService,
+        ApiKeyGuard,
+        CatalogService,
+        AccessService,
+        SessionStore,
+        NotificationStreams,
+        McpDispatcher,
+        StreamableHttpService,
+      ],
+    };
+  }
+}

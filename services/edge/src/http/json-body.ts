@@ -1,0 +1,50 @@
+import type { IncomingMessage } from 'node:http';
+import type { z } from 'zod';
+import { DomainError, formatZodIssues } from '#libs/contracts';
+import { HttpProblem } from './http-problem.js';
+
+export const JSONRPC_PARSE_ERROR = -32700;
+
+/** Reads the raw body up to `limit` bytes: 413 beyond it (checked on Content-Length first, then while reading). */
+export async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const declared = Number(req.headers['content-length'] ?? NaN);
+  if (declared > limit) {
+    req.resume();
+    throw new HttpProblem(413, `request body exceeds ${limit} bytes`);
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > limit) {
+      req.resume();
+      throw new HttpProblem(413, `request body exceeds ${limit} bytes`);
+    }
+    chunks.push(chunk);
+  }
+  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+}
+
+/** Reads and parses a JSON body. `jsonRpc` makes a parse failure a JSON-RPC -32700 error (still HTTP 400). */
+export async function readJsonBody(req: IncomingMessage, limit: number, options: { jsonRpc?: boolean; allowEmpty?: boolean } = {}): Promise<unknown> {
+  const raw = await readBody(req, limit);
+  if (raw.length === 0) {
+    if (options.allowEmpty) return {};
+    throw new HttpProblem(400, 'request body is empty', options.jsonRpc ? JSONRPC_PARSE_ERROR : undefined);
+  }
+  try {
+    return JSON.parse(raw.toString('utf8'));
+  } catch (error) {
+    throw new HttpProblem(400, `Parse error: ${(error as Error).message}`, options.jsonRpc ? JSONRPC_PARSE_ERROR : undefined);
+  }
+}
+
+/** A REST body read and validated against `schema`: problems come back as 400s naming each field. */
+export async function parseJsonBody<S extends z.ZodType>(req: IncomingMessage, limit: number, schema: S): Promise<z.infer<S>> {
+  const body = await readJsonBody(req, limit);
+  const result = schema.safeParse(body);
+  if (result.success) return result.data;
+  throw new DomainError('INVALID_ARGUMENT', formatZodIssues(result.error.issues), {
+    fields: result.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })),
+  });
+}

@@ -1,0 +1,16 @@
+import { Controller, Get, Inject, UseGuards } from '@nestjs/common';
+import { BusClient } from '#libs/bus';
+import { ListModels } from '#libs/contracts';
+import { ApiKeyGuard } from '../auth/api-key.guard.js';
+
+/** OpenAI-compatible model listing, answered by llm-proxy from `model_list`. */
+@Controller()
+@UseGuards(ApiKeyGuard)
+export class ModelsController {
+  constructor(@Inject(BusClient) private readonly bus: BusClient) {}
+
+  @Get(['v1/models', 'models'])
+  list() {
+    return this.bus.call(ListModels, {}, { timeoutMs: 5_000 });
+  }
+}

@@ -1,0 +1,70 @@
+/** JSON-RPC 2.0 as MCP uses it: the shapes and codes the edge reads and writes. */
+export type JsonRpcId = string | number;
+
+export interface JsonRpcRequest {
+  jsonrpc: '2.0';
+  id: JsonRpcId;
+  method: string;
+  params?: Record<string, unknown>;
+}
+export interface JsonRpcNotification {
+  jsonrpc: '2.0';
+  method: string;
+  params?: Record<string, unknown>;
+}
+
+export const JsonRpcErrorCode = {
+  PARSE_ERROR: -32700,
+  INVALID_REQUEST: -32600,
+  METHOD_NOT_FOUND: -32601,
+  INVALID_PARAMS: -32602,
+  INTERNAL_ERROR: -32603,
+  /** Switchboard: the key is over its rpm_limit or max_parallel_requests (data.retry_after_seconds). */
+  RATE_LIMITED: -32029,
+} as const;
+
+export class JsonRpcError extends Error {
+  constructor(
+    readonly code: number,
+    message: string,
+    readonly data?: unknown,
+  ) {
+    super(message);
+  }
+}
+
+export type ClassifiedMessage =
+  | { kind: 'request'; message: JsonRpcRequest }
+  | { kind: 'notification'; message: JsonRpcNotification }
+  | { kind: 'response' }
+  | { kind: 'invalid'; id: JsonRpcId | null; reason: string };
+
+export function classify(value: unknown): ClassifiedMessage {
+  if (!value || typeof value !== 'object' || Array.isArray(value)) return { kind: 'invalid', id: null, reason: 'expected a JSON-RPC object' };
+  const m = value as Record<string, unknown>;
+  const id = typeof m.id === 'string' || typeof m.id === 'number' ? m.id : null;
+  if (m.jsonrpc !== '2.0') return { kind: 'invalid', id, reason: 'jsonrpc must be "2.0"' };
+  if (m.params !== undefined && (typeof m.params !== 'object' || m.params === null || Array.isArray(m.params))) {
+    return { kind: 'invalid', id, reason: 'params must be an object' };
+  }
+  if (typeof m.method === 'string') {
+    if (m.id === undefined) return { kind: 'notification', message: m as unknown as JsonRpcNotification };
+    if (id === null) return { kind: 'invalid', id: null, reason: 'id must be a string or a number' };
+    return { kind: 'request', message: m as unknown as JsonRpcRequest };
+  }
+  if (id !== null && ('result' in m || 'error' in m)) return { kind: 'response' };
+  return { kind: 'invalid', id, reason: 'expected a request, a notification or a response' };
+}
+
+/** Serialized responses: prepared results are already JSON text, so they are spliced in rather than re-encoded. */
+export function resultJson(id: JsonRpcId, resultText: string): string {
+  return `{"jsonrpc":"2.0","id":${JSON.stringify(id)},"result":${resultText}}`;
+}
+
+export function errorJson(id: JsonRpcId | null, code: number, message: string, data?: unknown): string {
+  return JSON.stringify({ jsonrpc: '2.0', id, error: { code, message, ...(data === undefined ? {} : { data }) } });
+}
+
+export function notificationJson(method: string, params?: Record<string, unknown>): string {
+  return JSON.stringify({ jsonrpc: '2.0', method, ...(params ? { params } : {}) });
+}

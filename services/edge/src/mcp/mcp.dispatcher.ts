@@ -1,0 +1,167 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import type { IncomingHttpHeaders } from 'node:http';
+import { BusClient } from '#libs/bus';
+import { DomainError, UpstreamRequest, type CatalogServer, type Principal } from '#libs/contracts';
+import { AccessService } from '../catalog/access.service.js';
+import { parseServerNarrowing, type AccessView } from '../catalog/access.js';
+import { CatalogService, type PreparedCatalog } from '../catalog/catalog.service.js';
+import { JsonRpcError, JsonRpcErrorCode, type JsonRpcRequest } from './jsonrpc.js';
+import { SERVER_NAME } from './protocol.js';
+import type { McpSession } from './session.store.js';
+
+/** Where a request landed: the aggregate `/mcp` or one server's endpoint. */
+export type McpScope = { kind: 'aggregate' } | { kind: 'server'; serverName: string };
+
+export interface McpCallContext {
+  principal: Principal;
+  scope: McpScope;
+  headers: IncomingHttpHeaders;
+  session: McpSession;
+}
+
+const UPSTREAM_CALL_BUDGET_MS = 300_000;
+const PACKAGE_VERSION = '0.1.0';
+
+/**
+ * Answers the MCP methods a client sends after initialize. Lists come from the in-memory catalog, prepared
+ * once per catalog version and permission set; calls make exactly one bus request, to a connector.
+ */
+@Injectable()
+export class McpDispatcher {
+  private readonly log = new Logger(McpDispatcher.name);
+
+  constructor(
+    @Inject(BusClient) private readonly bus: BusClient,
+    @Inject(CatalogService) private readonly catalogs: CatalogService,
+    @Inject(AccessService) private readonly access: AccessService,
+  ) {}
+
+  serverInfo(scope: McpScope): Record<string, unknown> {
+    return { name: scope.kind === 'aggregate' ? SERVER_NAME : `${SERVER_NAME}/${scope.serverName}`, version: PACKAGE_VERSION };
+  }
+
+  capabilities(): Record<string, unknown> {
+    return { tools: { listChanged: true } };
+  }
+
+  /** Checks that the scope names a server this caller may use (per-server endpoints), before a session exists. */
+  async assertScope(scope: McpScope, principal: Principal, headers: IncomingHttpHeaders): Promise<void> {
+    if (scope.kind === 'aggregate') return;
+    const catalog = await this.catalogs.current();
+    const server = catalog.server(scope.serverName);
+    if (!server) throw new DomainError('NOT_FOUND', `unknown MCP server "${scope.serverName}"`);
+    const view = this.viewFor(catalog, principal, headers);
+    if (!view.servers.has(server.server_id) && server.status === 'healthy') {
+      throw new DomainError('PERMISSION_DENIED', `this key may not use MCP server "${scope.serverName}"`);
+    }
+  }
+
+  /** Returns the JSON text of the result. */
+  async dispatch(request: JsonRpcRequest, ctx: McpCallContext): Promise<string> {
+    switch (request.method) {
+      case 'ping':
+        return '{}';
+      case 'tools/list':
+        return this.listTools(ctx);
+      case 'tools/call':
+        return this.callTool(request, ctx);
+      case 'logging/setLevel':
+        return '{}';
+      case 'initialize':
+        throw new JsonRpcError(JsonRpcErrorCode.INVALID_REQUEST, 'session is already initialized');
+      default:
+        throw new JsonRpcError(JsonRpcErrorCode.METHOD_NOT_FOUND, `Method not found: ${request.method}`);
+    }
+  }
+
+  private viewFor(catalog: PreparedCatalog, principal: Principal, headers: IncomingHttpHeaders): AccessView {
+    return this.access.view(catalog, principal, parseServerNarrowing(headers['x-mcp-servers']));
+  }
+
+  private async listTools(ctx: McpCallContext): Promise<string> {
+    const catalog = await this.catalogs.current();
+    const view = this.viewFor(catalog, ctx.principal, ctx.headers);
+    const scopeKey = ctx.scope.kind === 'aggregate' ? '*' : ctx.scope.serverName;
+    return catalog.memoize(`tools/list:${scopeKey}:${view.fingerprint}`, () => {
+      const tools: unknown[] = [];
+      for (const { server, tools: allowed } of view.servers.values()) {
+        if (ctx.scope.kind === 'server') {
+          if (server.server_name !== ctx.scope.serverName) continue;
+          tools.push(...allowed);
+          continue;
+        }
+        const names = catalog.aggregateNames.get(server.server_id);
+        for (const tool of allowed) {
+          const name = names?.get(tool.name);
+          if (name) tools.push({ ...tool, name });
+        }
+      }
+      return JSON.stringify({ tools });
+    });
+  }
+
+  private async callTool(request: JsonRpcRequest, ctx: McpCallContext): Promise<string> {
+    const name = request.params?.name;
+    if (typeof name !== 'string' || !name) throw new JsonRpcError(JsonRpcErrorCode.INVALID_PARAMS, 'tools/call needs params.name');
+    const args = request.params?.arguments;
+    if (args !== undefined && (typeof args !== 'object' || args === null || Array.isArray(args))) {
+      throw new JsonRpcError(JsonRpcErrorCode.INVALID_PARAMS, 'params.arguments must be an object');
+    }
+    const catalog = await this.catalogs.current();
+    const view = this.viewFor(catalog, ctx.principal, ctx.headers);
+    const target = this.resolveTool(catalog, view, ctx.scope, name);
+    if (!target) throw new JsonRpcError(JsonRpcErrorCode.INVALID_PARAMS, `Unknown tool: ${name}`);
+    const result = await this.forward(target.server, 'tools/call', { ...request.params, name: target.tool }, ctx.headers);
+    return JSON.stringify(result);
+  }
+
+  /** Finds a tool the caller may use; anything not listed to this caller is unknown to it. */
+  resolveTool(catalog: PreparedCatalog, view: AccessView, scope: McpScope, name: string): { server: CatalogServer; tool: string } | undefined {
+    if (scope.kind === 'server') {
+      const server = catalog.server(scope.serverName);
+      const entry = server && view.servers.get(server.server_id);
+      return entry?.toolNames.has(name) ? { server: entry.server, tool: name } : undefined;
+    }
+    const route = catalog.aggregateRoutes.get(name);
+    const entry = route && view.servers.get(route.server.server_id);
+    return entry?.toolNames.has(route!.tool.name) ? { server: entry.server, tool: route!.tool.name } : undefined;
+  }
+
+  /** One bus request to a connector. Upstream trouble on a tool call becomes an `isError` result. */
+  async forward(server: CatalogServer, method: 'tools/call', params: Record<string, unknown>, headers: IncomingHttpHeaders): Promise<unknown> {
+    try {
+      const { result } = await this.bus.call(
+        UpstreamRequest,
+        { server_id: server.server_id, method, params, forward_headers: forwardHeaders(server, headers) },
+        { timeoutMs: UPSTREAM_CALL_BUDGET_MS },
+      );
+      return result;
+    } catch (error) {
+      if (!(error instanceof DomainError)) throw error;
+      const jsonRpcCode = error.details?.jsonrpc_code;
+      if (typeof jsonRpcCode === 'number') throw new JsonRpcError(jsonRpcCode, error.message, error.details?.data);
+      if (['UPSTREAM_UNAVAILABLE', 'UPSTREAM_TIMEOUT', 'BUS_TIMEOUT'].includes(error.code)) {
+        this.log.warn(`${server.server_name}: ${error.message}`);
+        return { content: [{ type: 'text', text: `MCP server "${server.server_name}" failed: ${error.message}` }], isError: true };
+      }
+      throw error;
+    }
+  }
+}
+
+/**
+ * Headers the upstream receives from this request: `x-mcp-{server}-authorization` as its Authorization, and the
+ * server's `extra_headers` copied from the client. The caller's own gateway key is never among them.
+ */
+export function forwardHeaders(server: CatalogServer, headers: IncomingHttpHeaders): Record<string, string> | undefined {
+  const out: Record<string, string> = {};
+  const auth = headers[`x-mcp-${server.server_name}-authorization`];
+  if (typeof auth === 'string') out.authorization = auth;
+  for (const name of server.extra_headers) {
+    const lower = name.toLowerCase();
+    if (lower === 'authorization' || lower === 'x-litellm-api-key') continue;
+    const value = headers[lower];
+    if (typeof value === 'string') out[lower] = value;
+  }
+  return Object.keys(out).length ? out : undefined;
+}

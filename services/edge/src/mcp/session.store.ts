@@ -1,0 +1,81 @@
+import { Inject, Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { BusClient } from '#libs/bus';
+import { CacheKeys, type Redis } from '#libs/cache';
+import { SessionEnded } from '#libs/contracts';
+import { REDIS } from '../tokens.js';
+
+/** A client's MCP session as every edge replica sees it. */
+export interface McpSession {
+  id: string;
+  /** 'aggregate' for /mcp, or the server name for /mcp/{server}. */
+  scope: string;
+  protocolVersion: string;
+  /** sha256 of the key that opened it (null for the master key): another key cannot use the session. */
+  ownerHash: string | null;
+  clientInfo: Record<string, unknown> | null;
+  clientCapabilities: Record<string, unknown>;
+  createdAt: number;
+}
+
+const LOCAL_TTL_MS = 60_000;
+const MAX_LOCAL = 20_000;
+
+/**
+ * Sessions live in Redis so any replica serves any session; each replica keeps the ones it has seen in memory
+ * (the hot path makes no Redis round trip) and forgets one everywhere when a SessionEnded event arrives.
+ */
+@Injectable()
+export class SessionStore implements OnModuleInit, OnModuleDestroy {
+  private readonly local = new Map<string, { session: McpSession; until: number }>();
+  private unsubscribe?: () => void;
+
+  constructor(
+    @Inject(REDIS) private readonly redis: Redis,
+    @Inject(BusClient) private readonly bus: BusClient,
+  ) {}
+
+  onModuleInit(): void {
+    this.unsubscribe = this.bus.subscribe(SessionEnded, ({ session_id }) => void this.local.delete(session_id));
+  }
+
+  onModuleDestroy(): void {
+    this.unsubscribe?.();
+  }
+
+  async create(fields: Omit<McpSession, 'id' | 'createdAt'>): Promise<McpSession> {
+    const session: McpSession = { id: randomUUID(), createdAt: Date.now(), ...fields };
+    const { key, ttlSeconds } = CacheKeys.session(session.id);
+    await this.redis.set(key, JSON.stringify(session), 'EX', ttlSeconds);
+    this.remember(session);
+    return session;
+  }
+
+  async get(id: string): Promise<McpSession | undefined> {
+    const now = Date.now();
+    const hit = this.local.get(id);
+    if (hit && hit.until > now) return hit.session;
+    const { key, ttlSeconds } = CacheKeys.session(id);
+    const raw = await this.redis.get(key);
+    if (!raw) {
+      this.local.delete(id);
+      return undefined;
+    }
+    void this.redis.expire(key, ttlSeconds).catch(() => undefined); // sliding expiry, refreshed at most once a minute per replica
+    const session = JSON.parse(raw) as McpSession;
+    this.remember(session);
+    return session;
+  }
+
+  async end(id: string): Promise<boolean> {
+    const removed = await this.redis.del(CacheKeys.session(id).key);
+    this.local.delete(id);
+    this.bus.publish(SessionEnded, { session_id: id });
+    return removed > 0;
+  }
+
+  private remember(session: McpSession): void {
+    if (this.local.size >= MAX_LOCAL) this.local.delete(this.local.keys().next().value!);
+    this.local.set(session.id, { session, until: Date.now() + LOCAL_TTL_MS });
+  }
+}

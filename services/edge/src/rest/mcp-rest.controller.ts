@@ -1,0 +1,59 @@
+import { Controller, Get, Inject, Post, Query, Req, UseGuards } from '@nestjs/common';
+import { z } from 'zod';
+import { DomainError } from '#libs/contracts';
+import { ApiKeyGuard, type AuthenticatedRequest } from '../auth/api-key.guard.js';
+import { AccessService } from '../catalog/access.service.js';
+import { parseServerNarrowing } from '../catalog/access.js';
+import { CatalogService } from '../catalog/catalog.service.js';
+import { EDGE_SETTINGS, type EdgeSettings } from '../edge-settings.js';
+import { parseJsonBody } from '../http/json-body.js';
+import { McpDispatcher, type McpScope } from '../mcp/mcp.dispatcher.js';
+
+const CallToolBody = z.strictObject({
+  name: z.string().min(1),
+  arguments: z.record(z.string(), z.unknown()).default({}),
+  /** With a server, `name` is that server's own tool name; without, the aggregate `{server}-{tool}` name. */
+  server_id: z.string().optional(),
+});
+
+/** The same tools as plain JSON REST (LiteLLM's /mcp-rest), under the same permissions as /mcp. */
+@Controller('mcp-rest')
+@UseGuards(ApiKeyGuard)
+export class McpRestController {
+  constructor(
+    @Inject(CatalogService) private readonly catalogs: CatalogService,
+    @Inject(AccessService) private readonly access: AccessService,
+    @Inject(McpDispatcher) private readonly dispatcher: McpDispatcher,
+    @Inject(EDGE_SETTINGS) private readonly settings: EdgeSettings,
+  ) {}
+
+  @Get('tools/list')
+  async list(@Req() req: AuthenticatedRequest, @Query('server_id') serverId?: string) {
+    const catalog = await this.catalogs.current();
+    const view = this.access.view(catalog, req.principal, parseServerNarrowing(req.headers['x-mcp-servers']));
+    const wanted = serverId ? catalog.server(serverId) : undefined;
+    if (serverId && !wanted) throw new DomainError('NOT_FOUND', `unknown MCP server "${serverId}"`);
+    const tools = [...view.servers.values()]
+      .filter(({ server }) => !wanted || server.server_id === wanted.server_id)
+      .flatMap(({ server, tools: allowed }) =>
+        allowed.map((tool) => ({
+          ...tool,
+          name: catalog.aggregateNames.get(server.server_id)?.get(tool.name) ?? tool.name,
+          mcp_info: { server_id: server.server_id, server_name: server.server_name, tool_name: tool.name },
+        })),
+      );
+    return { tools };
+  }
+
+  @Post('tools/call')
+  async call(@Req() req: AuthenticatedRequest) {
+    const body = await parseJsonBody(req, this.settings.env.MAX_REQUEST_BODY_BYTES, CallToolBody);
+    const catalog = await this.catalogs.current();
+    const view = this.access.view(catalog, req.principal, parseServerNarrowing(req.headers['x-mcp-servers']));
+    const server = body.server_id ? catalog.server(body.server_id) : undefined;
+    const scope: McpScope = server ? { kind: 'server', serverName: server.server_name } : { kind: 'aggregate' };
+    const target = this.dispatcher.resolveTool(catalog, view, scope, body.name);
+    if (!target) throw new DomainError('NOT_FOUND', `unknown tool "${body.name}"`);
+    return this.dispatcher.forward(target.server, 'tools/call', { name: target.tool, arguments: body.arguments }, req.headers);
+  }
+}
