@@ -67,14 +67,42 @@ export const CreateServerRequest = z
   .superRefine(checkServerSpec);
 export type CreateServerRequest = z.infer<typeof CreateServerRequest>;
 
-/** PUT /v1/mcp/server: the id and the fields to change. */
+/** Fields an update may clear by sending `null` (PUT /v1/mcp/server). */
+export const CLEARABLE_SERVER_FIELDS = [
+  'url',
+  'command',
+  'description',
+  'alias',
+  'auth_value',
+  'allowed_tools',
+  'disallowed_tools',
+  'timeout',
+  'max_concurrent_requests',
+  'spec_version',
+] as const;
+type ClearableField = (typeof CLEARABLE_SERVER_FIELDS)[number];
+type WithoutDefault<T> = T extends z.ZodDefault<infer Inner> ? Inner : T;
+type UpdateField<K extends keyof typeof McpServerFields> = z.ZodOptional<
+  K extends ClearableField ? z.ZodNullable<WithoutDefault<(typeof McpServerFields)[K]>> : WithoutDefault<(typeof McpServerFields)[K]>
+>;
+
+/**
+ * PUT /v1/mcp/server: the id (or name) and the fields to change. Defaults are not applied here, so a field left
+ * out keeps its stored value; `null` clears an optional field.
+ */
 export const UpdateServerRequest = z.strictObject({
   server_id: z.string().min(1),
   server_name: ServerName.optional(),
   mcp_access_groups: z.array(z.string().min(1)).optional(),
-  ...Object.fromEntries(Object.entries(McpServerFields).map(([k, v]) => [k, (v as z.ZodType).optional()])),
+  ...Object.fromEntries(
+    Object.entries(McpServerFields).map(([k, v]) => {
+      const inner = v instanceof z.ZodDefault ? (v.unwrap() as z.ZodType) : (v as z.ZodType);
+      const base = inner instanceof z.ZodOptional ? (inner.unwrap() as z.ZodType) : inner;
+      return [k, ((CLEARABLE_SERVER_FIELDS as readonly string[]).includes(k) ? base.nullable() : base).optional()];
+    }),
+  ),
 } as { server_id: z.ZodString; server_name: z.ZodOptional<typeof ServerName>; mcp_access_groups: z.ZodOptional<z.ZodArray<z.ZodString>> } & {
-  [K in keyof typeof McpServerFields]: z.ZodOptional<(typeof McpServerFields)[K]>;
+  [K in keyof typeof McpServerFields]: UpdateField<K>;
 });
 export type UpdateServerRequest = z.infer<typeof UpdateServerRequest>;
 

@@ -1,0 +1,64 @@
+import { createHash } from 'node:crypto';
+import { aggregateToolNames, type AggregateToolName, type Catalog, type CatalogServer } from '#libs/contracts';
+import { canonicalJson, type ServerRecord } from '../servers/server-definition.js';
+import type { ServerFetch } from './catalog.repository.js';
+
+const NOT_FETCHED: ServerFetch = { status: 'unhealthy', error: 'not fetched yet', checked_at: new Date(0).toISOString(), tools: [], protocol_version: null };
+
+/**
+ * The catalog from the servers' definitions and their last fetches. Servers that failed stay listed as
+ * unhealthy with no tools; aggregate names cover healthy servers only, in (server_name, tool name) order, so
+ * the naming is the same whatever order upstreams answered in.
+ */
+export function assembleCatalog(servers: readonly ServerRecord[], fetches: ReadonlyMap<string, ServerFetch>): Catalog {
+  const sorted = [...servers].sort((a, b) => compare(a.server_name, b.server_name));
+  const catalogServers: CatalogServer[] = sorted.map((server) => {
+    const fetch = fetches.get(server.id) ?? NOT_FETCHED;
+    const healthy = fetch.status === 'healthy';
+    return {
+      server_id: server.id,
+      server_name: server.server_name,
+      description: server.description,
+      access_groups: server.access_groups,
+      allow_all_keys: server.allow_all_keys,
+      allowed_tools: server.allowed_tools,
+      disallowed_tools: server.disallowed_tools,
+      extra_headers: server.extra_headers,
+      status: fetch.status,
+      error: healthy ? null : (fetch.error ?? 'unavailable'),
+      checked_at: fetch.checked_at,
+      tools: healthy ? [...fetch.tools].sort((a, b) => compare(a.name, b.name)) : [],
+    };
+  });
+  const entries = catalogServers
+    .filter((s) => s.status === 'healthy')
+    .flatMap((s) => s.tools.map((tool) => ({ server: s.server_name, server_id: s.server_id, tool: tool.name })));
+  const names = aggregateToolNames(entries);
+  const aggregate_names: AggregateToolName[] = entries.map((e, i) => ({ name: names[i]!, server_id: e.server_id, tool: e.tool }));
+  return { version: catalogVersion(catalogServers, aggregate_names), servers: catalogServers, aggregate_names };
+}
+
+/**
+ * A short hash of what clients can see: check times and error texts are left out, so a periodic re-check that
+ * finds nothing new keeps the version (and publishes nothing).
+ */
+export function catalogVersion(servers: readonly CatalogServer[], aggregateNames: readonly AggregateToolName[]): string {
+  const content = servers.map(({ checked_at: _c, error: _e, ...rest }) => rest);
+  return createHash('sha256').update(canonicalJson({ servers: content, aggregate_names: aggregateNames })).digest('hex').slice(0, 16);
+}
+
+/** Ids of servers that differ between two catalogs (added, removed or changed). */
+export function changedServerIds(previous: Catalog | null, next: Catalog): string[] {
+  if (!previous) return next.servers.map((s) => s.server_id);
+  const key = (s: CatalogServer) => canonicalJson({ ...s, checked_at: null, error: null });
+  const before = new Map(previous.servers.map((s) => [s.server_id, key(s)]));
+  const after = new Map(next.servers.map((s) => [s.server_id, key(s)]));
+  const ids = new Set<string>();
+  for (const [id, k] of after) if (before.get(id) !== k) ids.add(id);
+  for (const id of before.keys()) if (!after.has(id)) ids.add(id);
+  return [...ids].sort();
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

@@ -1,0 +1,196 @@
+import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import { BusClient } from '#libs/bus';
+import {
+  CatalogChanged,
+  DomainError,
+  FetchServerCatalog,
+  ServersChanged,
+  UpstreamListChanged,
+  type Catalog,
+  type ServerHealth,
+} from '#libs/contracts';
+import { DEFAULT_HEALTHY_REFRESH_MS, DEFAULT_MAX_FETCH_MS, DEFAULT_UNHEALTHY_REFRESH_MS, type RegistryOptions } from '../options.js';
+import { ServerRepository } from '../servers/server.repository.js';
+import type { ServerRecord } from '../servers/server-definition.js';
+import { REGISTRY_OPTIONS } from '../tokens.js';
+import { assembleCatalog, changedServerIds } from './catalog-assembly.js';
+import { CatalogRepository, type ServerFetch } from './catalog.repository.js';
+
+/**
+ * The tool catalog: each server's tools fetched through a connector (in parallel, each with its own deadline),
+ * cached per server in Redis, assembled into one versioned catalog. Change events from any replica and
+ * upstream list_changed drop the server's entry; a periodic pass re-checks unhealthy servers (every 5 s) and
+ * everything else (every 30 s). CatalogChanged is published only when the version changes.
+ */
+@Injectable()
+export class CatalogService implements OnModuleInit, OnApplicationBootstrap, OnModuleDestroy {
+  private readonly log = new Logger(CatalogService.name);
+  private readonly healthyRefreshMs: number;
+  private readonly unhealthyRefreshMs: number;
+  private readonly maxFetchMs: number;
+  private current: Promise<Catalog> | undefined;
+  private next: Promise<Catalog> | undefined;
+  /** When each server was last invalidated here: a fetch that started earlier must not be cached. */
+  private readonly invalidatedAt = new Map<string, number>();
+  private lastVersion: string | undefined;
+  private unsubscribe: (() => void)[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+
+  constructor(
+    @Inject(ServerRepository) private readonly servers: ServerRepository,
+    @Inject(CatalogRepository) private readonly cache: CatalogRepository,
+    @Inject(BusClient) private readonly bus: BusClient,
+    @Inject(REGISTRY_OPTIONS) options: RegistryOptions,
+  ) {
+    this.healthyRefreshMs = options.healthyRefreshMs ?? DEFAULT_HEALTHY_REFRESH_MS;
+    this.unhealthyRefreshMs = options.unhealthyRefreshMs ?? DEFAULT_UNHEALTHY_REFRESH_MS;
+    this.maxFetchMs = options.maxFetchMs ?? DEFAULT_MAX_FETCH_MS;
+  }
+
+  onModuleInit(): void {
+    this.unsubscribe.push(
+      this.bus.subscribe(ServersChanged, (event) => this.onChange(event.server_id, `server ${event.change}`)),
+      this.bus.subscribe(UpstreamListChanged, (event) => (event.list === 'tools' ? this.onChange(event.server_id, 'tools/list_changed') : undefined)),
+    );
+  }
+
+  private async onChange(serverId: string, why: string): Promise<void> {
+    try {
+      await this.invalidate([serverId]);
+    } catch (error) {
+      this.log.warn(`catalog rebuild after ${why} (${serverId}) failed: ${(error as Error).message}`);
+    }
+  }
+
+  onApplicationBootstrap(): void {
+    void this.rebuild().catch((error) => this.log.warn(`initial catalog build failed: ${(error as Error).message}`));
+    this.schedule();
+  }
+
+  onModuleDestroy(): void {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    for (const off of this.unsubscribe.splice(0)) off();
+  }
+
+  /** The cached catalog, or one built now (concurrent callers share the build). */
+  async getCatalog(): Promise<Catalog> {
+    const cached = await this.cache.getCatalog();
+    if (cached) return cached;
+    return this.current ?? this.startBuild();
+  }
+
+  /** Forgets the servers' cached tools and rebuilds; resolves with a catalog built after this call. */
+  async invalidate(serverIds: readonly string[]): Promise<Catalog> {
+    const now = Date.now();
+    for (const id of serverIds) {
+      this.invalidatedAt.set(id, now);
+      await this.cache.dropFetch(id);
+    }
+    return this.rebuild();
+  }
+
+  /** A build that starts after this call: joins the queued one when a build is already running. */
+  rebuild(): Promise<Catalog> {
+    if (!this.current) return this.startBuild();
+    this.next ??= this.current
+      .catch(() => undefined)
+      .then(() => {
+        this.next = undefined;
+        return this.startBuild();
+      });
+    return this.next;
+  }
+
+  async health(server?: string): Promise<{ servers: ServerHealth[] }> {
+    let servers = await this.servers.list();
+    if (server) {
+      servers = servers.filter((s) => s.id === server || s.server_name === server);
+      if (servers.length === 0) throw new DomainError('NOT_FOUND', `MCP server "${server}" does not exist`, { server });
+    }
+    const fetches = await this.cache.getFetches(servers.map((s) => s.id));
+    return {
+      servers: servers.map((s) => {
+        const fetch = fetches.get(s.id);
+        return {
+          server_id: s.id,
+          server_name: s.server_name,
+          status: fetch?.status ?? 'unknown',
+          error: fetch?.error ?? null,
+          tool_count: fetch?.tools.length ?? 0,
+          last_checked: fetch?.checked_at ?? null,
+        };
+      }),
+    };
+  }
+
+  private startBuild(): Promise<Catalog> {
+    this.current = this.build().finally(() => {
+      this.current = undefined;
+    });
+    return this.current;
+  }
+
+  private async build(): Promise<Catalog> {
+    const servers = await this.servers.list();
+    const cached = await this.cache.getFetches(servers.map((s) => s.id));
+    const now = Date.now();
+    const fetches = new Map<string, ServerFetch>();
+    await Promise.all(
+      servers.map(async (server) => {
+        const entry = cached.get(server.id);
+        if (entry && !this.isStale(entry, now)) {
+          fetches.set(server.id, entry);
+          return;
+        }
+        fetches.set(server.id, await this.fetchServer(server, entry));
+      }),
+    );
+    const catalog = assembleCatalog(servers, fetches);
+    const previous = await this.cache.getCatalog();
+    await this.cache.saveCatalog(catalog);
+    const before = previous?.version ?? this.lastVersion;
+    this.lastVersion = catalog.version;
+    if (catalog.version !== before) {
+      const serverIds = changedServerIds(previous, catalog);
+      this.bus.publish(CatalogChanged, { version: catalog.version, server_ids: serverIds });
+      this.log.log(`catalog ${catalog.version}: ${catalog.aggregate_names.length} tools; changed servers [${serverIds.join(', ')}]`);
+    }
+    return catalog;
+  }
+
+  private isStale(entry: ServerFetch, now: number): boolean {
+    const age = now - Date.parse(entry.checked_at);
+    return age >= (entry.status === 'healthy' ? this.healthyRefreshMs : this.unhealthyRefreshMs);
+  }
+
+  /** Asks a connector for one server's tools; a failure makes an unhealthy entry, never an exception. */
+  private async fetchServer(server: ServerRecord, previous: ServerFetch | undefined): Promise<ServerFetch> {
+    const started = Date.now();
+    const timeoutMs = Math.min(server.timeout !== null ? server.timeout * 1000 : this.maxFetchMs, this.maxFetchMs);
+    let fetch: ServerFetch;
+    try {
+      const reply = await this.bus.call(FetchServerCatalog, { server_id: server.id }, { timeoutMs });
+      fetch = { status: 'healthy', error: null, checked_at: new Date().toISOString(), tools: reply.tools, protocol_version: reply.protocol_version };
+      if (previous?.status === 'unhealthy') this.log.log(`MCP server ${server.server_name} is back: ${reply.tools.length} tools`);
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      fetch = { status: 'unhealthy', error: message, checked_at: new Date().toISOString(), tools: [], protocol_version: null };
+      if (previous?.status !== 'unhealthy') this.log.warn(`MCP server ${server.server_name} left out of the catalog: ${message}`);
+    }
+    if ((this.invalidatedAt.get(server.id) ?? 0) <= started) await this.cache.saveFetch(server.id, fetch);
+    return fetch;
+  }
+
+  private schedule(): void {
+    if (this.stopped) return;
+    const period = Math.min(this.healthyRefreshMs, this.unhealthyRefreshMs);
+    this.timer = setTimeout(() => {
+      this.rebuild()
+        .catch((error) => this.log.warn(`catalog refresh failed: ${(error as Error).message}`))
+        .finally(() => this.schedule());
+    }, period);
+    this.timer.unref();
+  }
+}

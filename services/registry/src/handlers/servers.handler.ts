@@ -1,0 +1,56 @@
+import { Controller, Inject } from '@nestjs/common';
+import { Payload } from '@nestjs/microservices';
+import { RpcHandler } from '#libs/bus';
+import {
+  CreateServer,
+  DeleteServer,
+  GetServer,
+  ListAccessGroups,
+  ListServers,
+  ResolveServer,
+  type CreateServerRequest,
+  type RequestOf,
+  type UpdateServerRequest,
+  UpdateServer,
+} from '#libs/contracts';
+import { ServersService } from '../servers/servers.service.js';
+
+@Controller()
+export class ServersHandler {
+  constructor(@Inject(ServersService) private readonly servers: ServersService) {}
+
+  @RpcHandler(ListServers)
+  list() {
+    return this.servers.list();
+  }
+
+  @RpcHandler(GetServer)
+  get(@Payload() request: RequestOf<typeof GetServer>) {
+    return this.servers.get(request.server);
+  }
+
+  @RpcHandler(CreateServer)
+  create(@Payload() request: CreateServerRequest) {
+    return this.servers.create(request);
+  }
+
+  @RpcHandler(UpdateServer)
+  update(@Payload() request: UpdateServerRequest) {
+    return this.servers.update(request);
+  }
+
+  @RpcHandler(DeleteServer)
+  delete(@Payload() request: RequestOf<typeof DeleteServer>) {
+    return this.servers.delete(request.server);
+  }
+
+  @RpcHandler(ResolveServer)
+  resolve(@Payload() request: RequestOf<typeof ResolveServer>) {
+    return this.servers.resolve(request.server_id);
+  }
+
+  @RpcHandler(ListAccessGroups)
+  accessGroups() {
+    return this.servers.accessGroups();
+  }
+}

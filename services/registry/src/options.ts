@@ -1,0 +1,16 @@
+import type { McpServerSpec } from '#libs/contracts';
+
+export interface RegistryOptions {
+  /** `mcp_servers` of config.yaml, seeded at start (key = server name). */
+  seedServers: Record<string, McpServerSpec>;
+  /** Every healthy server's tools are fetched again after this long (default 30 s). */
+  healthyRefreshMs?: number;
+  /** An unhealthy server is tried again after this long (default 5 s), so that one that comes back reappears. */
+  unhealthyRefreshMs?: number;
+  /** The most a catalog fetch may wait for one server (default 10 s; a server's own timeout may lower it). */
+  maxFetchMs?: number;
+}
+
+export const DEFAULT_HEALTHY_REFRESH_MS = 30_000;
+export const DEFAULT_UNHEALTHY_REFRESH_MS = 5_000;
+export const DEFAULT_MAX_FETCH_MS = 10_000;

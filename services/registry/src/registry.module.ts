@@ -1,0 +1,68 @@
+import { Inject, Injectable, Module, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
+import type { DataSource } from 'typeorm';
+import { BusClient } from '#libs/bus';
+import type { Redis } from '#libs/cache';
+import { CatalogRepository } from './catalog/catalog.repository.js';
+import { CatalogService } from './catalog/catalog.service.js';
+import { CatalogHandler } from './handlers/catalog.handler.js';
+import { PingHandler } from './handlers/ping.handler.js';
+import { ServersHandler } from './handlers/servers.handler.js';
+import { HealthService } from './health.service.js';
+import type { RegistryOptions } from './options.js';
+import { CredentialCipher } from './servers/credential-cipher.js';
+import { ServerRepository } from './servers/server.repository.js';
+import { ServerSeeder } from './servers/server-seeder.js';
+import { ServersService } from './servers/servers.service.js';
+import { REGISTRY_DATA_SOURCE, REGISTRY_OPTIONS, REGISTRY_REDIS } from './tokens.js';
+
+export interface RegistryDeps {
+  bus: BusClient;
+  dataSource: DataSource;
+  redis: Redis;
+  cipher: CredentialCipher;
+  options: RegistryOptions;
+  /** Close the database and Redis when the app stops (main.ts); tests close their own. */
+  closeConnectionsOnShutdown?: boolean;
+}
+
+const CLOSE_ON_SHUTDOWN = Symbol('RegistryCloseOnShutdown');
+
+@Injectable()
+class ConnectionCloser implements OnApplicationShutdown {
+  constructor(
+    @Inject(CLOSE_ON_SHUTDOWN) private readonly enabled: boolean,
+    @Inject(REGISTRY_DATA_SOURCE) private readonly dataSource: DataSource,
+    @Inject(REGISTRY_REDIS) private readonly redis: Redis,
+  ) {}
+
+  async onApplicationShutdown(): Promise<void> {
+    if (!this.enabled) return;
+    await this.dataSource.destroy().catch(() => undefined);
+    this.redis.disconnect();
+  }
+}
+
+@Module({})
+export class RegistryModule {
+  static register(deps: RegistryDeps): DynamicModule {
+    return {
+      module: RegistryModule,
+      controllers: [ServersHandler, CatalogHandler, PingHandler],
+      providers: [
+        { provide: BusClient, useValue: deps.bus },
+        { provide: REGISTRY_DATA_SOURCE, useValue: deps.dataSource },
+        { provide: REGISTRY_REDIS, useValue: deps.redis },
+        { provide: REGISTRY_OPTIONS, useValue: deps.options },
+        { provide: CredentialCipher, useValue: deps.cipher },
+        { provide: CLOSE_ON_SHUTDOWN, useValue: deps.closeConnectionsOnShutdown ?? false },
+        ServerRepository,
+        CatalogRepository,
+        ServersService,
+        ServerSeeder,
+        CatalogService,
+        HealthService,
+        ConnectionCloser,
+      ],
+    };
+  }
+}

@@ -1,0 +1,72 @@
+import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
+import { BusClient } from '#libs/bus';
+import { ServersChanged, type McpServerSpec } from '#libs/contracts';
+import { REGISTRY_OPTIONS } from '../tokens.js';
+import type { RegistryOptions } from '../options.js';
+import { ServerRepository } from './server.repository.js';
+import { definitionFromSpec, sameDefinition, type ServerDefinition, type ServerRecord } from './server-definition.js';
+
+export type SeedAction =
+  | { kind: 'insert'; definition: ServerDefinition }
+  | { kind: 'update'; id: string; definition: ServerDefinition }
+  | { kind: 'keep'; server_name: string; reason: 'unchanged' | 'changed-by-api' };
+
+/**
+ * What seeding from config.yaml should do: add servers the database lacks, rewrite rows that still come from
+ * the config when the config differs, never touch rows the API changed, never delete.
+ */
+export function planSeed(config: Record<string, McpServerSpec>, existing: readonly ServerRecord[]): SeedAction[] {
+  const byName = new Map(existing.map((r) => [r.server_name, r]));
+  return Object.entries(config)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([name, spec]): SeedAction => {
+      const definition = definitionFromSpec(name, spec);
+      const row = byName.get(name);
+      if (!row) return { kind: 'insert', definition };
+      if (row.source === 'api') return { kind: 'keep', server_name: name, reason: 'changed-by-api' };
+      if (sameDefinition(row, definition)) return { kind: 'keep', server_name: name, reason: 'unchanged' };
+      return { kind: 'update', id: row.id, definition };
+    });
+}
+
+/** Seeds the database from the config at start; safe when several replicas start at once. */
+@Injectable()
+export class ServerSeeder implements OnModuleInit {
+  private readonly log = new Logger(ServerSeeder.name);
+
+  constructor(
+    @Inject(ServerRepository) private readonly servers: ServerRepository,
+    @Inject(BusClient) private readonly bus: BusClient,
+    @Inject(REGISTRY_OPTIONS) private readonly options: RegistryOptions,
+  ) {}
+
+  async onModuleInit(): Promise<void> {
+    await this.seed();
+  }
+
+  /** Returns the names it inserted or updated. */
+  async seed(): Promise<{ created: string[]; updated: string[] }> {
+    const plan = planSeed(this.options.seedServers, await this.servers.list());
+    const created: string[] = [];
+    const updated: string[] = [];
+    for (const action of plan) {
+      if (action.kind === 'insert') {
+        const record = await this.servers.insertIfMissing(action.definition);
+        if (!record) continue; // another replica seeded it first
+        created.push(record.server_name);
+        this.bus.publish(ServersChanged, { server_id: record.id, server_name: record.server_name, change: 'created' });
+      } else if (action.kind === 'update') {
+        const record = await this.servers.updateIfFromConfig(action.id, action.definition);
+        if (!record) continue; // changed through the API meanwhile
+        updated.push(record.server_name);
+        this.bus.publish(ServersChanged, { server_id: record.id, server_name: record.server_name, change: 'updated' });
+      } else if (action.reason === 'changed-by-api') {
+        this.log.log(`mcp_servers.${action.server_name}: kept the version changed through the API`);
+      }
+    }
+    if (created.length + updated.length > 0) {
+      this.log.log(`seeded MCP servers from the config: created [${created.join(', ')}], updated [${updated.join(', ')}]`);
+    }
+    return { created, updated };
+  }
+}
