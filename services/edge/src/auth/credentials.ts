@@ -5,7 +5,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 export function extractApiKey(headers: IncomingHttpHeaders): string | undefined {
   const raw = (headers['x-litellm-api-key'] as string | undefined) ?? headers.authorization;
   if (!raw) return undefined;
-  const value = raw.trim().replace(/^Bearer\s+/i, '').trim();
+  const value = raw.trim().replace(/^Bearer(\s+|$)/i, '').trim();
   return value || undefined;
 }
 

@@ -1,0 +1,76 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError } from './config-error.js';
+import { parseGatewayConfig } from './gateway-config.js';
+
+function problemsOf(document: unknown, env: NodeJS.ProcessEnv = {}): string[] {
+  try {
+    parseGatewayConfig(document, env);
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems;
+    throw error;
+  }
+  return [];
+}
+
+describe('parseGatewayConfig', () => {
+  it('accepts the LiteLLM example and applies defaults', () => {
+    const { config } = parseGatewayConfig(
+      {
+        mcp_servers: {
+          deepwiki: { url: 'https://mcp.deepwiki.com/mcp', transport: 'http' },
+          zapier: { url: 'https://actions.zapier.com/mcp/x/sse' },
+          local_files: { transport: 'stdio', command: 'npx', args: ['-y', 'server'], env: { LOG_LEVEL: 'info' } },
+        },
+      },
+      {},
+    );
+    expect(config.mcp_servers.zapier!.transport).toBe('sse');
+    expect(config.mcp_servers.deepwiki!.allow_all_keys).toBe(false);
+    expect(config.mcp_servers.local_files!.args).toEqual(['-y', 'server']);
+  });
+
+  it('resolves os.environ/NAME anywhere, and names a missing variable by key path', () => {
+    const { config } = parseGatewayConfig(
+      { mcp_servers: { gh: { url: 'https://x/mcp', transport: 'http', auth_type: 'bearer_token', auth_value: 'os.environ/GH_TOKEN' } }, general_settings: { master_key: 'os.environ/MK' } },
+      { GH_TOKEN: 'ghp_secret', MK: 'sk-master' },
+    );
+    expect(config.mcp_servers.gh!.auth_value).toBe('ghp_secret');
+    expect(config.general_settings.master_key).toBe('sk-master');
+    expect(problemsOf({ general_settings: { master_key: 'os.environ/NOPE' } })).toEqual([
+      'general_settings.master_key: environment variable NOPE is not set',
+    ]);
+  });
+
+  it('gives one line per problem naming the key path and what was expected', () => {
+    const problems = problemsOf({
+      mcp_servers: {
+        github: { url: 'https://x/mcp', transport: 'htp' },
+        stdio_one: { transport: 'stdio' },
+        'Bad-Name': { url: 'https://x' },
+        t: { url: 'https://x', timeout: 'soon', typo_key: 1 },
+      },
+    });
+    expect(problems).toContain('mcp_servers.github.transport: expected one of sse | http | stdio, got "htp"');
+    expect(problems).toContain('mcp_servers.stdio_one.command: required when transport is stdio');
+    expect(problems.some((p) => p.startsWith('mcp_servers.Bad-Name: server names may use lowercase'))).toBe(true);
+    expect(problems).toContain('mcp_servers.t.timeout: expected number, got "soon"');
+    expect(problems).toContain('mcp_servers.t: unknown key "typo_key"');
+  });
+
+  it('rejects unknown top-level keys but accepts LiteLLM keys it does not implement, naming them', () => {
+    expect(problemsOf({ mcp_serverz: {} })).toEqual(['unknown key "mcp_serverz"']);
+    const { ignoredKeys } = parseGatewayConfig({ litellm_settings: { drop_params: true }, general_settings: { store_model_in_db: true }, mcp_servers: { a: { url: 'https://x', mcp_info: {} } } }, {});
+    expect(ignoredKeys).toEqual(['litellm_settings', 'general_settings.store_model_in_db', 'mcp_servers.a.mcp_info']);
+  });
+
+  it('rejects allowed_tools together with disallowed_tools', () => {
+    expect(problemsOf({ mcp_servers: { a: { url: 'https://x', allowed_tools: ['x'], disallowed_tools: ['y'] } } })).toEqual([
+      'mcp_servers.a.disallowed_tools: set allowed_tools or disallowed_tools, not both',
+    ]);
+  });
+
+  it('treats an empty file as an empty config and rejects a non-mapping', () => {
+    expect(parseGatewayConfig(null, {}).config.mcp_servers).toEqual({});
+    expect(problemsOf(['a'])).toEqual(['config: expected a mapping at the top level']);
+  });
+});
