@@ -3,11 +3,11 @@ import { defineConfig } from 'vitest/config';
 // One `vitest run` runs every project. Unit specs sit next to the code (*.spec.ts), integration specs
 // talk to the real NATS, Postgres and Redis (*.int-spec.ts), e2e specs start the built services as
 // separate processes (test/e2e/*.e2e.ts).
-const sourceConditions = { conditions: ['source', 'node', 'import', 'default'] };
+const sourceConditions = { conditions: ['switchboard-source', 'node', 'import', 'default'] };
 
 export default defineConfig({
   resolve: sourceConditions,
-  ssr: { resolve: { conditions: ['source'], externalConditions: ['source'] } },
+  ssr: { resolve: { conditions: ['switchboard-source'], externalConditions: ['switchboard-source'] } },
   test: {
     projects: [
       {
