@@ -87,11 +87,11 @@ export function definitionFromCreate(request: CreateServerRequest): ServerDefini
  * The merged result is validated again (cross-field rules) and an INVALID_ARGUMENT names the first bad field.
  */
 export function mergeUpdate(current: ServerDefinition, request: UpdateServerRequest): ServerDefinition {
-  const merged: ServerDefinition = structuredClone(current);
+  const merged = structuredClone(pickDefinition(current));
   const patch = { ...request } as Record<string, unknown>;
   if (patch.access_groups === undefined && patch.mcp_access_groups !== undefined) patch.access_groups = patch.mcp_access_groups;
   const target = merged as unknown as Record<string, unknown>;
-  for (const key of Object.keys(current) as (keyof ServerDefinition)[]) {
+  for (const key of DEFINITION_KEYS) {
     const value = patch[key];
     if (value === undefined) continue;
     target[key] = value === null ? null : structuredClone(value);
@@ -137,9 +137,13 @@ export function canonicalJson(value: unknown): string {
   return JSON.stringify(value ?? null);
 }
 
+/** Only the definition's fields (a ServerRecord also carries id, source and times). */
+export function pickDefinition(d: ServerDefinition): ServerDefinition {
+  return Object.fromEntries(DEFINITION_KEYS.map((k) => [k, d[k]])) as unknown as ServerDefinition;
+}
+
 export function sameDefinition(a: ServerDefinition, b: ServerDefinition): boolean {
-  const pick = (d: ServerDefinition) => Object.fromEntries(DEFINITION_KEYS.map((k) => [k, d[k]]));
-  return canonicalJson(pick(a)) === canonicalJson(pick(b));
+  return canonicalJson(pickDefinition(a)) === canonicalJson(pickDefinition(b));
 }
 
 export const DEFINITION_KEYS: readonly (keyof ServerDefinition)[] = [
