@@ -1,0 +1,311 @@
+// Starts the whole suite as separate processes, isolated from anything else on the machine: its own NATS
+// namespace, Redis key prefix, database and ports. Used by the e2e tests (test/e2e/support) and `npm run bench`.
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { stringify as toYaml } from 'yaml';
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+export const SERVICES = ['registry', 'auth', 'llm-proxy', 'connector', 'edge'];
+export const EVERYTHING_ENTRY = join(ROOT, 'node_modules/@modelcontextprotocol/server-everything/dist/index.js');
+export const COUNTING_SERVER_ENTRY = join(ROOT, 'dist/test/fixtures/counting-server.js');
+
+const NATS_URL = process.env.E2E_NATS_URL ?? 'nats://127.0.0.1:4222';
+const REDIS_URL = process.env.E2E_REDIS_URL ?? 'redis://127.0.0.1:6379';
+const PG_BASE = process.env.E2E_PG_BASE ?? 'postgres://postgres@127.0.0.1:5432';
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** A port nothing listens on right now: bind port 0 on 127.0.0.1, read it, close. */
+export function freePort() {
+  return new Promise((done, fail) => {
+    const server = createServer();
+    server.once('error', fail);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => done(port));
+    });
+  });
+}
+
+/** Children still running, killed if this process exits without stopping them. */
+const live = new Set();
+process.once('exit', () => {
+  for (const child of live) child.kill('SIGKILL');
+});
+
+/**
+ * Spawns `node <script> ...args` and keeps its output lines.
+ * @returns {{ name: string, child: import('node:child_process').ChildProcess, output: string[], exited: Promise<number|null>, waitForLine: (pattern: RegExp, timeoutMs?: number) => Promise<string>, stop: () => Promise<void> }}
+ */
+export function spawnNode(name, script, args, { env = process.env, cwd = ROOT, echo = false } = {}) {
+  const child = spawn(process.execPath, [script, ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  live.add(child);
+  const output = [];
+  const watchers = new Set();
+  const onLine = (line) => {
+    output.push(line);
+    if (output.length > 5000) output.splice(0, output.length - 5000);
+    if (echo) process.stderr.write(`[${name}] ${line}\n`);
+    for (const watcher of watchers) watcher(line);
+  };
+  createInterface({ input: child.stdout }).on('line', onLine);
+  createInterface({ input: child.stderr }).on('line', onLine);
+  let exitCode;
+  const exited = new Promise((done) =>
+    child.once('exit', (code, signal) => {
+      live.delete(child);
+      exitCode = code ?? signal;
+      output.push(`(exited: ${code ?? signal})`);
+      for (const watcher of watchers) watcher(undefined);
+      done(code);
+    }),
+  );
+  return {
+    name,
+    child,
+    output,
+    exited,
+    waitForLine(pattern, timeoutMs = 15_000) {
+      const seen = output.find((line) => pattern.test(line));
+      if (seen) return Promise.resolve(seen);
+      return new Promise((done, fail) => {
+        const timer = setTimeout(() => {
+          watchers.delete(watcher);
+          fail(new Error(`${name}: no line matching ${pattern} within ${timeoutMs} ms\n${output.slice(-30).join('\n')}`));
+        }, timeoutMs);
+        const watcher = (line) => {
+          if (line === undefined) {
+            clearTimeout(timer);
+            watchers.delete(watcher);
+            fail(new Error(`${name} exited (${exitCode}) before printing ${pattern}\n${output.slice(-30).join('\n')}`));
+          } else if (pattern.test(line)) {
+            clearTimeout(timer);
+            watchers.delete(watcher);
+            done(line);
+          }
+        };
+        watchers.add(watcher);
+      });
+    },
+    async stop(graceMs = 5000) {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+async function waitForPort(port, timeoutMs, alive) {
+  const started = Date.now();
+  while (Date.now() - started < timeoutMs) {
+    if (!alive()) return false;
+    const open = await new Promise((done) => {
+      const socket = new Socket();
+      socket.once('connect', () => {
+        socket.destroy();
+        done(true);
+      });
+      socket.once('error', () => done(false));
+      socket.connect(port, '127.0.0.1');
+    });
+    if (open) return true;
+    await sleep(50);
+  }
+  return false;
+}
+
+/**
+ * server-everything. 'stdio' returns the command and args for a config entry; 'sse' and 'streamableHttp'
+ * start it on a free port and return its URL once it listens.
+ */
+export async function startEverything(transport, { echo = false } = {}) {
+  if (transport === 'stdio') return { command: process.execPath, args: [EVERYTHING_ENTRY, 'stdio'], stop: async () => {} };
+  if (transport !== 'sse' && transport !== 'streamableHttp') throw new Error(`unknown transport ${transport}`);
+  const port = await freePort();
+  const proc = spawnNode(`everything-${transport}`, EVERYTHING_ENTRY, [transport], { env: { ...process.env, PORT: String(port) }, echo });
+  const up = await waitForPort(port, 15_000, () => proc.child.exitCode === null);
+  if (!up) {
+    await proc.stop();
+    throw new Error(`server-everything (${transport}) did not listen on ${port}\n${proc.output.join('\n')}`);
+  }
+  const url = transport === 'sse' ? `http://127.0.0.1:${port}/sse` : `http://127.0.0.1:${port}/mcp`;
+  return { url, port, process: proc, stop: () => proc.stop() };
+}
+
+/** The counting fixture (test/fixtures/counting-server.ts, built): Streamable HTTP on /mcp, GET /stats. */
+export async function startCountingServer({ echo = false } = {}) {
+  if (!existsSync(COUNTING_SERVER_ENTRY)) throw new Error(`${COUNTING_SERVER_ENTRY} is missing: build test/fixtures/counting-server.ts first`);
+  const port = await freePort();
+  const proc = spawnNode('counting-server', COUNTING_SERVER_ENTRY, [], { env: { ...process.env, PORT: String(port) }, echo });
+  await proc.waitForLine(/listening \d+/);
+  const base = `http://127.0.0.1:${port}`;
+  return {
+    url: `${base}/mcp`,
+    port,
+    process: proc,
+    stats: async () => (await fetch(`${base}/stats`)).json(),
+    stop: () => proc.stop(),
+  };
+}
+
+function uniqueId() {
+  return `${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
+}
+
+async function dropDatabase(name) {
+  const { default: pg } = await import('pg');
+  const client = new pg.Client({ connectionString: `${PG_BASE}/postgres` });
+  await client.connect();
+  try {
+    await client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+  } finally {
+    await client.end();
+  }
+}
+
+async function deleteRedisPrefix(prefix) {
+  const { Redis } = await import('ioredis');
+  const redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  await redis.connect();
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
+      cursor = next;
+      if (keys.length > 0) await redis.del(...keys);
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/**
+ * Starts registry, auth, llm-proxy, `connectors` connectors and `edges` edges as separate processes and waits
+ * until every edge's /health/readiness answers 200.
+ */
+export async function startSuite({ edges = 1, connectors = 1, config = {}, masterKey = 'sk-e2e-master-key', env: extraEnv = {}, echo = !!process.env.DEBUG_E2E, readyTimeoutMs = 60_000 } = {}) {
+  for (const name of SERVICES) {
+    const main = join(ROOT, 'dist/services', name, 'src/main.js');
+    if (!existsSync(main)) throw new Error(`${main} is missing: run the build (npx tsc -p tsconfig.build.json)`);
+  }
+  const id = uniqueId();
+  const dir = mkdtempSync(join(tmpdir(), 'switchboard-suite-'));
+  const configPath = join(dir, 'config.yaml');
+  writeFileSync(configPath, typeof config === 'string' ? config : toYaml(config));
+  const database = `sb_e2e_${id}`;
+  const redisPrefix = `sb_e2e_${id}:`;
+  const namespace = `e2e_${id}`;
+  const baseEnv = { ...process.env };
+  delete baseEnv.PORT;
+  Object.assign(baseEnv, {
+    NATS_URL,
+    NATS_NAMESPACE: namespace,
+    DATABASE_URL: `${PG_BASE}/${database}`,
+    REDIS_URL,
+    REDIS_PREFIX: redisPrefix,
+    MASTER_KEY: masterKey,
+    SWITCHBOARD_CONFIG: configPath,
+    LOG_LEVEL: process.env.E2E_LOG_LEVEL ?? 'info',
+    ...extraEnv,
+  });
+
+  /** name -> list of processes (index = replica number; a stopped replica stays in place) */
+  const processes = new Map(SERVICES.map((name) => [name, []]));
+  const edgeUrls = [];
+
+  async function startService(name, env = {}) {
+    const list = processes.get(name);
+    if (!list) throw new Error(`unknown service ${name}`);
+    const index = list.length;
+    const serviceEnv = { ...baseEnv, ...env };
+    if (name === 'edge') serviceEnv.PORT = String(env.PORT ?? (await freePort()));
+    const proc = spawnNode(`${name}#${index}`, join(ROOT, 'dist/services', name, 'src/main.js'), ['--config', configPath], { env: serviceEnv, echo });
+    proc.port = name === 'edge' ? Number(serviceEnv.PORT) : undefined;
+    list.push(proc);
+    if (name === 'edge') {
+      const url = `http://127.0.0.1:${proc.port}`;
+      edgeUrls[index] = url;
+      await waitReady(url, proc);
+    }
+    return { index, url: name === 'edge' ? edgeUrls[index] : undefined, process: proc };
+  }
+
+  async function waitReady(url, proc) {
+    const started = Date.now();
+    let last = '';
+    while (Date.now() - started < readyTimeoutMs) {
+      const dead = [...processes.values()].flat().find((p) => p.child.exitCode !== null && !p.stoppedOnPurpose);
+      if (dead) throw new Error(`${dead.name} exited during start-up:\n${dead.output.slice(-40).join('\n')}`);
+      try {
+        const response = await fetch(`${url}/health/readiness`, { signal: AbortSignal.timeout(2000) });
+        last = `${response.status} ${(await response.text()).slice(0, 500)}`;
+        if (response.status === 200) return;
+      } catch (error) {
+        last = error.cause?.code ?? error.message;
+      }
+      await sleep(100);
+    }
+    throw new Error(`${proc.name} not ready within ${readyTimeoutMs} ms (${url}/health/readiness: ${last})`);
+  }
+
+  function logs() {
+    return [...processes.values()]
+      .flat()
+      .map((p) => `----- ${p.name} -----\n${p.output.join('\n')}`)
+      .join('\n');
+  }
+
+  let stopped = false;
+  async function stop() {
+    if (stopped) return;
+    stopped = true;
+    const all = [...processes.values()].flat();
+    // Edges first (they hold client sessions), then the rest.
+    await Promise.all(all.filter((p) => p.name.startsWith('edge')).map((p) => p.stop()));
+    await Promise.all(all.map((p) => p.stop()));
+    await dropDatabase(database).catch((error) => process.stderr.write(`could not drop ${database}: ${error.message}\n`));
+    await deleteRedisPrefix(redisPrefix).catch((error) => process.stderr.write(`could not clear ${redisPrefix}*: ${error.message}\n`));
+    rmSync(dir, { recursive: true, force: true });
+  }
+
+  try {
+    const starts = [];
+    for (const name of ['registry', 'auth', 'llm-proxy']) starts.push(startService(name));
+    for (let i = 0; i < connectors; i++) starts.push(startService('connector'));
+    await Promise.all(starts);
+    await Promise.all(Array.from({ length: edges }, () => startService('edge')));
+  } catch (error) {
+    const text = logs();
+    await stop();
+    error.message += `\n${text}`;
+    throw error;
+  }
+
+  return {
+    id,
+    edgeUrls,
+    masterKey,
+    namespace,
+    redisPrefix,
+    databaseUrl: baseEnv.DATABASE_URL,
+    configPath,
+    processes,
+    logs,
+    startService,
+    async stopService(name, index = 0) {
+      const proc = processes.get(name)?.[index];
+      if (!proc) throw new Error(`no ${name} #${index}`);
+      proc.stoppedOnPurpose = true;
+      await proc.stop();
+    },
+    stop,
+  };
+}
