@@ -1,0 +1,17 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { BusClient } from '#libs/bus';
+import { KeysChanged, type KeysChangedPayload } from '#libs/contracts';
+
+const CHUNK = 5000;
+
+/** Publishes KeysChanged after a commit, split so that no message comes near NATS's payload limit. */
+@Injectable()
+export class KeyEvents {
+  constructor(@Inject(BusClient) private readonly bus: BusClient) {}
+
+  keysChanged(tokenHashes: readonly string[], reason: KeysChangedPayload['reason']): void {
+    for (let i = 0; i < tokenHashes.length; i += CHUNK) {
+      this.bus.publish(KeysChanged, { token_hashes: tokenHashes.slice(i, i + CHUNK), reason });
+    }
+  }
+}
