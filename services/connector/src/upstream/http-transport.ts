@@ -136,7 +136,7 @@ export class StreamableHttpTransport implements Transport {
     if (sessionId) {
       // best effort: tell the upstream the session is over
       await new Promise<void>((resolve) => {
-        const req = this.lib.request(this.url, { method: 'DELETE', agent: this.agent, headers: this.headers(), timeout: 1_000 }, (res) => {
+        const req = this.lib.request(this.url, { method: 'DELETE', agent: this.agent, headers: this.headers(undefined, true), timeout: 1_000 }, (res) => {
           res.resume();
           res.on('end', resolve);
         });
@@ -149,14 +149,15 @@ export class StreamableHttpTransport implements Transport {
     this.onclose?.();
   }
 
-  private headers(extra?: Record<string, string>): Record<string, string> {
-    const headers: Record<string, string> = { ...this.options.headers, ...currentRequestHeaders(), ...extra };
+  /** Server-level headers, then the current call's forwarded headers (unless `ownOnly`), then transport headers. */
+  private headers(extra?: Record<string, string>, ownOnly = false): Record<string, string> {
+    const headers: Record<string, string> = { ...this.options.headers, ...(ownOnly ? undefined : currentRequestHeaders()), ...extra };
     if (this.sessionId) headers['mcp-session-id'] = this.sessionId;
     if (this.protocolVersion) headers['mcp-protocol-version'] = this.protocolVersion;
     return headers;
   }
 
-  private post(body: string, requestId: string | number | undefined): Promise<IncomingMessage> {
+  private post(body: string, requestId: string | number | undefined, retried = false): Promise<IncomingMessage> {
     return new Promise((resolve, reject) => {
       const req = this.lib.request(
         this.url,
@@ -171,7 +172,14 @@ export class StreamableHttpTransport implements Transport {
         },
         resolve,
       );
-      req.once('error', reject);
+      req.once('error', (error: NodeJS.ErrnoException) => {
+        // a kept-alive socket the upstream closed while idle fails before the request was read: one fresh try
+        if (!retried && req.reusedSocket && error.code === 'ECONNRESET' && !this.closed) {
+          this.post(body, requestId, true).then(resolve, reject);
+        } else {
+          reject(error);
+        }
+      });
       if (requestId !== undefined) this.inflight.set(requestId, req);
       req.end(body);
     });
@@ -206,7 +214,7 @@ export class StreamableHttpTransport implements Transport {
   /** The optional GET stream on which the upstream sends notifications not tied to a request. */
   private openStream(): void {
     if (this.closed || this.stream || !this.sessionId) return;
-    const req = this.lib.request(this.url, { method: 'GET', agent: this.agent, headers: this.headers({ accept: 'text/event-stream' }) }, (res) => {
+    const req = this.lib.request(this.url, { method: 'GET', agent: this.agent, headers: this.headers({ accept: 'text/event-stream' }, true) }, (res) => {
       if (res.statusCode !== 200 || !String(res.headers['content-type'] ?? '').includes('text/event-stream')) {
         // 405: the server offers no stream; 404: the session is gone (the next POST finds out too)
         this.options.onDebug?.(`notification stream not available (HTTP ${res.statusCode})`);

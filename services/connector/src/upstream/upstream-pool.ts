@@ -333,8 +333,8 @@ export class UpstreamPool implements OnModuleInit, OnModuleDestroy {
       session.closing = true;
       await session.client.close().catch(() => undefined);
     }
-    // a connect still in flight notices the entry is gone and closes its own session
-    await pending?.catch(() => undefined);
+    // a connect still in flight notices the entry is gone and closes its own session; don't wait long for it
+    if (pending) await Promise.race([pending.catch(() => undefined), new Promise((r) => setTimeout(r, 2_000).unref())]);
   }
 }
 
