@@ -1,8 +1,13 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { BusClient } from '#libs/bus';
 import type { Redis } from '#libs/cache';
+import { ManagementController } from './admin/management.controller.js';
+import { PermissionsController } from './admin/permissions.controller.js';
 import { ServersController } from './admin/servers.controller.js';
 import { ApiKeyGuard } from './auth/api-key.guard.js';
+import { AuditTrail } from './auth/audit-trail.js';
+import { UsageLimiter } from './auth/usage-limiter.js';
+import { RateLimiter } from '#libs/permissions';
 import { PrincipalService } from './auth/principal.service.js';
 import { AccessService } from './catalog/access.service.js';
 import { CatalogService } from './catalog/catalog.service.js';
@@ -35,13 +40,16 @@ export class EdgeModule {
     ];
     return {
       module: EdgeModule,
-      controllers: [McpController, McpRestController, ServersController, ModelsController, HealthController, EdgePingHandler],
+      controllers: [McpController, McpRestController, ServersController, ManagementController, PermissionsController, ModelsController, HealthController, EdgePingHandler],
       providers: [
         { provide: BusClient, useValue: deps.bus },
         { provide: REDIS, useValue: deps.redis },
         { provide: EDGE_SETTINGS, useValue: deps.settings },
         { provide: ORIGIN_POLICY, useValue: new OriginPolicy(allowedOrigins) },
         PrincipalService,
+        { provide: RateLimiter, useValue: new RateLimiter(deps.redis) },
+        UsageLimiter,
+        AuditTrail,
         ApiKeyGuard,
         CatalogService,
         AccessService,

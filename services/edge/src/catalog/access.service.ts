@@ -1,26 +1,33 @@
 import { Injectable } from '@nestjs/common';
+import type { IncomingHttpHeaders } from 'node:http';
 import type { Principal } from '#libs/contracts';
+import { effectiveAccess, levelsFingerprint, narrowByHeader, type EffectiveAccess } from '#libs/permissions';
 import type { PreparedCatalog } from './catalog.service.js';
-import { buildAccessView, masterDecision, principalFingerprint, type AccessView, type ServerPredicate } from './access.js';
+import { buildAccessView, type AccessView } from './access.js';
 
-/** Decides, per caller, which servers and tools of the catalog are usable; memoized per catalog version. */
+/**
+ * Applies SPEC section 4's rules (libs/permissions) to the catalog for one caller. The result depends only on
+ * the catalog version, the principal's permission levels and `x-mcp-servers`, so it is computed once per
+ * combination and reused by every request: the hot path does a map lookup, no NATS hop.
+ */
 @Injectable()
 export class AccessService {
-  view(catalog: PreparedCatalog, principal: Principal, narrowing: ReadonlySet<string> | null): AccessView {
-    const base = principalFingerprint(principal);
-    const fingerprint = narrowing ? `${base}|${[...narrowing].sort().join(',')}` : base;
-    return catalog.memoize(`access:${fingerprint}`, () => {
-      const decide = this.decisionFor(principal);
-      const narrowed: ServerPredicate = narrowing
-        ? (server) => (narrowing.has(server.server_name) || narrowing.has(server.server_id) ? decide(server) : { allowed: false })
-        : decide;
-      return buildAccessView(catalog.catalog.servers, narrowed, fingerprint);
-    });
+  view(catalog: PreparedCatalog, principal: Principal, headers: IncomingHttpHeaders): AccessView {
+    const narrowing = headers['x-mcp-servers'];
+    const isMaster = principal.kind === 'master';
+    const memoKey = `access:${levelsFingerprint(principal.levels, isMaster)}:${narrowing ?? ''}`;
+    return catalog.memoize(memoKey, () => buildAccessView(catalog.catalog.servers, narrowByHeader(this.effective(catalog, principal), narrowing)));
   }
 
-  private decisionFor(principal: Principal): ServerPredicate {
-    if (principal.kind === 'master') return masterDecision();
-    // Virtual keys: until key/team/org permissions are evaluated, only servers open to every key.
-    return (server) => ({ allowed: server.allow_all_keys });
+  /** Every server of the catalog with the caller's decision and its reasons (for /v1/mcp/permissions). */
+  effective(catalog: PreparedCatalog, principal: Principal): EffectiveAccess {
+    const isMaster = principal.kind === 'master';
+    return catalog.memoize(`effective:${levelsFingerprint(principal.levels, isMaster)}`, () =>
+      effectiveAccess({
+        levels: principal.levels,
+        isMaster,
+        servers: catalog.catalog.servers.map((s) => ({ ...s, tools: s.tools.map((t) => t.name) })),
+      }),
+    );
   }
 }

@@ -1,9 +1,11 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { IncomingHttpHeaders } from 'node:http';
 import { BusClient } from '#libs/bus';
-import { DomainError, UpstreamRequest, type CatalogServer, type Principal } from '#libs/contracts';
+import { DomainError, UpstreamRequest, type AuditStatus, type CatalogServer, type Principal } from '#libs/contracts';
+import { AuditTrail } from '../auth/audit-trail.js';
+import { MASTER_PRINCIPAL } from '../auth/principal.service.js';
 import { AccessService } from '../catalog/access.service.js';
-import { parseServerNarrowing, type AccessView } from '../catalog/access.js';
+import type { AccessView } from '../catalog/access.js';
 import { CatalogService, type PreparedCatalog } from '../catalog/catalog.service.js';
 import { JsonRpcError, JsonRpcErrorCode, type JsonRpcRequest } from './jsonrpc.js';
 import { SERVER_NAME } from './protocol.js';
@@ -34,6 +36,7 @@ export class McpDispatcher {
     @Inject(BusClient) private readonly bus: BusClient,
     @Inject(CatalogService) private readonly catalogs: CatalogService,
     @Inject(AccessService) private readonly access: AccessService,
+    @Inject(AuditTrail) private readonly audit: AuditTrail,
   ) {}
 
   serverInfo(scope: McpScope): Record<string, unknown> {
@@ -51,7 +54,7 @@ export class McpDispatcher {
     const server = catalog.server(scope.serverName);
     if (!server) throw new DomainError('NOT_FOUND', `unknown MCP server "${scope.serverName}"`);
     const view = this.viewFor(catalog, principal, headers);
-    if (!view.servers.has(server.server_id) && server.status === 'healthy') {
+    if (!view.effective.allowedById.has(server.server_id)) {
       throw new DomainError('PERMISSION_DENIED', `this key may not use MCP server "${scope.serverName}"`);
     }
   }
@@ -75,7 +78,7 @@ export class McpDispatcher {
   }
 
   private viewFor(catalog: PreparedCatalog, principal: Principal, headers: IncomingHttpHeaders): AccessView {
-    return this.access.view(catalog, principal, parseServerNarrowing(headers['x-mcp-servers']));
+    return this.access.view(catalog, principal, headers);
   }
 
   private async listTools(ctx: McpCallContext): Promise<string> {
@@ -107,12 +110,45 @@ export class McpDispatcher {
     if (args !== undefined && (typeof args !== 'object' || args === null || Array.isArray(args))) {
       throw new JsonRpcError(JsonRpcErrorCode.INVALID_PARAMS, 'params.arguments must be an object');
     }
-    const catalog = await this.catalogs.current();
-    const view = this.viewFor(catalog, ctx.principal, ctx.headers);
-    const target = this.resolveTool(catalog, view, ctx.scope, name);
-    if (!target) throw new JsonRpcError(JsonRpcErrorCode.INVALID_PARAMS, `Unknown tool: ${name}`);
-    const result = await this.forward(target.server, 'tools/call', { ...request.params, name: target.tool }, ctx.headers);
+    const result = await this.callToolAs(ctx.principal, ctx.scope, name, request.params!, ctx.headers, ctx.session.id);
+    if (result === undefined) throw new JsonRpcError(JsonRpcErrorCode.INVALID_PARAMS, `Unknown tool: ${name}`);
     return JSON.stringify(result);
+  }
+
+  /**
+   * The one way a tool is called (MCP and REST): resolve it among the caller's tools, forward it, audit it.
+   * Returns undefined for a tool the caller cannot list, which never reaches an upstream.
+   */
+  async callToolAs(
+    principal: Principal,
+    scope: McpScope,
+    name: string,
+    params: Record<string, unknown>,
+    headers: IncomingHttpHeaders,
+    sessionId: string | null,
+  ): Promise<unknown> {
+    const started = Date.now();
+    const catalog = await this.catalogs.current();
+    const target = this.resolveTool(catalog, this.viewFor(catalog, principal, headers), scope, name);
+    if (!target) {
+      // A tool the master key could reach is one this caller may not: audited as denied. Unknown names are not.
+      const known = this.resolveTool(catalog, this.viewFor(catalog, MASTER_PRINCIPAL, {}), scope, name);
+      if (known) this.audit.record(auditRecord(principal, known.server.server_name, known.tool, 'denied', started, 'PERMISSION_DENIED', sessionId));
+      return undefined;
+    }
+    let status: AuditStatus = 'error';
+    let errorCode: string | null = null;
+    try {
+      const result = await this.forward(target.server, 'tools/call', { ...params, name: target.tool }, headers);
+      status = (result as { isError?: boolean }).isError ? 'error' : 'success';
+      return result;
+    } catch (error) {
+      errorCode = error instanceof DomainError ? error.code : error instanceof JsonRpcError ? String(error.code) : 'INTERNAL';
+      status = errorCode === 'UPSTREAM_TIMEOUT' || errorCode === 'BUS_TIMEOUT' ? 'timeout' : 'error';
+      throw error;
+    } finally {
+      this.audit.record(auditRecord(principal, target.server.server_name, target.tool, status, started, errorCode, sessionId));
+    }
   }
 
   /** Finds a tool the caller may use; anything not listed to this caller is unknown to it. */
@@ -164,4 +200,28 @@ export function forwardHeaders(server: CatalogServer, headers: IncomingHttpHeade
     if (typeof value === 'string') out[lower] = value;
   }
   return Object.keys(out).length ? out : undefined;
+}
+
+function auditRecord(
+  principal: Principal,
+  server: string,
+  tool: string,
+  status: AuditStatus,
+  started: number,
+  errorCode: string | null,
+  sessionId: string | null,
+) {
+  return {
+    time: new Date(started).toISOString(),
+    key_alias: principal.key_alias,
+    token_hash_prefix: principal.token_hash?.slice(0, 8) ?? null,
+    team_id: principal.team_id,
+    organization_id: principal.organization_id,
+    server_name: server,
+    tool,
+    status,
+    duration_ms: Date.now() - started,
+    error_code: errorCode,
+    session_id: sessionId,
+  };
 }

@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { DomainError, type Principal } from '#libs/contracts';
 import { PrincipalService } from '../auth/principal.service.js';
+import { UsageLimiter } from '../auth/usage-limiter.js';
 import { EDGE_SETTINGS, type EdgeSettings } from '../edge-settings.js';
 import { HttpProblem, HTTP_STATUS_BY_CODE, WWW_AUTHENTICATE } from '../http/http-problem.js';
 import { readJsonBody } from '../http/json-body.js';
@@ -31,6 +32,7 @@ export class StreamableHttpService {
     @Inject(SessionStore) private readonly sessions: SessionStore,
     @Inject(McpDispatcher) private readonly dispatcher: McpDispatcher,
     @Inject(NotificationStreams) private readonly streams: NotificationStreams,
+    @Inject(UsageLimiter) private readonly limits: UsageLimiter,
   ) {
     this.bodyLimit = settings.env.MAX_REQUEST_BODY_BYTES;
   }
@@ -59,17 +61,27 @@ export class StreamableHttpService {
       }
       const session = await this.requireSession(req, scope, principal);
 
-      const replies: Promise<string>[] = [];
-      for (const message of classified) {
-        if (message.kind === 'request') replies.push(this.answer(message.message, { principal, scope, headers: req.headers, session }));
-        else if (message.kind === 'invalid') replies.push(Promise.resolve(errorJson(message.id, JsonRpcErrorCode.INVALID_REQUEST, `Invalid Request: ${message.reason}`)));
-      }
-      if (replies.length === 0) {
+      if (!classified.some((m) => m.kind !== 'notification' && m.kind !== 'response')) {
         res.writeHead(202).end();
         return;
       }
-      const texts = await Promise.all(replies);
-      this.writeMessage(req, res, 200, batch ? `[${texts.join(',')}]` : texts[0]!);
+      // One HTTP request counts once against the key's limits; over them, the whole request gets 429.
+      const release = await this.limits.admit(principal);
+      try {
+        const texts = await Promise.all(
+          classified.map((message) =>
+            message.kind === 'request'
+              ? this.answer(message.message, { principal, scope, headers: req.headers, session })
+              : message.kind === 'invalid'
+                ? errorJson(message.id, JsonRpcErrorCode.INVALID_REQUEST, `Invalid Request: ${message.reason}`)
+                : null,
+          ),
+        );
+        const replies = texts.filter((t): t is string => t !== null);
+        this.writeMessage(req, res, 200, batch ? `[${replies.join(',')}]` : replies[0]!);
+      } finally {
+        release();
+      }
     } catch (error) {
       this.writeError(res, error);
     }

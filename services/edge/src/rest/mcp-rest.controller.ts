@@ -2,8 +2,8 @@ import { Controller, Get, Inject, Post, Query, Req, UseGuards } from '@nestjs/co
 import { z } from 'zod';
 import { DomainError } from '#libs/contracts';
 import { ApiKeyGuard, type AuthenticatedRequest } from '../auth/api-key.guard.js';
+import { UsageLimiter } from '../auth/usage-limiter.js';
 import { AccessService } from '../catalog/access.service.js';
-import { parseServerNarrowing } from '../catalog/access.js';
 import { CatalogService } from '../catalog/catalog.service.js';
 import { EDGE_SETTINGS, type EdgeSettings } from '../edge-settings.js';
 import { parseJsonBody } from '../http/json-body.js';
@@ -25,12 +25,13 @@ export class McpRestController {
     @Inject(AccessService) private readonly access: AccessService,
     @Inject(McpDispatcher) private readonly dispatcher: McpDispatcher,
     @Inject(EDGE_SETTINGS) private readonly settings: EdgeSettings,
+    @Inject(UsageLimiter) private readonly limits: UsageLimiter,
   ) {}
 
   @Get('tools/list')
   async list(@Req() req: AuthenticatedRequest, @Query('server_id') serverId?: string) {
     const catalog = await this.catalogs.current();
-    const view = this.access.view(catalog, req.principal, parseServerNarrowing(req.headers['x-mcp-servers']));
+    const view = this.access.view(catalog, req.principal, req.headers);
     const wanted = serverId ? catalog.server(serverId) : undefined;
     if (serverId && !wanted) throw new DomainError('NOT_FOUND', `unknown MCP server "${serverId}"`);
     const tools = [...view.servers.values()]
@@ -49,11 +50,16 @@ export class McpRestController {
   async call(@Req() req: AuthenticatedRequest) {
     const body = await parseJsonBody(req, this.settings.env.MAX_REQUEST_BODY_BYTES, CallToolBody);
     const catalog = await this.catalogs.current();
-    const view = this.access.view(catalog, req.principal, parseServerNarrowing(req.headers['x-mcp-servers']));
     const server = body.server_id ? catalog.server(body.server_id) : undefined;
+    if (body.server_id && !server) throw new DomainError('NOT_FOUND', `unknown MCP server "${body.server_id}"`);
     const scope: McpScope = server ? { kind: 'server', serverName: server.server_name } : { kind: 'aggregate' };
-    const target = this.dispatcher.resolveTool(catalog, view, scope, body.name);
-    if (!target) throw new DomainError('NOT_FOUND', `unknown tool "${body.name}"`);
-    return this.dispatcher.forward(target.server, 'tools/call', { name: target.tool, arguments: body.arguments }, req.headers);
+    const release = await this.limits.admit(req.principal);
+    try {
+      const result = await this.dispatcher.callToolAs(req.principal, scope, body.name, { name: body.name, arguments: body.arguments }, req.headers, null);
+      if (result === undefined) throw new DomainError('NOT_FOUND', `unknown tool "${body.name}"`);
+      return result;
+    } finally {
+      release();
+    }
   }
 }

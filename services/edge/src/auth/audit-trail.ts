@@ -1,0 +1,34 @@
+import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
+import { BusClient } from '#libs/bus';
+import { WriteAudit, type AuditRecord } from '#libs/contracts';
+
+const FLUSH_EVERY_MS = 200;
+const MAX_BATCH = 500;
+
+/** Collects tool-call records and publishes them in batches: auditing never waits on a database. */
+@Injectable()
+export class AuditTrail implements OnModuleDestroy {
+  private batch: AuditRecord[] = [];
+  private timer?: NodeJS.Timeout;
+
+  constructor(@Inject(BusClient) private readonly bus: BusClient) {}
+
+  record(entry: AuditRecord): void {
+    this.batch.push(entry);
+    if (this.batch.length >= MAX_BATCH) this.flush();
+    else this.timer ??= setTimeout(() => this.flush(), FLUSH_EVERY_MS);
+  }
+
+  flush(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.batch.length === 0) return;
+    const batch = this.batch;
+    this.batch = [];
+    this.bus.publish(WriteAudit, batch);
+  }
+
+  onModuleDestroy(): void {
+    this.flush();
+  }
+}
