@@ -1,0 +1,260 @@
+#!/usr/bin/env node
+// `npm run bench`: what the gateway adds to a tools/call, measured in one run against a direct connection to
+// the same upstream (server-everything's `echo` over Streamable HTTP).
+//
+//   node scripts/bench.mjs [--rounds 5] [--seconds 2] [--warmup 1] [--concurrency 1,16] [--json]
+//
+// A raw JSON-RPC HTTP client (node:http, keep-alive) drives both sides; each worker initializes its own MCP
+// session once per side. Direct and gateway rounds alternate so that machine noise hits both alike.
+// It builds nothing: run `npm run build` first (or `npm start` once). Exit code 0 whatever the figures are.
+import http from 'node:http';
+import os from 'node:os';
+import { build, needsBuild } from './lib/build.mjs';
+import { ROOT, startEverything, startSuite } from './lib/suite.mjs';
+
+const argv = process.argv.slice(2);
+const opt = (name, fallback) => {
+  const i = argv.indexOf(`--${name}`);
+  return i >= 0 ? argv[i + 1] : fallback;
+};
+const ROUNDS = Number(opt('rounds', 5));
+const ROUND_MS = Number(opt('seconds', 2)) * 1000;
+const WARMUP_MS = Number(opt('warmup', 1)) * 1000;
+const CONCURRENCY = String(opt('concurrency', '1,16')).split(',').map(Number);
+const TARGET_ADDED_P50_MS = 1.5;
+const TARGET_RATIO = 0.5;
+const MASTER_KEY = 'sk-bench-master-key';
+
+const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
+const log = (msg) => process.stderr.write(`bench: ${msg}\n`);
+
+/** One HTTP POST with keep-alive; resolves with status, headers and the body text. */
+function post(url, body, headers) {
+  return new Promise((resolve, reject) => {
+    const payload = Buffer.from(JSON.stringify(body));
+    const req = http.request(
+      url,
+      {
+        method: 'POST',
+        agent,
+        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'content-length': payload.length, ...headers },
+      },
+      (res) => {
+        const chunks = [];
+        res.on('data', (c) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, text: Buffer.concat(chunks).toString('utf8') }));
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(payload);
+  });
+}
+
+/** The JSON-RPC reply in a JSON body or an SSE-framed one (server-everything answers with SSE). */
+function replyOf(response, id) {
+  const type = String(response.headers['content-type'] ?? '');
+  if (type.includes('text/event-stream')) {
+    for (const line of response.text.split('\n')) {
+      if (!line.startsWith('data:')) continue;
+      const message = JSON.parse(line.slice(5));
+      if (message.id === id) return message;
+    }
+    return undefined;
+  }
+  return response.text ? JSON.parse(response.text) : undefined;
+}
+
+class Session {
+  constructor(url, headers) {
+    this.url = new URL(url);
+    this.headers = { ...headers };
+    this.nextId = 1;
+  }
+
+  async initialize() {
+    const id = this.nextId++;
+    const response = await post(this.url, { jsonrpc: '2.0', id, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'bench', version: '1' } } }, this.headers);
+    const reply = replyOf(response, id);
+    if (response.status !== 200 || !reply?.result) throw new Error(`initialize on ${this.url} answered ${response.status}: ${response.text.slice(0, 300)}`);
+    this.headers['mcp-session-id'] = response.headers['mcp-session-id'];
+    this.headers['mcp-protocol-version'] = reply.result.protocolVersion;
+    const notified = await post(this.url, { jsonrpc: '2.0', method: 'notifications/initialized' }, this.headers);
+    if (notified.status >= 300) throw new Error(`notifications/initialized answered ${notified.status}`);
+  }
+
+  /** One tools/call; returns its latency in ms, or throws when the answer is not the echo. */
+  async call(tool, message) {
+    const id = this.nextId++;
+    const started = process.hrtime.bigint();
+    const response = await post(this.url, { jsonrpc: '2.0', id, method: 'tools/call', params: { name: tool, arguments: { message } } }, this.headers);
+    const elapsed = Number(process.hrtime.bigint() - started) / 1e6;
+    const reply = replyOf(response, id);
+    const text = reply?.result?.content?.[0]?.text;
+    if (response.status !== 200 || text !== `Echo: ${message}`) throw new Error(`tools/call answered ${response.status}: ${response.text.slice(0, 300)}`);
+    return elapsed;
+  }
+}
+
+/** Runs `sessions` concurrently for `ms`, collecting latencies. */
+async function round(sessions, tool, ms, sink) {
+  const end = Date.now() + ms;
+  const started = process.hrtime.bigint();
+  let errors = 0;
+  await Promise.all(
+    sessions.map(async (session, w) => {
+      let i = 0;
+      while (Date.now() < end) {
+        try {
+          sink.latencies.push(await session.call(tool, `w${w}-${i++}`));
+        } catch (error) {
+          errors++;
+          if (errors <= 3) log(`error: ${error.message}`);
+        }
+      }
+    }),
+  );
+  sink.seconds += Number(process.hrtime.bigint() - started) / 1e9;
+  sink.errors += errors;
+}
+
+function percentile(sorted, p) {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
+}
+
+function summarize(sink) {
+  const sorted = Float64Array.from(sink.latencies).sort();
+  return { calls: sorted.length, errors: sink.errors, p50: percentile(sorted, 50), p99: percentile(sorted, 99), throughput: sorted.length / sink.seconds };
+}
+
+const processes = [];
+let suite;
+async function cleanUp() {
+  await suite?.stop().catch((error) => log(`stopping the suite: ${error.message}`));
+  await Promise.allSettled(processes.map((p) => p.stop()));
+  agent.destroy();
+}
+let interrupted = false;
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.on(signal, async () => {
+    if (interrupted) process.exit(130);
+    interrupted = true;
+    log('interrupted: stopping everything it started');
+    await cleanUp();
+    process.exit(130);
+  });
+}
+
+async function main() {
+  if (needsBuild(ROOT)) {
+    log('building (tsc -p tsconfig.build.json) ...');
+    const status = build(ROOT);
+    if (status !== 0 && status !== 2) throw new Error('the build failed');
+  }
+  const upstream = await startEverything('streamableHttp');
+  processes.push(upstream);
+  log(`server-everything (Streamable HTTP) on ${upstream.url}`);
+  suite = await startSuite({ edges: 1, connectors: 1, masterKey: MASTER_KEY, env: { LOG_LEVEL: 'warn' }, config: { mcp_servers: { ev: { url: upstream.url, transport: 'http' } } } });
+  const gatewayUrl = `${suite.edgeUrls[0]}/mcp`;
+  log(`gateway on ${gatewayUrl}`);
+
+  const sides = {
+    direct: { url: upstream.url, headers: {}, tool: 'echo' },
+    gateway: { url: gatewayUrl, headers: { 'x-litellm-api-key': `Bearer ${MASTER_KEY}` }, tool: 'ev-echo' },
+  };
+  // The gateway lists the upstream's tools once its catalog is fetched.
+  {
+    const probe = new Session(gatewayUrl, sides.gateway.headers);
+    await probe.initialize();
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      try {
+        await probe.call('ev-echo', 'ready?');
+        break;
+      } catch (error) {
+        if (Date.now() > deadline) throw new Error(`the gateway never served ev-echo: ${error.message}`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
+  }
+
+  const results = [];
+  for (const concurrency of CONCURRENCY) {
+    const sessions = {};
+    for (const [name, side] of Object.entries(sides)) {
+      sessions[name] = await Promise.all(
+        Array.from({ length: concurrency }, async () => {
+          const session = new Session(side.url, side.headers);
+          await session.initialize();
+          return session;
+        }),
+      );
+    }
+    const sinks = { direct: { latencies: [], seconds: 0, errors: 0 }, gateway: { latencies: [], seconds: 0, errors: 0 } };
+    log(`concurrency ${concurrency}: warm-up ${WARMUP_MS / 1000} s per side, then ${ROUNDS} alternating rounds of ${ROUND_MS / 1000} s per side`);
+    for (const name of ['direct', 'gateway']) await round(sessions[name], sides[name].tool, WARMUP_MS, { latencies: [], seconds: 0, errors: 0 });
+    for (let r = 0; r < ROUNDS; r++) {
+      const order = r % 2 === 0 ? ['direct', 'gateway'] : ['gateway', 'direct'];
+      for (const name of order) await round(sessions[name], sides[name].tool, ROUND_MS, sinks[name]);
+    }
+    results.push({ concurrency, direct: summarize(sinks.direct), gateway: summarize(sinks.gateway) });
+  }
+  return results;
+}
+
+function report(results) {
+  const f = (n, d = 2) => (Number.isFinite(n) ? n.toFixed(d) : '-');
+  const rows = [['c', 'direct p50 ms', 'direct p99 ms', 'direct calls/s', 'gateway p50 ms', 'gateway p99 ms', 'gateway calls/s', 'added p50 ms', 'added p99 ms', 'throughput ratio', 'errors d/g']];
+  for (const { concurrency, direct, gateway } of results) {
+    rows.push([
+      String(concurrency),
+      f(direct.p50),
+      f(direct.p99),
+      f(direct.throughput, 0),
+      f(gateway.p50),
+      f(gateway.p99),
+      f(gateway.throughput, 0),
+      f(gateway.p50 - direct.p50),
+      f(gateway.p99 - direct.p99),
+      f(gateway.throughput / direct.throughput),
+      `${direct.errors}/${gateway.errors}`,
+    ]);
+  }
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  const line = (r) => r.map((cell, i) => cell.padStart(widths[i])).join('  ');
+  const out = [];
+  out.push('');
+  out.push(`tools/call of echo: direct to server-everything (Streamable HTTP) vs through the gateway (1 edge, 1 connector)`);
+  out.push(`node ${process.version}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? 'unknown'}), ${ROUNDS} rounds x ${ROUND_MS / 1000} s per side after ${WARMUP_MS / 1000} s warm-up`);
+  out.push('');
+  out.push(line(rows[0]));
+  for (const r of rows.slice(1)) out.push(line(r));
+  out.push('');
+  const at = (c) => results.find((r) => r.concurrency === c);
+  const c1 = at(1);
+  const c16 = at(16);
+  if (c1) {
+    const added = c1.gateway.p50 - c1.direct.p50;
+    out.push(`target: added p50 at concurrency 1 <= ${TARGET_ADDED_P50_MS} ms: ${f(added)} ms  ${added <= TARGET_ADDED_P50_MS ? 'PASS' : 'FAIL'}`);
+  }
+  if (c16) {
+    const ratio = c16.gateway.throughput / c16.direct.throughput;
+    out.push(`target: throughput ratio at concurrency 16 >= ${TARGET_RATIO}: ${f(ratio)}  ${ratio >= TARGET_RATIO ? 'PASS' : 'FAIL'}`);
+  }
+  const errors = results.reduce((n, r) => n + r.direct.errors + r.gateway.errors, 0);
+  if (errors > 0) out.push(`warning: ${errors} calls failed (see the errors above); their latencies are not counted`);
+  process.stdout.write(out.join('\n') + '\n');
+  if (argv.includes('--json')) process.stdout.write(JSON.stringify(results) + '\n');
+}
+
+try {
+  const results = await main();
+  report(results);
+} catch (error) {
+  process.stdout.write(`\nbench: could not measure: ${error.message}\n`);
+  if (suite) process.stdout.write(`${suite.logs().split('\n').slice(-60).join('\n')}\n`);
+} finally {
+  await cleanUp();
+}
+process.exit(0);
