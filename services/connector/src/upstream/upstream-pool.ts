@@ -349,10 +349,13 @@ function requireUrl(server: McpServerRuntime): string {
   return server.url;
 }
 
-/** fetch for the SDK's SSE transport that adds the current call's forwarded headers. */
+/**
+ * fetch for the SDK's SSE transport that adds the current call's forwarded headers to its message POSTs; the
+ * long-lived GET event stream carries only the server's own headers, never one client's credentials.
+ */
 const fetchWithRequestHeaders = (url: string | URL, init?: RequestInit): Promise<Response> => {
   const extra = currentRequestHeaders();
-  if (!extra) return fetch(url, init);
+  if (!extra || (init?.method ?? 'GET').toUpperCase() !== 'POST') return fetch(url, init);
   const headers = new Headers(init?.headers);
   for (const [name, value] of Object.entries(extra)) headers.set(name, value);
   return fetch(url, { ...init, headers });
