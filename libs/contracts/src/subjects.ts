@@ -49,6 +49,7 @@ export const Subjects = {
   },
   edge: {
     sessionEnded: 'sb.v1.edge.events.sessions.ended',
+    sessionMessage: 'sb.v1.edge.events.sessions.message',
   },
   health: {
     /** Every service answers its own ping; readiness asks each one. */

@@ -17,6 +17,7 @@ import { EdgePingHandler } from './health/ping.handler.js';
 import { OriginPolicy } from './http/origin.js';
 import { ModelsController } from './llm/models.controller.js';
 import { McpController } from './mcp/mcp.controller.js';
+import { LegacySseService } from './mcp/legacy-sse.service.js';
 import { McpDispatcher } from './mcp/mcp.dispatcher.js';
 import { NotificationStreams } from './mcp/notification-streams.js';
 import { SessionStore } from './mcp/session.store.js';
@@ -57,6 +58,7 @@ export class EdgeModule {
         NotificationStreams,
         McpDispatcher,
         StreamableHttpService,
+        LegacySseService,
       ],
     };
   }

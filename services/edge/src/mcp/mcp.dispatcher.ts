@@ -7,7 +7,7 @@ import { MASTER_PRINCIPAL } from '../auth/principal.service.js';
 import { AccessService } from '../catalog/access.service.js';
 import type { AccessView } from '../catalog/access.js';
 import { CatalogService, type PreparedCatalog } from '../catalog/catalog.service.js';
-import { JsonRpcError, JsonRpcErrorCode, type JsonRpcRequest } from './jsonrpc.js';
+import { errorJson, JsonRpcError, JsonRpcErrorCode, resultJson, type JsonRpcRequest } from './jsonrpc.js';
 import { SERVER_NAME } from './protocol.js';
 import type { McpSession } from './session.store.js';
 
@@ -43,8 +43,25 @@ export class McpDispatcher {
     return { name: scope.kind === 'aggregate' ? SERVER_NAME : `${SERVER_NAME}/${scope.serverName}`, version: PACKAGE_VERSION };
   }
 
-  capabilities(): Record<string, unknown> {
-    return { tools: { listChanged: true } };
+  /** The result of `initialize` (as JSON text) once the protocol revision is agreed. */
+  initializeResult(scope: McpScope, protocolVersion: string): string {
+    return JSON.stringify({ protocolVersion, capabilities: { tools: { listChanged: true } }, serverInfo: this.serverInfo(scope) });
+  }
+
+  /** Answers one request as JSON-RPC response text; never throws. */
+  async respond(request: JsonRpcRequest, ctx: McpCallContext): Promise<string> {
+    try {
+      return resultJson(request.id, await this.dispatch(request, ctx));
+    } catch (error) {
+      if (error instanceof JsonRpcError) return errorJson(request.id, error.code, error.message, error.data);
+      if (error instanceof DomainError) {
+        const code =
+          error.code === 'RATE_LIMITED' ? JsonRpcErrorCode.RATE_LIMITED : error.code === 'INVALID_ARGUMENT' ? JsonRpcErrorCode.INVALID_PARAMS : JsonRpcErrorCode.INTERNAL_ERROR;
+        return errorJson(request.id, code, error.message, error.details);
+      }
+      this.log.error(`${request.method} failed: ${(error as Error).message}`);
+      return errorJson(request.id, JsonRpcErrorCode.INTERNAL_ERROR, 'Internal error');
+    }
   }
 
   /** Checks that the scope names a server this caller may use (per-server endpoints), before a session exists. */

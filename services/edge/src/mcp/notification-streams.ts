@@ -44,6 +44,14 @@ export class NotificationStreams implements OnModuleInit, OnModuleDestroy {
     this.streams.delete(sessionId);
   }
 
+  /** Writes one message to a session's stream if this replica holds it; false when it does not. */
+  send(sessionId: string, messageJson: string): boolean {
+    const set = this.streams.get(sessionId);
+    if (!set?.size) return false;
+    for (const res of set) res.write(`event: message\ndata: ${messageJson}\n\n`);
+    return true;
+  }
+
   broadcast(messageJson: string): void {
     this.writeAll(`event: message\ndata: ${messageJson}\n\n`);
   }

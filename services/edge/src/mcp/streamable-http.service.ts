@@ -4,7 +4,8 @@ import { DomainError, type Principal } from '#libs/contracts';
 import { PrincipalService } from '../auth/principal.service.js';
 import { UsageLimiter } from '../auth/usage-limiter.js';
 import { EDGE_SETTINGS, type EdgeSettings } from '../edge-settings.js';
-import { HttpProblem, HTTP_STATUS_BY_CODE, WWW_AUTHENTICATE } from '../http/http-problem.js';
+import { HttpProblem } from '../http/http-problem.js';
+import { writeMcpError } from './mcp-errors.js';
 import { readJsonBody } from '../http/json-body.js';
 import type { OriginPolicy } from '../http/origin.js';
 import { ORIGIN_POLICY } from '../tokens.js';
@@ -71,7 +72,7 @@ export class StreamableHttpService {
         const texts = await Promise.all(
           classified.map((message) =>
             message.kind === 'request'
-              ? this.answer(message.message, { principal, scope, headers: req.headers, session })
+              ? this.dispatcher.respond(message.message, { principal, scope, headers: req.headers, session })
               : message.kind === 'invalid'
                 ? errorJson(message.id, JsonRpcErrorCode.INVALID_REQUEST, `Invalid Request: ${message.reason}`)
                 : null,
@@ -83,7 +84,7 @@ export class StreamableHttpService {
         release();
       }
     } catch (error) {
-      this.writeError(res, error);
+      writeMcpError(res, error);
     }
   }
 
@@ -97,7 +98,7 @@ export class StreamableHttpService {
       }
       this.streams.open(session.id, res);
     } catch (error) {
-      this.writeError(res, error);
+      writeMcpError(res, error);
     }
   }
 
@@ -110,7 +111,7 @@ export class StreamableHttpService {
       this.streams.close(session.id);
       res.writeHead(200).end();
     } catch (error) {
-      this.writeError(res, error);
+      writeMcpError(res, error);
     }
   }
 
@@ -125,9 +126,8 @@ export class StreamableHttpService {
       clientInfo: (params.clientInfo as Record<string, unknown>) ?? null,
       clientCapabilities: (params.capabilities as Record<string, unknown>) ?? {},
     });
-    const result = { protocolVersion, capabilities: this.dispatcher.capabilities(), serverInfo: this.dispatcher.serverInfo(scope) };
     res.setHeader(SESSION_HEADER, session.id);
-    this.writeMessage(req, res, 200, resultJson(request.id, JSON.stringify(result)));
+    this.writeMessage(req, res, 200, resultJson(request.id, this.dispatcher.initializeResult(scope, protocolVersion)));
   }
 
   private async requireSession(req: IncomingMessage, scope: McpScope, principal: Principal): Promise<McpSession> {
@@ -143,20 +143,6 @@ export class StreamableHttpService {
     return session;
   }
 
-  private async answer(request: JsonRpcRequest, ctx: Parameters<McpDispatcher['dispatch']>[1]): Promise<string> {
-    try {
-      return resultJson(request.id, await this.dispatcher.dispatch(request, ctx));
-    } catch (error) {
-      if (error instanceof JsonRpcError) return errorJson(request.id, error.code, error.message, error.data);
-      if (error instanceof DomainError) {
-        const code = error.code === 'RATE_LIMITED' ? JsonRpcErrorCode.RATE_LIMITED : error.code === 'INVALID_ARGUMENT' ? JsonRpcErrorCode.INVALID_PARAMS : JsonRpcErrorCode.INTERNAL_ERROR;
-        return errorJson(request.id, code, error.message, error.details);
-      }
-      this.log.error(`${request.method} failed: ${(error as Error).message}`);
-      return errorJson(request.id, JsonRpcErrorCode.INTERNAL_ERROR, 'Internal error');
-    }
-  }
-
   /** JSON when the client accepts it (every conforming client does); an SSE frame for those that only take a stream. */
   private writeMessage(req: IncomingMessage, res: ServerResponse, status: number, json: string): void {
     const accept = String(req.headers.accept ?? '');
@@ -169,30 +155,6 @@ export class StreamableHttpService {
     res.end(json);
   }
 
-  private writeError(res: ServerResponse, error: unknown): void {
-    if (res.headersSent) {
-      res.end();
-      return;
-    }
-    if (error instanceof HttpProblem) {
-      res.writeHead(error.status, { 'content-type': 'application/json', ...error.headers });
-      res.end(errorJson(null, error.jsonRpcCode ?? JsonRpcErrorCode.INVALID_REQUEST, error.message));
-      return;
-    }
-    if (error instanceof DomainError) {
-      const status = HTTP_STATUS_BY_CODE[error.code];
-      const headers: Record<string, string> = { 'content-type': 'application/json' };
-      if (status === 401) headers['www-authenticate'] = WWW_AUTHENTICATE;
-      const retryAfter = error.details?.retry_after_seconds;
-      if (typeof retryAfter === 'number') headers['retry-after'] = String(Math.ceil(retryAfter));
-      res.writeHead(status, headers);
-      res.end(errorJson(null, status === 401 ? -32001 : status === 429 ? JsonRpcErrorCode.RATE_LIMITED : JsonRpcErrorCode.INVALID_REQUEST, error.message, error.details));
-      return;
-    }
-    this.log.error(`MCP request failed: ${(error as Error).message}`);
-    res.writeHead(500, { 'content-type': 'application/json' });
-    res.end(errorJson(null, JsonRpcErrorCode.INTERNAL_ERROR, 'Internal error'));
-  }
 }
 
 function scopeKey(scope: McpScope): string {
