@@ -51,8 +51,10 @@ export const QueryAuditRequest = z.strictObject({
   session_id: z.string().optional(),
   since: z.iso.datetime({ offset: true, message: 'expected an ISO-8601 time' }).optional(),
   until: z.iso.datetime({ offset: true, message: 'expected an ISO-8601 time' }).optional(),
-  page: z.coerce.number().int().min(1).default(1),
-  page_size: z.coerce.number().int().min(1).max(500).default(50),
+  /** Default 1. */
+  page: z.coerce.number().int().min(1).optional(),
+  /** Default 50. */
+  page_size: z.coerce.number().int().min(1).max(500).optional(),
 });
 export type QueryAuditRequest = z.input<typeof QueryAuditRequest>;
 export const QueryAuditReply = z.object({ rows: z.array(AuditRow), total: z.number(), page: z.number(), page_size: z.number() });

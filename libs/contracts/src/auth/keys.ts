@@ -107,13 +107,15 @@ export const GetKeyInfoReply = z.object({ key: z.string(), info: KeyInfo });
  * `return_full_object` is true (LiteLLM's behaviour), then KeyInfo objects.
  */
 export const ListKeysRequest = z.strictObject({
-  page: z.coerce.number().int().min(1).default(1),
-  size: z.coerce.number().int().min(1).max(100).default(10),
+  /** Default 1. (No zod defaults in requests: BusClient.call types requests by their parsed shape.) */
+  page: z.coerce.number().int().min(1).optional(),
+  /** Default 10. */
+  size: z.coerce.number().int().min(1).max(100).optional(),
   team_id: EntityId.optional(),
   organization_id: EntityId.optional(),
   user_id: z.string().optional(),
   key_alias: z.string().optional(),
-  return_full_object: z.preprocess((v) => (v === 'true' ? true : v === 'false' ? false : v), z.boolean()).default(false),
+  return_full_object: z.preprocess((v) => (v === 'true' ? true : v === 'false' ? false : v), z.boolean()).optional(),
 });
 export type ListKeysRequest = z.input<typeof ListKeysRequest>;
 export const ListKeysReply = z.object({

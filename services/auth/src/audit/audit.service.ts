@@ -68,7 +68,9 @@ export class AuditService implements OnModuleDestroy {
   }
 
   async query(request: Query) {
-    const { page, page_size, ...filter } = request;
+    const { page: requestedPage, page_size: requestedSize, ...filter } = request;
+    const page = requestedPage ?? 1;
+    const page_size = requestedSize ?? 50;
     const { rows, total } = await this.repository.query(filter, (page - 1) * page_size, page_size);
     return { rows, total, page, page_size };
   }

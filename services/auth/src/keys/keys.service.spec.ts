@@ -48,7 +48,7 @@ function setup(row: PrincipalRecord | null = principalRow()) {
     findByAlias: vi.fn(async (alias: string) => (row && row.key_alias === alias ? (row as KeyRecord) : null)),
     existsHash: vi.fn(async () => false),
     get: vi.fn(async () => row as KeyRecord),
-    insert: vi.fn(async () => undefined),
+    insert: vi.fn(async (_row: unknown) => undefined),
     update: vi.fn(async () => undefined),
     deleteMany: vi.fn(async () => undefined),
   };

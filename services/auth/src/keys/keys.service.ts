@@ -130,7 +130,8 @@ export class KeysService {
   }
 
   async list(request: List) {
-    const { page, size } = request;
+    const page = request.page ?? 1;
+    const size = request.size ?? 10;
     const filter = presentFields(request, ['team_id', 'organization_id', 'user_id', 'key_alias'] as const);
     const { rows, total } = await this.uow.read((r) => r.keys.list(filter, (page - 1) * size, size));
     return {
