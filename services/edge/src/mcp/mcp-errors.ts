@@ -15,14 +15,14 @@ function jsonRpcCodeFor(status: number): number {
 }
 
 /** Writes anything thrown before a JSON-RPC reply existed as a JSON-RPC error with the fitting HTTP status. */
-export function writeMcpError(res: ServerResponse, error: unknown): void {
+export function writeMcpError(res: ServerResponse, error: unknown, id: string | number | null = null): void {
   if (res.headersSent) {
     res.end();
     return;
   }
   if (error instanceof HttpProblem) {
     res.writeHead(error.status, { 'content-type': 'application/json', ...error.headers });
-    res.end(errorJson(null, error.jsonRpcCode ?? JsonRpcErrorCode.INVALID_REQUEST, error.message));
+    res.end(errorJson(id, error.jsonRpcCode ?? JsonRpcErrorCode.INVALID_REQUEST, error.message));
     return;
   }
   if (error instanceof DomainError) {
@@ -32,7 +32,7 @@ export function writeMcpError(res: ServerResponse, error: unknown): void {
     const retryAfter = error.details?.retry_after_seconds;
     if (typeof retryAfter === 'number') headers['retry-after'] = String(Math.ceil(retryAfter));
     res.writeHead(status, headers);
-    res.end(errorJson(null, jsonRpcCodeFor(status), error.message, error.details));
+    res.end(errorJson(id, jsonRpcCodeFor(status), error.message, error.details));
     return;
   }
   log.error(`MCP request failed: ${(error as Error).message}`);

@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { DomainError, type Principal } from '#libs/contracts';
 import { PrincipalService } from '../auth/principal.service.js';
-import { UsageLimiter } from '../auth/usage-limiter.js';
+import { UsageLimiter, type Release } from '../auth/usage-limiter.js';
 import { EDGE_SETTINGS, type EdgeSettings } from '../edge-settings.js';
 import { HttpProblem } from '../http/http-problem.js';
 import { writeMcpError } from './mcp-errors.js';
@@ -67,7 +67,13 @@ export class StreamableHttpService {
         return;
       }
       // One HTTP request counts once against the key's limits; over them, the whole request gets 429.
-      const release = await this.limits.admit(principal);
+      let release: Release;
+      try {
+        release = await this.limits.admit(principal);
+      } catch (error) {
+        const only = !batch && classified[0]!.kind === 'request' ? (classified[0] as { message: JsonRpcRequest }).message.id : null;
+        return writeMcpError(res, error, only);
+      }
       try {
         const texts = await Promise.all(
           classified.map((message) =>
