@@ -7,6 +7,8 @@ import {
   explainAccess,
   levelsFingerprint,
   narrowByHeader,
+  accessServersFromCatalog,
+  principalAccess,
   type AccessLevels,
   type AccessServer,
 } from './effective-access.js';
@@ -198,5 +200,31 @@ describe('fingerprints', () => {
     expect(a).toBe(b);
     expect(a).not.toBe(c);
     expect(levelsFingerprint({ key: null, team: null, organization: null }, true)).not.toBe(levelsFingerprint({ key: null, team: null, organization: null }, false));
+  });
+});
+
+describe('catalog adapter', () => {
+  it('reduces catalog tools to names and applies a principal', () => {
+    const servers = accessServersFromCatalog([
+      {
+        server_id: 'g1',
+        server_name: 'github',
+        description: null,
+        access_groups: [],
+        allow_all_keys: false,
+        allowed_tools: null,
+        disallowed_tools: null,
+        extra_headers: [],
+        status: 'healthy',
+        error: null,
+        checked_at: '2026-01-01T00:00:00Z',
+        tools: [{ name: 'list_issues', inputSchema: { type: 'object' } }],
+      },
+    ]);
+    expect(servers[0]!.tools).toEqual(['list_issues']);
+    const levels = { key: perm({ mcp_servers: ['github'] }), team: null, organization: null };
+    expect(canCallTool(principalAccess({ kind: 'virtual', levels }, servers), 'github', 'list_issues')).toBe(true);
+    expect(canUseServer(principalAccess({ kind: 'virtual', levels: { key: perm({}), team: null, organization: null } }, servers), 'github')).toBe(false);
+    expect(canUseServer(principalAccess({ kind: 'master', levels: { key: perm({}), team: null, organization: null } }, servers), 'github')).toBe(true);
   });
 });

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { ObjectPermission } from '#libs/contracts';
+import type { CatalogServer, ObjectPermission, Principal } from '#libs/contracts';
 
 /**
  * SPEC section 4, "Effective access", in one pure function. Deny by default.
@@ -39,6 +39,24 @@ export interface AccessServer {
   allowed_tools: readonly string[] | null;
   disallowed_tools: readonly string[] | null;
   tools: readonly string[];
+}
+
+/** The registry's catalog servers as effectiveAccess wants them (tool objects reduced to names). */
+export function accessServersFromCatalog(servers: readonly CatalogServer[]): AccessServer[] {
+  return servers.map((s) => ({
+    server_id: s.server_id,
+    server_name: s.server_name,
+    access_groups: s.access_groups,
+    allow_all_keys: s.allow_all_keys,
+    allowed_tools: s.allowed_tools,
+    disallowed_tools: s.disallowed_tools,
+    tools: s.tools.map((t) => t.name),
+  }));
+}
+
+/** effectiveAccess for a verified Principal against catalog servers. */
+export function principalAccess(principal: Pick<Principal, 'kind' | 'levels'>, servers: readonly AccessServer[]): EffectiveAccess {
+  return effectiveAccess({ levels: principal.levels, isMaster: principal.kind === 'master', servers });
 }
 
 export interface AccessInput {
