@@ -224,9 +224,9 @@ export async function startSuite({ edges = 1, connectors = 1, config = {}, maste
   async function startService(name, env = {}) {
     const list = processes.get(name);
     if (!list) throw new Error(`unknown service ${name}`);
-    const index = list.length;
     const serviceEnv = { ...baseEnv, ...env };
     if (name === 'edge') serviceEnv.PORT = String(env.PORT ?? (await freePort()));
+    const index = list.length; // after the only await: replicas started together get distinct indexes
     const proc = spawnNode(`${name}#${index}`, join(ROOT, 'dist/services', name, 'src/main.js'), ['--config', configPath], { env: serviceEnv, echo });
     proc.port = name === 'edge' ? Number(serviceEnv.PORT) : undefined;
     list.push(proc);
