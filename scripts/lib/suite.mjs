@@ -278,7 +278,12 @@ export async function startSuite({ edges = 1, connectors = 1, config = {}, maste
 
   try {
     const starts = [];
-    for (const name of ['registry', 'auth', 'llm-proxy']) starts.push(startService(name));
+    // registry and auth both create the suite's fresh database on first start: start auth once the registry is
+    // up, so that start-up does not depend on which of two concurrent CREATE DATABASE wins.
+    starts.push(
+      startService('registry').then(({ process: registry }) => registry.waitForLine(/"registry ready"|registry ready/, readyTimeoutMs).then(() => startService('auth'))),
+    );
+    starts.push(startService('llm-proxy'));
     for (let i = 0; i < connectors; i++) starts.push(startService('connector'));
     await Promise.all(starts);
     await Promise.all(Array.from({ length: edges }, () => startService('edge')));
