@@ -94,6 +94,7 @@ if (!(await portFree(port))) {
 const children = new Map(); // name -> { child, startedAt, backoff, timer }
 let stopping = false;
 let bindFailed = false;
+let configInvalid = false;
 let readinessTimer;
 
 function pipeLines(name, stream, streamName) {
@@ -101,6 +102,7 @@ function pipeLines(name, stream, streamName) {
   rl.on('line', (line) => {
     if (!line.trim()) return;
     if (name === 'edge' && /EADDRINUSE|address already in use/i.test(line)) bindFailed = true;
+    if (/configuration is invalid/.test(line)) configInvalid = true;
     if (json) process.stdout.write(line + '\n');
     else process.stdout.write(formatLine(name, line, { colour, stream: streamName }) + '\n');
   });
@@ -124,6 +126,10 @@ function startChild(name) {
     if (stopping) return maybeDone();
     if (name === 'edge' && bindFailed) {
       say(`the edge cannot listen on port ${port}: it is already in use. Stop whatever holds it or start with PORT=<other port>.`, 'error');
+      return shutdown(1);
+    }
+    if (configInvalid) {
+      say(`${name} rejected the configuration (problems above, one per line): fix ${configPath} or the environment and start again.`, 'error');
       return shutdown(1);
     }
     if (Date.now() - state.startedAt > 30_000) state.backoff = 1000; // it ran for a while: start the backoff over
