@@ -63,6 +63,18 @@ const keySource = masterKeySource();
 const env = { ...process.env, PORT: String(port) };
 if (keySource === 'none') env.MASTER_KEY = DEV_MASTER_KEY;
 
+// ---- the edge's port -----------------------------------------------------------------------------------
+function portFree(p) {
+  return new Promise((done) => {
+    const server = createServer();
+    server.once('error', (error) => done(error.code !== 'EADDRINUSE' && error.code !== 'EACCES'));
+    server.listen({ port: p }, () => server.close(() => done(true)));
+  });
+}
+if (!(await portFree(port))) {
+  fail(`port ${port} is already in use, so the edge cannot listen on it. Stop whatever holds it (another Switchboard?) or start with PORT=<other port>.`);
+}
+
 // ---- build ---------------------------------------------------------------------------------------------
 if (needsBuild(ROOT)) {
   say('building (tsc -p tsconfig.build.json) ...');
@@ -76,18 +88,6 @@ if (needsBuild(ROOT)) {
 for (const name of SERVICES) {
   const main = join(ROOT, 'dist/services', name, 'src/main.js');
   if (!existsSync(main)) fail(`${main} is missing after the build: does services/${name}/src/main.ts exist?`);
-}
-
-// ---- the edge's port -----------------------------------------------------------------------------------
-function portFree(p) {
-  return new Promise((done) => {
-    const server = createServer();
-    server.once('error', (error) => done(error.code !== 'EADDRINUSE' && error.code !== 'EACCES'));
-    server.listen({ port: p }, () => server.close(() => done(true)));
-  });
-}
-if (!(await portFree(port))) {
-  fail(`port ${port} is already in use, so the edge cannot listen on it. Stop whatever holds it (another Switchboard?) or start with PORT=<other port>.`);
 }
 
 // ---- children ------------------------------------------------------------------------------------------
