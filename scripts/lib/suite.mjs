@@ -171,6 +171,23 @@ async function dropDatabase(name) {
   }
 }
 
+/** Waits until the database exists (or `alive()` turns false, or the time is up: then auth creates it itself). */
+async function waitForDatabase(name, timeoutMs, alive) {
+  const { default: pg } = await import('pg');
+  const client = new pg.Client({ connectionString: `${PG_BASE}/postgres` });
+  await client.connect();
+  try {
+    const started = Date.now();
+    while (Date.now() - started < timeoutMs && alive()) {
+      const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+      if (rowCount) return;
+      await sleep(50);
+    }
+  } finally {
+    await client.end();
+  }
+}
+
 async function deleteRedisPrefix(prefix) {
   const { Redis } = await import('ioredis');
   const redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
@@ -278,10 +295,13 @@ export async function startSuite({ edges = 1, connectors = 1, config = {}, maste
 
   try {
     const starts = [];
-    // registry and auth both create the suite's fresh database on first start: start auth once the registry is
-    // up, so that start-up does not depend on which of two concurrent CREATE DATABASE wins.
+    // registry and auth both create the suite's fresh database on first start: start auth once the registry has
+    // created it, so that start-up does not depend on which of two concurrent CREATE DATABASE wins.
     starts.push(
-      startService('registry').then(({ process: registry }) => registry.waitForLine(/"registry ready"|registry ready/, readyTimeoutMs).then(() => startService('auth'))),
+      startService('registry').then(async ({ process: registry }) => {
+        await waitForDatabase(database, readyTimeoutMs, () => registry.child.exitCode === null);
+        return startService('auth');
+      }),
     );
     starts.push(startService('llm-proxy'));
     for (let i = 0; i < connectors; i++) starts.push(startService('connector'));
