@@ -2,7 +2,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { parse as parseYaml } from 'yaml';
+import { parse as parseYaml, parseAllDocuments } from 'yaml';
 import { parseGatewayConfig } from '#libs/config';
 
 // Docker is not available where the tests run, so docker-compose.yml and deploy/ are checked for consistency
@@ -202,5 +202,39 @@ describe('config.example.yaml', () => {
     expect(existsSync(join(ROOT, everything.args[0]!))).toBe(true);
     expect(everything.args[1]).toBe('stdio');
     expect(config.general_settings.master_key).toBeUndefined();
+  });
+});
+
+describe('deploy/k8s/switchboard.yaml', () => {
+  interface K8sContainer {
+    args?: string[];
+    envFrom?: { configMapRef?: { name: string }; secretRef?: { name: string } }[];
+    readinessProbe?: { httpGet?: { path: string } };
+  }
+  const documents = parseAllDocuments(read('deploy/k8s/switchboard.yaml')).map((d) => d.toJS() as { kind: string; metadata: { name: string }; data?: Record<string, string>; spec?: any });
+  const deployment = (name: string) => documents.find((d) => d.kind === 'Deployment' && d.metadata.name === `switchboard-${name}`);
+  const container = (name: string) => deployment(name)?.spec.template.spec.containers[0] as K8sContainer | undefined;
+
+  it('has a Deployment per service running the same dist main.js as compose', () => {
+    for (const name of serviceDirs) {
+      expect(deployment(name), `switchboard-${name}`).toBeDefined();
+      expect(container(name)!.args).toEqual([`dist/services/${name}/src/main.js`]);
+    }
+  });
+
+  it('gives every service the env compose sets, from one ConfigMap and one Secret', () => {
+    const env = documents.find((d) => d.kind === 'ConfigMap' && d.metadata.name === 'switchboard-env')!.data!;
+    for (const key of ['NATS_URL', 'DATABASE_URL', 'REDIS_URL', 'SWITCHBOARD_CONFIG']) expect(Object.keys(env)).toContain(key);
+    for (const name of serviceDirs) {
+      const refs = container(name)!.envFrom ?? [];
+      expect(refs.some((r) => r.configMapRef?.name === 'switchboard-env'), name).toBe(true);
+      expect(refs.some((r) => r.secretRef?.name === 'switchboard-secrets'), name).toBe(true);
+    }
+  });
+
+  it('exposes the edge through a Service on 4000 with a readiness probe', () => {
+    expect(container('edge')!.readinessProbe?.httpGet?.path).toBe('/health/readiness');
+    const service = documents.find((d) => d.kind === 'Service' && d.metadata.name === 'switchboard-edge');
+    expect(service?.spec.ports[0].port).toBe(4000);
   });
 });
