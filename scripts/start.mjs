@@ -64,15 +64,19 @@ const env = { ...process.env, PORT: String(port) };
 if (keySource === 'none') env.MASTER_KEY = DEV_MASTER_KEY;
 
 // ---- the edge's port -----------------------------------------------------------------------------------
-function portFree(p) {
+/** Resolves with the error code that binding `p` gives, or undefined when it is free. */
+function bindError(p) {
   return new Promise((done) => {
     const server = createServer();
-    server.once('error', (error) => done(error.code !== 'EADDRINUSE' && error.code !== 'EACCES'));
-    server.listen({ port: p }, () => server.close(() => done(true)));
+    server.once('error', (error) => done(error.code ?? 'EUNKNOWN'));
+    server.listen({ port: p }, () => server.close(() => done(undefined)));
   });
 }
-if (!(await portFree(port))) {
+const portProblem = await bindError(port);
+if (portProblem === 'EADDRINUSE') {
   fail(`port ${port} is already in use, so the edge cannot listen on it. Stop whatever holds it (another Switchboard?) or start with PORT=<other port>.`);
+} else if (portProblem === 'EACCES') {
+  fail(`this user may not listen on port ${port}; start with PORT=<port above 1023>.`);
 }
 
 // ---- build ---------------------------------------------------------------------------------------------
