@@ -25,7 +25,8 @@ export async function ensureDatabaseExists(url: string): Promise<void> {
     const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
     if (!rowCount) {
       await client.query(`CREATE DATABASE "${name.replace(/"/g, '""')}"`).catch((error: { code?: string }) => {
-        if (error.code !== '42P04') throw error; // another service created it at the same moment
+        // another service created it at the same moment: 42P04 (exists) or 23505 (pg_database's unique index)
+        if (error.code !== '42P04' && error.code !== '23505') throw error;
       });
     }
   } finally {

@@ -1,4 +1,4 @@
-import { Controller, Get, Inject, Post, Query, Req, UseGuards } from '@nestjs/common';
+import { Controller, Get, HttpCode, Inject, Post, Query, Req, UseGuards } from '@nestjs/common';
 import { z } from 'zod';
 import { DomainError } from '#libs/contracts';
 import { ApiKeyGuard, type AuthenticatedRequest } from '../auth/api-key.guard.js';
@@ -47,6 +47,7 @@ export class McpRestController {
   }
 
   @Post('tools/call')
+  @HttpCode(200)
   async call(@Req() req: AuthenticatedRequest) {
     const body = await parseJsonBody(req, this.settings.env.MAX_REQUEST_BODY_BYTES, CallToolBody);
     const catalog = await this.catalogs.current();
