@@ -50,7 +50,8 @@ export class BusClient {
 
   static async connect(options: BusOptions): Promise<BusClient> {
     const servers = options.url.replace(/^nats:\/\//, '');
-    const connection = await connect({ servers, name: options.name, maxReconnectAttempts: -1, reconnectTimeWait: 500 });
+    // noAsyncTraces: nats.js would otherwise build an Error (with a stack) on every request just in case it fails.
+    const connection = await connect({ servers, name: options.name, maxReconnectAttempts: -1, reconnectTimeWait: 500, noAsyncTraces: true });
     return new BusClient(connection, options.namespace ? `${options.namespace}.` : '');
   }
 

@@ -16,9 +16,9 @@ import { HealthController } from './health/health.controller.js';
 import { EdgePingHandler } from './health/ping.handler.js';
 import { OriginPolicy } from './http/origin.js';
 import { ModelsController } from './llm/models.controller.js';
-import { McpController } from './mcp/mcp.controller.js';
 import { LegacySseService } from './mcp/legacy-sse.service.js';
 import { McpDispatcher } from './mcp/mcp.dispatcher.js';
+import { McpRouter } from './mcp/mcp.router.js';
 import { NotificationStreams } from './mcp/notification-streams.js';
 import { SessionStore } from './mcp/session.store.js';
 import { StreamableHttpService } from './mcp/streamable-http.service.js';
@@ -41,7 +41,7 @@ export class EdgeModule {
     ];
     return {
       module: EdgeModule,
-      controllers: [McpController, McpRestController, ServersController, ManagementController, PermissionsController, ModelsController, HealthController, EdgePingHandler],
+      controllers: [McpRestController, ServersController, ManagementController, PermissionsController, ModelsController, HealthController, EdgePingHandler],
       providers: [
         { provide: BusClient, useValue: deps.bus },
         { provide: REDIS, useValue: deps.redis },
@@ -59,6 +59,7 @@ export class EdgeModule {
         McpDispatcher,
         StreamableHttpService,
         LegacySseService,
+        McpRouter,
       ],
     };
   }

@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { NestFactory } from '@nestjs/core';
 import { ExpressAdapter, type NestExpressApplication } from '@nestjs/platform-express';
 import { BusClient, BusServer, RpcErrorFilter } from '#libs/bus';
@@ -9,6 +10,7 @@ import { EdgeEnv } from './config.js';
 import { EdgeModule } from './edge.module.js';
 import type { EdgeSettings } from './edge-settings.js';
 import { HttpErrorFilter } from './http/http-error.filter.js';
+import { McpRouter } from './mcp/mcp.router.js';
 
 /** The edge is an HTTP app that also answers on the bus (health pings, later session traffic). */
 async function main(): Promise<void> {
@@ -37,8 +39,14 @@ async function main(): Promise<void> {
   const rpc = app.connectMicroservice({ strategy: new BusServer(bus, 'edge') }, { inheritAppConfig: false });
   rpc.useGlobalFilters(new RpcErrorFilter());
   await app.startAllMicroservices();
+  await app.init();
+  // MCP endpoints are routed ahead of Express (the hot path); everything else goes to the Nest app.
+  const mcp = app.get(McpRouter);
+  const rest = app.getHttpAdapter().getInstance() as (req: IncomingMessage, res: ServerResponse) => void;
+  const server = createServer((req, res) => mcp.route(req, res) || rest(req, res));
+  server.keepAliveTimeout = 65_000;
   try {
-    await app.listen(settings.env.PORT, settings.env.HOST);
+    await new Promise<void>((resolve, reject) => server.once('error', reject).listen(settings.env.PORT, settings.env.HOST, resolve));
   } catch (error) {
     logger.error(`edge cannot listen on ${settings.env.HOST}:${settings.env.PORT}: ${(error as Error).message}`, 'Main');
     process.exit(1);
@@ -46,6 +54,8 @@ async function main(): Promise<void> {
   logger.log(`edge listening on http://${settings.env.HOST}:${settings.env.PORT}`, 'Main');
 
   const stop = async () => {
+    server.close();
+    server.closeAllConnections();
     await app.close();
     redis.disconnect();
     await bus.close();

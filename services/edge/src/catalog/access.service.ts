@@ -12,22 +12,32 @@ import { buildAccessView, type AccessView } from './access.js';
  */
 @Injectable()
 export class AccessService {
+  /** Principals are cached objects (PrincipalService), so their fingerprint is computed once each. */
+  private readonly fingerprints = new WeakMap<Principal, string>();
+
   view(catalog: PreparedCatalog, principal: Principal, headers: IncomingHttpHeaders): AccessView {
     const narrowing = headers['x-mcp-servers'];
-    const isMaster = principal.kind === 'master';
-    const memoKey = `access:${levelsFingerprint(principal.levels, isMaster)}:${narrowing ?? ''}`;
+    const memoKey = `access:${this.fingerprint(principal)}:${narrowing ?? ''}`;
     return catalog.memoize(memoKey, () => buildAccessView(catalog.catalog.servers, narrowByHeader(this.effective(catalog, principal), narrowing)));
   }
 
   /** Every server of the catalog with the caller's decision and its reasons (for /v1/mcp/permissions). */
   effective(catalog: PreparedCatalog, principal: Principal): EffectiveAccess {
-    const isMaster = principal.kind === 'master';
-    return catalog.memoize(`effective:${levelsFingerprint(principal.levels, isMaster)}`, () =>
+    return catalog.memoize(`effective:${this.fingerprint(principal)}`, () =>
       effectiveAccess({
         levels: principal.levels,
-        isMaster,
+        isMaster: principal.kind === 'master',
         servers: catalog.catalog.servers.map((s) => ({ ...s, tools: s.tools.map((t) => t.name) })),
       }),
     );
+  }
+
+  private fingerprint(principal: Principal): string {
+    let fingerprint = this.fingerprints.get(principal);
+    if (fingerprint === undefined) {
+      fingerprint = levelsFingerprint(principal.levels, principal.kind === 'master');
+      this.fingerprints.set(principal, fingerprint);
+    }
+    return fingerprint;
   }
 }
