@@ -38,6 +38,27 @@ export const Principal = z.object({
 });
 export type Principal = z.infer<typeof Principal>;
 
+/** The master key's Principal: every server, every management endpoint, no limits. */
+export const MASTER_PRINCIPAL: Principal = Object.freeze({
+  kind: 'master',
+  token_hash: null,
+  key_alias: 'master',
+  user_id: null,
+  team_id: null,
+  organization_id: null,
+  expires: null,
+  rpm_limit: null,
+  max_parallel_requests: null,
+  is_admin: true,
+  levels: { key: null, team: null, organization: null },
+  key_name: null,
+  team_alias: null,
+  organization_alias: null,
+  team_rpm_limit: null,
+  team_max_parallel_requests: null,
+  organization_rpm_limit: null,
+});
+
 /**
  * Key → Principal. Throws UNAUTHENTICATED with `details.reason` one of `unknown_key` (never issued or
  * deleted), `blocked`, `team_blocked`, `expired`. The master key (compared in constant time) gives kind 'master'.

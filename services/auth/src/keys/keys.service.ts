@@ -3,6 +3,7 @@ import {
   DeleteKeysRequest,
   DomainError,
   GenerateKeyRequest,
+  MASTER_PRINCIPAL,
   ListKeysRequest,
   UpdateKeyRequest,
   type GenerateKeyReply,
@@ -36,7 +37,7 @@ export class KeysService {
 
   /** Key → Principal. Unknown, blocked (or team blocked) and expired keys are UNAUTHENTICATED with a reason. */
   async verify(key: string): Promise<Principal> {
-    if (isMasterKey(key, this.masterKey)) return masterPrincipal();
+    if (isMasterKey(key, this.masterKey)) return MASTER_PRINCIPAL;
     if (!key.startsWith(KEY_PREFIX)) throw unauthenticated('unknown_key', 'invalid API key');
     const row = await this.uow.read((r) => r.keys.findPrincipal(hashKey(key)));
     if (!row) throw unauthenticated('unknown_key', 'invalid API key');
@@ -169,28 +170,6 @@ async function requireFreeAlias(keys: KeyRepository, alias: string, ownHash: str
   if (other && other.token_hash !== ownHash) {
     throw new DomainError('CONFLICT', `key_alias: "${alias}" is already used by another key`, { field: 'key_alias', key_alias: alias });
   }
-}
-
-export function masterPrincipal(): Principal {
-  return {
-    kind: 'master',
-    token_hash: null,
-    key_alias: 'master',
-    user_id: null,
-    team_id: null,
-    organization_id: null,
-    expires: null,
-    rpm_limit: null,
-    max_parallel_requests: null,
-    is_admin: true,
-    levels: { key: null, team: null, organization: null },
-    key_name: null,
-    team_alias: null,
-    organization_alias: null,
-    team_rpm_limit: null,
-    team_max_parallel_requests: null,
-    organization_rpm_limit: null,
-  };
 }
 
 export function toPrincipal(row: PrincipalRecord): Principal {

@@ -1,7 +1,7 @@
 import { Inject, Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import type { IncomingHttpHeaders } from 'node:http';
 import { BusClient } from '#libs/bus';
-import { DomainError, KeysChanged, VerifyKey, type Principal } from '#libs/contracts';
+import { DomainError, KeysChanged, MASTER_PRINCIPAL, VerifyKey, type Principal } from '#libs/contracts';
 import { EDGE_SETTINGS, type EdgeSettings } from '../edge-settings.js';
 import { constantTimeEquals, extractApiKey, hashKey } from './credentials.js';
 
@@ -11,19 +11,6 @@ const MAX_ENTRIES = 50_000;
 
 type CacheEntry = { principal: Principal; until: number } | { error: DomainError; until: number };
 
-export const MASTER_PRINCIPAL: Principal = {
-  kind: 'master',
-  token_hash: null,
-  key_alias: 'master',
-  user_id: null,
-  team_id: null,
-  organization_id: null,
-  expires: null,
-  rpm_limit: null,
-  max_parallel_requests: null,
-  is_admin: true,
-  levels: { key: null, team: null, organization: null },
-};
 
 /**
  * Who is calling. Keys are verified by `auth` once and then answered from this process's cache, so the hot

@@ -1,9 +1,8 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { IncomingHttpHeaders } from 'node:http';
 import { BusClient } from '#libs/bus';
-import { DomainError, UpstreamRequest, type AuditStatus, type CatalogServer, type Principal } from '#libs/contracts';
+import { DomainError, MASTER_PRINCIPAL, UpstreamRequest, type AuditStatus, type CatalogServer, type Principal } from '#libs/contracts';
 import { AuditTrail } from '../auth/audit-trail.js';
-import { MASTER_PRINCIPAL } from '../auth/principal.service.js';
 import { AccessService } from '../catalog/access.service.js';
 import type { AccessView } from '../catalog/access.js';
 import { CatalogService, type PreparedCatalog } from '../catalog/catalog.service.js';
