@@ -148,3 +148,69 @@ export function textOf(result: unknown): string {
   const content = (result as { content?: { type: string; text?: string }[] }).content ?? [];
   return content.find((c) => c.type === 'text')?.text ?? '';
 }
+
+/** The official SDK client with extra request headers (e.g. `x-mcp-servers`) besides the key. */
+export async function connectClientWithHeaders(url: string, key: string, headers: Record<string, string>): Promise<Client> {
+  const client = new Client({ name: 'switchboard-e2e', version: '1.0.0' });
+  const transport = new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers: { ...keyHeaders(key), ...headers } } });
+  await client.connect(transport);
+  return client;
+}
+
+export interface ApiReply {
+  status: number;
+  headers: Headers;
+  body: any;
+}
+
+/** One request to the management REST API at the edge: GET when `body` is undefined, else a JSON POST. */
+export async function callApi(base: string, key: string, path: string, body?: unknown): Promise<ApiReply> {
+  const response = await fetch(`${base}${path}`, {
+    method: body === undefined ? 'GET' : 'POST',
+    headers: { ...keyHeaders(key), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  const text = await response.text();
+  let parsed: unknown = text;
+  try {
+    parsed = text ? JSON.parse(text) : undefined;
+  } catch {
+    /* not JSON: keep the text */
+  }
+  return { status: response.status, headers: response.headers, body: parsed };
+}
+
+/** Like callApi, but throws unless the answer is 2xx; returns the parsed body. */
+export async function api<T = any>(base: string, key: string, path: string, body?: unknown): Promise<T> {
+  const reply = await callApi(base, key, path, body);
+  if (reply.status < 200 || reply.status >= 300) throw new Error(`${body === undefined ? 'GET' : 'POST'} ${path} answered ${reply.status}: ${JSON.stringify(reply.body)}`);
+  return reply.body as T;
+}
+
+/** POST /key/generate with the master key; returns the reply (the key itself is in `.key`). */
+export function generateKey(suite: Suite, fields: Record<string, unknown> = {}, edge = 0): Promise<{ key: string; token: string; key_alias: string | null; expires: string | null } & Record<string, unknown>> {
+  return api(suite.edgeUrls[edge]!, suite.masterKey, '/key/generate', fields);
+}
+
+/** Audit rows matching `query` (GET /v1/mcp/audit), polled until `accept` holds (the audit is written in batches). */
+export async function waitForAudit(
+  suite: Suite,
+  query: Record<string, string>,
+  accept: (rows: any[]) => boolean = (rows) => rows.length > 0,
+  timeoutMs = 2_500,
+): Promise<any[]> {
+  const search = new URLSearchParams({ page_size: '500', ...query });
+  return eventually(async () => {
+    const { rows } = await api<{ rows: any[] }>(suite.edgeUrls[0]!, suite.masterKey, `/v1/mcp/audit?${search}`);
+    return accept(rows) && rows;
+  }, timeoutMs, 100);
+}
+
+/**
+ * rpm_limit is counted in fixed one-minute windows (wall clock): returns once at least `marginMs` remain in the
+ * current minute, so that a burst of a few requests is counted in a single window.
+ */
+export async function awayFromMinuteEdge(marginMs = 10_000): Promise<void> {
+  const left = 60_000 - (Date.now() % 60_000);
+  if (left < marginMs) await new Promise((r) => setTimeout(r, left + 50));
+}
