@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { NestFactory } from '@nestjs/core';
 import { ExpressAdapter, type NestExpressApplication } from '@nestjs/platform-express';
-import { BusClient, BusServer, RpcErrorFilter } from '#libs/bus';
+import { BusClient, BusServer } from '#libs/bus';
 import { createRedis } from '#libs/cache';
 import { BusEnv, ConfigError, loadServiceSettings } from '#libs/config';
 import { JsonLogger } from '#libs/observability';
@@ -36,8 +36,7 @@ async function main(): Promise<void> {
   });
   app.disable('x-powered-by');
   app.useGlobalFilters(new HttpErrorFilter());
-  const rpc = app.connectMicroservice({ strategy: new BusServer(bus, 'edge') }, { inheritAppConfig: false });
-  rpc.useGlobalFilters(new RpcErrorFilter());
+  app.connectMicroservice({ strategy: new BusServer(bus, 'edge') }, { inheritAppConfig: false });
   await app.startAllMicroservices();
   await app.init();
   // MCP endpoints are routed ahead of Express (the hot path); everything else goes to the Nest app.

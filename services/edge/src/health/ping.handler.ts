@@ -1,9 +1,11 @@
-import { Controller } from '@nestjs/common';
-import { RpcHandler } from '#libs/bus';
+import { Controller, UseFilters } from '@nestjs/common';
+import { RpcErrorFilter, RpcHandler } from '#libs/bus';
 import { pingContract } from '#libs/contracts';
 
-/** Answers readiness pings on the bus, like every other service. */
+/** Answers readiness pings on the bus, like every other service. (The edge is an HTTP app, so the bus error filter
+ * is attached here rather than globally.) */
 @Controller()
+@UseFilters(new RpcErrorFilter())
 export class EdgePingHandler {
   @RpcHandler(pingContract('edge'))
   ping() {
