@@ -1,4 +1,5 @@
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   connectClient,
@@ -14,7 +15,7 @@ import {
 } from './support/index.js';
 
 // Issue 2, done-means 4: a server added through the admin API is live on a new session within 2 s and gone
-// again after DELETE; an upstream that stops leaves the other servers' tools in the aggregate list.
+// again after DELETE, and clients already connected get notifications/tools/list_changed; an upstream that stops leaves the other servers' tools in the aggregate list.
 
 let suite: Suite | undefined;
 let httpUpstream: HttpEverything;
@@ -63,6 +64,14 @@ describe('the live registry', () => {
   it('adds a server with POST /v1/mcp/server: a new session lists its tools within 2 s; DELETE removes it', async () => {
     await eventually(async () => (await freshList()).includes('ev_http-echo'), 20_000);
     extraUpstream = await startEverything('streamableHttp');
+    // A client connected before the change hears about it on its GET stream.
+    const watcher = await connectClient(`${suite!.edgeUrls[0]}/mcp`, suite!.masterKey);
+    clients.push(watcher);
+    let listChanged = 0;
+    watcher.setNotificationHandler(ToolListChangedNotificationSchema, async () => {
+      listChanged++;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 300)); // the SDK opens its GET stream after initialize
 
     const created = await admin('/v1/mcp/server', { method: 'POST', body: JSON.stringify({ server_name: 'added', url: extraUpstream.url, transport: 'http' }) });
     const body = (await created.json()) as { server_id?: string };
@@ -72,6 +81,7 @@ describe('the live registry', () => {
     await eventually(async () => (await freshList()).includes('added-echo'), 2000, 50);
     const visibleAfter = Date.now() - addedAt;
     expect(visibleAfter).toBeLessThanOrEqual(2000);
+    await eventually(() => listChanged > 0, 2000, 50);
 
     const client = await connectClient(`${suite!.edgeUrls[0]}/mcp`, suite!.masterKey);
     clients.push(client);
