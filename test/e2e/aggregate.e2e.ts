@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   PROTOCOL_VERSIONS,
@@ -179,5 +180,32 @@ describe('/mcp-rest', () => {
   it('requires a key', async () => {
     const response = await fetch(`${suite!.edgeUrls[0]}/mcp-rest/tools/list`);
     expect(response.status).toBe(401);
+  });
+});
+
+describe('the legacy HTTP+SSE transport (/sse + /messages)', () => {
+  it('serves the same aggregate to the SDK’s SSE client', async () => {
+    const headers = keyHeaders(suite!.masterKey);
+    const client = new Client({ name: 'switchboard-e2e-sse', version: '1.0.0' });
+    await client.connect(
+      new SSEClientTransport(new URL(`${suite!.edgeUrls[0]}/sse`), {
+        eventSourceInit: { fetch: (url, init) => fetch(url, { ...init, headers: { ...(init?.headers as Record<string, string>), ...headers } }) },
+        requestInit: { headers },
+      }),
+    );
+    clients.push(client);
+    const names = await toolNames(client);
+    expect(names).toEqual(expect.arrayContaining(['ev_http-echo', 'ev_sse-echo', 'ev_stdio-echo']));
+    expect(textOf(await client.callTool({ name: 'ev_stdio-echo', arguments: { message: 'legacy' } }))).toBe('Echo: legacy');
+  });
+
+  it('401 without a key, 404 for an unknown sessionId', async () => {
+    expect((await fetch(`${suite!.edgeUrls[0]}/sse`)).status).toBe(401);
+    const res = await fetch(`${suite!.edgeUrls[0]}/messages?sessionId=nope`, {
+      method: 'POST',
+      headers: { ...keyHeaders(suite!.masterKey), 'content-type': 'application/json' },
+      body: JSON.stringify(request('tools/list')),
+    });
+    expect(res.status).toBe(404);
   });
 });
