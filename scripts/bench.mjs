@@ -4,8 +4,11 @@
 //
 //   node scripts/bench.mjs [--rounds 5] [--seconds 2] [--warmup 1] [--concurrency 1,16] [--json]
 //
-// A raw JSON-RPC HTTP client (node:http, keep-alive) drives both sides; each worker initializes its own MCP
-// session once per side. Direct and gateway rounds alternate so that machine noise hits both alike.
+// A raw JSON-RPC HTTP client (node:http, keep-alive) drives every side; each worker initializes its own MCP
+// session once per side. Direct and gateway rounds alternate so that machine noise hits all alike.
+// The gateway is measured twice: with the master key, and with a virtual key (generated through /key/generate,
+// allowed the bench server by object_permission, no rate limits), whose verification and permission check the
+// edge answers from its in-process cache: the key check must add no NATS hop, so the two added p50s stay close.
 // It builds nothing: run `npm run build` first (or `npm start` once). Exit code 0 whatever the figures are.
 import http from 'node:http';
 import os from 'node:os';
@@ -23,6 +26,8 @@ const WARMUP_MS = Number(opt('warmup', 1)) * 1000;
 const CONCURRENCY = String(opt('concurrency', '1,16')).split(',').map(Number);
 const TARGET_ADDED_P50_MS = 1.5;
 const TARGET_RATIO = 0.5;
+/** The virtual key's added p50 may exceed the master key's by at most this much (same run, concurrency 1). */
+const TARGET_KEY_CHECK_MS = 0.2;
 const MASTER_KEY = 'sk-bench-master-key';
 // Both sides speak the same revision to the upstream: the direct client and the gateway's connector (spec_version).
 // server-everything answers 2025-11-25 sessions about 1.2 ms slower than 2025-06-18 ones (measured here), which
@@ -163,13 +168,24 @@ async function main() {
   const gatewayUrl = `${suite.edgeUrls[0]}/mcp`;
   log(`gateway on ${gatewayUrl}`);
 
+  // A virtual key that may use the bench server, without rpm_limit or max_parallel_requests (no Redis round trip).
+  const generated = await post(
+    `${suite.edgeUrls[0]}/key/generate`,
+    { key_alias: 'bench', object_permission: { mcp_servers: ['ev'] } },
+    { 'x-litellm-api-key': `Bearer ${MASTER_KEY}` },
+  );
+  const virtualKey = generated.status === 200 ? JSON.parse(generated.text).key : undefined;
+  if (!virtualKey) throw new Error(`POST /key/generate answered ${generated.status}: ${generated.text.slice(0, 300)}`);
+
   const sides = {
     direct: { url: upstream.url, headers: {}, tool: 'echo' },
     gateway: { url: gatewayUrl, headers: { 'x-litellm-api-key': `Bearer ${MASTER_KEY}` }, tool: 'ev-echo' },
+    gatewayKey: { url: gatewayUrl, headers: { 'x-litellm-api-key': `Bearer ${virtualKey}` }, tool: 'ev-echo' },
   };
+  const SIDE_NAMES = Object.keys(sides);
   // The gateway lists the upstream's tools once its catalog is fetched.
-  {
-    const probe = new Session(gatewayUrl, sides.gateway.headers);
+  for (const side of [sides.gateway, sides.gatewayKey]) {
+    const probe = new Session(gatewayUrl, side.headers);
     await probe.initialize();
     const deadline = Date.now() + 30_000;
     for (;;) {
@@ -195,14 +211,17 @@ async function main() {
         }),
       );
     }
-    const sinks = { direct: { latencies: [], seconds: 0, errors: 0 }, gateway: { latencies: [], seconds: 0, errors: 0 } };
-    log(`concurrency ${concurrency}: warm-up ${WARMUP_MS / 1000} s per side, then ${ROUNDS} alternating rounds of ${ROUND_MS / 1000} s per side`);
-    for (const name of ['direct', 'gateway']) await round(sessions[name], sides[name].tool, WARMUP_MS, { latencies: [], seconds: 0, errors: 0 });
+    const sinks = Object.fromEntries(SIDE_NAMES.map((name) => [name, { latencies: [], seconds: 0, errors: 0 }]));
+    log(`concurrency ${concurrency}: warm-up ${WARMUP_MS / 1000} s per side, then ${ROUNDS} alternating rounds of ${ROUND_MS / 1000} s per side (${SIDE_NAMES.join(', ')})`);
+    for (const name of SIDE_NAMES) await round(sessions[name], sides[name].tool, WARMUP_MS, { latencies: [], seconds: 0, errors: 0 });
     for (let r = 0; r < ROUNDS; r++) {
-      const order = r % 2 === 0 ? ['direct', 'gateway'] : ['gateway', 'direct'];
+      // Rotate which side goes first, and reverse every other cycle, so no side always follows the same one.
+      const shift = r % SIDE_NAMES.length;
+      const rotated = [...SIDE_NAMES.slice(shift), ...SIDE_NAMES.slice(0, shift)];
+      const order = Math.floor(r / SIDE_NAMES.length) % 2 === 0 ? rotated : rotated.reverse();
       for (const name of order) await round(sessions[name], sides[name].tool, ROUND_MS, sinks[name]);
     }
-    results.push({ concurrency, direct: summarize(sinks.direct), gateway: summarize(sinks.gateway) });
+    results.push({ concurrency, direct: summarize(sinks.direct), gateway: summarize(sinks.gateway), gatewayKey: summarize(sinks.gatewayKey) });
   }
   return results;
 }
@@ -229,11 +248,31 @@ function report(results) {
   const line = (r) => r.map((cell, i) => cell.padStart(widths[i])).join('  ');
   const out = [];
   out.push('');
-  out.push(`tools/call of echo: direct to server-everything (Streamable HTTP) vs through the gateway (1 edge, 1 connector)`);
+  out.push(`tools/call of echo: direct to server-everything (Streamable HTTP) vs through the gateway (1 edge, 1 connector), master key`);
   out.push(`node ${process.version}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? 'unknown'}), ${ROUNDS} rounds x ${ROUND_MS / 1000} s per side after ${WARMUP_MS / 1000} s warm-up`);
   out.push('');
   out.push(line(rows[0]));
   for (const r of rows.slice(1)) out.push(line(r));
+  out.push('');
+  // The same run, the gateway with a virtual key instead of the master key.
+  const keyRows = [['c', 'gateway, master key: added p50 ms', 'gateway, virtual key: added p50 ms', 'difference ms', 'virtual key p50 ms', 'virtual key p99 ms', 'virtual key calls/s', 'errors k']];
+  for (const { concurrency, direct, gateway, gatewayKey } of results) {
+    keyRows.push([
+      String(concurrency),
+      f(gateway.p50 - direct.p50),
+      f(gatewayKey.p50 - direct.p50),
+      f(gatewayKey.p50 - gateway.p50),
+      f(gatewayKey.p50),
+      f(gatewayKey.p99),
+      f(gatewayKey.throughput, 0),
+      String(gatewayKey.errors),
+    ]);
+  }
+  const keyWidths = keyRows[0].map((_, i) => Math.max(...keyRows.map((r) => r[i].length)));
+  const keyLine = (r) => r.map((cell, i) => cell.padStart(keyWidths[i])).join('  ');
+  out.push('the gateway with a virtual key (object_permission allows the server, no rate limits) vs the master key, same run:');
+  out.push('');
+  for (const r of keyRows) out.push(keyLine(r));
   out.push('');
   const at = (c) => results.find((r) => r.concurrency === c);
   const c1 = at(1);
@@ -242,11 +281,17 @@ function report(results) {
     const added = c1.gateway.p50 - c1.direct.p50;
     out.push(`target: added p50 at concurrency 1 <= ${TARGET_ADDED_P50_MS} ms: ${f(added)} ms  ${added <= TARGET_ADDED_P50_MS ? 'PASS' : 'FAIL'}`);
   }
+  if (c1) {
+    const difference = c1.gatewayKey.p50 - c1.gateway.p50;
+    out.push(
+      `target: key check adds at most ${TARGET_KEY_CHECK_MS} ms to the added p50 (no extra NATS hop): virtual key ${f(c1.gatewayKey.p50 - c1.direct.p50)} ms vs master key ${f(c1.gateway.p50 - c1.direct.p50)} ms, difference ${f(difference)} ms  ${difference <= TARGET_KEY_CHECK_MS ? 'PASS' : 'FAIL'}`,
+    );
+  }
   if (c16) {
     const ratio = c16.gateway.throughput / c16.direct.throughput;
     out.push(`target: throughput ratio at concurrency 16 >= ${TARGET_RATIO}: ${f(ratio)}  ${ratio >= TARGET_RATIO ? 'PASS' : 'FAIL'}`);
   }
-  const errors = results.reduce((n, r) => n + r.direct.errors + r.gateway.errors, 0);
+  const errors = results.reduce((n, r) => n + r.direct.errors + r.gateway.errors + r.gatewayKey.errors, 0);
   if (errors > 0) out.push(`warning: ${errors} calls failed (see the errors above); their latencies are not counted`);
   process.stdout.write(out.join('\n') + '\n');
   if (argv.includes('--json')) process.stdout.write(JSON.stringify(results) + '\n');
