@@ -104,6 +104,18 @@ export class BusClient {
     };
   }
 
+  /**
+   * Calls `listener` after every reconnection to NATS. Events published while this process was disconnected are
+   * lost, so caches kept fresh by events must be dropped here.
+   */
+  onReconnect(listener: () => void): void {
+    void (async () => {
+      for await (const status of this.connection.status()) {
+        if (status.type === 'reconnect') listener();
+      }
+    })().catch(() => undefined);
+  }
+
   /** Waits until every message published so far has reached the server (tests, shutdown). */
   async flush(): Promise<void> {
     await this.connection.flush();

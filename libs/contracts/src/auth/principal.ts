@@ -73,6 +73,6 @@ export const VerifyKey = defineContract('VerifyKey', Subjects.auth.verifyKey, z.
 export const KeysChanged = defineEvent(
   'KeysChanged',
   Subjects.auth.keysChanged,
-  z.object({ token_hashes: z.array(z.string()), reason: z.enum(['deleted', 'updated', 'blocked', 'expired', 'team', 'organization']) }),
+  z.object({ token_hashes: z.array(z.string()), reason: z.enum(['created', 'deleted', 'updated', 'blocked', 'expired', 'team', 'organization']) }),
 );
 export type KeysChangedPayload = z.infer<typeof KeysChanged.payload>;

@@ -72,6 +72,8 @@ export class KeysService {
       });
       return (await r.keys.get(tokenHash))!;
     });
+    // A chosen key may have been tried before it existed: edges drop any refusal they remember for it.
+    if (request.key) this.events.keysChanged([tokenHash], 'created');
     return { ...toKeyInfo(record), key };
   }
 

@@ -32,6 +32,9 @@ export class ServerDefinitionsService implements OnModuleInit, OnModuleDestroy {
 
   onModuleInit(): void {
     this.unsubscribe = this.bus.subscribe(ServersChanged, (event) => this.forget(event.server_id, event.server_name));
+    // ServersChanged events may have been missed while disconnected: re-resolve every server on next use (the pool
+    // reconnects only those whose revision changed).
+    this.bus.onReconnect(() => this.cache.clear());
   }
 
   onModuleDestroy(): void {

@@ -31,6 +31,7 @@ export class PrincipalService implements OnModuleInit, OnModuleDestroy {
       if (token_hashes.length === 0) this.cache.clear();
       for (const hash of token_hashes) this.cache.delete(hash);
     });
+    this.bus.onReconnect(() => this.cache.clear()); // key events may have been missed while disconnected
   }
 
   onModuleDestroy(): void {

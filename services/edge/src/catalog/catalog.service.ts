@@ -72,6 +72,7 @@ export class CatalogService implements OnModuleInit, OnModuleDestroy {
     this.unsubscribe = this.bus.subscribe(CatalogChanged, ({ version }) => {
       if (version !== this.prepared?.version) void this.refresh().catch(() => undefined);
     });
+    this.bus.onReconnect(() => void this.refresh().catch(() => undefined));
     this.timer = setInterval(() => void this.refresh().catch(() => undefined), REFRESH_INTERVAL_MS);
     this.timer.unref();
   }

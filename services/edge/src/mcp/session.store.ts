@@ -37,6 +37,7 @@ export class SessionStore implements OnModuleInit, OnModuleDestroy {
 
   onModuleInit(): void {
     this.unsubscribe = this.bus.subscribe(SessionEnded, ({ session_id }) => void this.local.delete(session_id));
+    this.bus.onReconnect(() => this.local.clear());
   }
 
   onModuleDestroy(): void {
