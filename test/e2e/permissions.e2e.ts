@@ -2,10 +2,12 @@ import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   api,
+  callApi,
   connectClient,
   connectClientWithHeaders,
   eventually,
   generateKey,
+  keyHeaders,
   printLogsOnFailure,
   rawInitialize,
   startCountingServer,
@@ -256,5 +258,44 @@ describe('what each key lists and may call on /mcp', () => {
     const open = await client(none.key, '/mcp/open');
     expect(await toolNames(open)).toContain('echo');
     await expect(rawInitialize(`${suite!.edgeUrls[0]}/mcp/alpha`, none.key)).rejects.toThrow(/answered 403/);
+  });
+});
+
+describe('bad input to the management API', () => {
+  const call = (path: string, body?: unknown, key = suite!.masterKey) => callApi(suite!.edgeUrls[0]!, key, path, body);
+
+  it('names the field, answers the fitting 4xx, and writes nothing', async () => {
+    const before = (await call('/key/list?size=100')).body.total_count;
+
+    const unknownTeam = await call('/key/generate', { key_alias: 'bad-team', team_id: '00000000-0000-4000-8000-000000000000' });
+    expect(unknownTeam.status).toBe(404);
+    expect(JSON.stringify(unknownTeam.body)).toContain('team_id');
+
+    const malformed = await call('/key/generate', { key_alias: 'bad-perm', object_permission: { mcp_servers: 'alpha', typo: [] } });
+    expect(malformed.status).toBe(400);
+    expect(malformed.body.error.message).toMatch(/object_permission/);
+
+    const wrongType = await call('/team/new', { team_alias: 42 });
+    expect(wrongType.status).toBe(400);
+    expect(wrongType.body.error.message).toMatch(/team_alias/);
+
+    await api(suite!.edgeUrls[0]!, suite!.masterKey, '/key/generate', { key_alias: 'taken-alias' });
+    const duplicate = await call('/key/generate', { key_alias: 'taken-alias' });
+    expect(duplicate.status).toBe(409);
+    expect(JSON.stringify(duplicate.body)).toContain('key_alias');
+
+    const unknownOrg = await call('/team/new', { team_alias: 'orphan', organization_id: '00000000-0000-4000-8000-000000000000' });
+    expect(unknownOrg.status).toBe(404);
+
+    const notJson = await fetch(`${suite!.edgeUrls[0]}/key/generate`, { method: 'POST', headers: { ...keyHeaders(suite!.masterKey), 'content-type': 'application/json' }, body: '{"key_alias":' });
+    expect(notJson.status).toBe(400);
+
+    expect((await call('/key/list?size=100')).body.total_count).toBe(before + 1); // only taken-alias was written
+  });
+
+  it('is closed to keys without the admin role', async () => {
+    const plain = await generateKey(suite!, { key_alias: 'not-admin' });
+    expect((await call('/key/generate', {}, plain.key)).status).toBe(403);
+    expect((await call('/key/list', undefined, 'sk-not-a-key')).status).toBe(401);
   });
 });
