@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Principal } from '#libs/contracts';
-import { effectiveAccess, levelsFingerprint, narrowByHeader, type EffectiveAccess } from '#libs/permissions';
+import { accessServersFromCatalog, levelsFingerprint, narrowByHeader, principalAccess, type EffectiveAccess } from '#libs/permissions';
 import type { PreparedCatalog } from './catalog.service.js';
 import { buildAccessView, type AccessView } from './access.js';
 
@@ -24,11 +24,7 @@ export class AccessService {
   /** Every server of the catalog with the caller's decision and its reasons (for /v1/mcp/permissions). */
   effective(catalog: PreparedCatalog, principal: Principal): EffectiveAccess {
     return catalog.memoize(`effective:${this.fingerprint(principal)}`, () =>
-      effectiveAccess({
-        levels: principal.levels,
-        isMaster: principal.kind === 'master',
-        servers: catalog.catalog.servers.map((s) => ({ ...s, tools: s.tools.map((t) => t.name) })),
-      }),
+      principalAccess(principal, catalog.memoize('access-servers', () => accessServersFromCatalog(catalog.catalog.servers))),
     );
   }
 
