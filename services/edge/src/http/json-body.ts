@@ -32,10 +32,9 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
 }
 
 /** Reads and parses a JSON body. `jsonRpc` makes a parse failure a JSON-RPC -32700 error (still HTTP 400). */
-export async function readJsonBody(req: IncomingMessage, limit: number, options: { jsonRpc?: boolean; allowEmpty?: boolean } = {}): Promise<unknown> {
+export async function readJsonBody(req: IncomingMessage, limit: number, options: { jsonRpc?: boolean } = {}): Promise<unknown> {
   const raw = await readBody(req, limit);
   if (raw.length === 0) {
-    if (options.allowEmpty) return {};
     throw new HttpProblem(400, 'request body is empty', options.jsonRpc ? JSONRPC_PARSE_ERROR : undefined);
   }
   try {

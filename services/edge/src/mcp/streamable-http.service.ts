@@ -1,16 +1,16 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { DomainError, type Principal } from '#libs/contracts';
+import type { Principal } from '#libs/contracts';
 import { PrincipalService } from '../auth/principal.service.js';
 import { UsageLimiter, type Release } from '../auth/usage-limiter.js';
 import { EDGE_SETTINGS, type EdgeSettings } from '../edge-settings.js';
 import { HttpProblem } from '../http/http-problem.js';
-import { writeMcpError } from './mcp-errors.js';
 import { readJsonBody } from '../http/json-body.js';
 import type { OriginPolicy } from '../http/origin.js';
 import { ORIGIN_POLICY } from '../tokens.js';
-import { classify, errorJson, JsonRpcError, JsonRpcErrorCode, resultJson, type JsonRpcRequest } from './jsonrpc.js';
+import { classify, errorJson, JsonRpcErrorCode, resultJson, type JsonRpcRequest } from './jsonrpc.js';
 import { McpDispatcher, type McpScope } from './mcp.dispatcher.js';
+import { writeMcpError } from './mcp-errors.js';
 import { NotificationStreams } from './notification-streams.js';
 import { isSupportedProtocolHeader, negotiateProtocolVersion } from './protocol.js';
 import { SessionStore, type McpSession } from './session.store.js';
@@ -23,7 +23,6 @@ const SESSION_HEADER = 'mcp-session-id';
  */
 @Injectable()
 export class StreamableHttpService {
-  private readonly log = new Logger(StreamableHttpService.name);
   private readonly bodyLimit: number;
 
   constructor(
