@@ -1,12 +1,12 @@
 import { NestFactory } from '@nestjs/core';
 import type { DynamicModule, INestMicroservice, LoggerService } from '@nestjs/common';
-import { BusClient } from './bus-client.js';
+import type { Bus } from './bus.js';
 import { BusServer } from './bus-server.js';
 import { RpcErrorFilter } from './rpc-error.filter.js';
 
 export interface BusServiceOptions {
   module: DynamicModule;
-  bus: BusClient;
+  bus: Bus;
   /** Replicas of one service share this NATS queue group. */
   queueGroup: string;
   logger: LoggerService;

@@ -3,8 +3,9 @@ import type { DynamicModule } from '@nestjs/common';
 import type { z } from 'zod';
 import { BusEnv, ConfigError, loadServiceSettings, type ServiceSettings } from '#libs/config';
 import { JsonLogger } from '#libs/observability';
-import { BusClient } from './bus-client.js';
+import { NatsBus } from './nats-bus.js';
 import { startBusService } from './bootstrap.js';
+import type { Bus } from './bus.js';
 
 type EnvOf<S extends z.ZodRawShape> = ServiceSettings<z.infer<z.ZodObject<S>> & z.infer<z.ZodObject<typeof BusEnv>>>['env'];
 
@@ -14,7 +15,7 @@ export interface ServiceDefinition<S extends z.ZodRawShape> {
   /** This service's env schema (SPEC section 1), on top of BusEnv. */
   env: S;
   /** Builds the root module from parsed settings; async work (database, Redis) happens here. */
-  createModule: (settings: ServiceSettings<EnvOf<S>>, bus: BusClient, logger: JsonLogger) => Promise<DynamicModule>;
+  createModule: (settings: ServiceSettings<EnvOf<S>>, bus: Bus, logger: JsonLogger) => Promise<DynamicModule>;
 }
 
 /**
@@ -33,7 +34,7 @@ export async function runService<S extends z.ZodRawShape>(definition: ServiceDef
   const env = settings.env as EnvOf<S> & z.infer<z.ZodObject<typeof BusEnv>>;
   const logger = new JsonLogger(definition.name, env.LOG_LEVEL);
   try {
-    const bus = await BusClient.connect({ url: env.NATS_URL, namespace: env.NATS_NAMESPACE, name: definition.name });
+    const bus = await NatsBus.connect({ url: env.NATS_URL, namespace: env.NATS_NAMESPACE, name: definition.name });
     const module = await definition.createModule(settings, bus, logger);
     const app = await startBusService({ module, bus, queueGroup: definition.name, logger });
     logger.log(`${definition.name} ready`, 'Main');

@@ -1,12 +1,14 @@
 import { z } from 'zod';
 
-/** A request-reply call over NATS: one subject, one zod schema each way. Both ends parse. */
+/** A request-reply call on the bus: one subject, one zod schema each way. Both ends parse. */
 export interface Contract<Req extends z.ZodType = z.ZodType, Rep extends z.ZodType = z.ZodType> {
   readonly kind: 'call';
   readonly name: string;
   readonly subject: string;
   readonly request: Req;
   readonly reply: Rep;
+  /** The messages the callee may stream before its reply (progress, logs, server-to-client requests). */
+  readonly message?: z.ZodType;
 }
 
 /** A fire-and-forget broadcast: every replica of every subscriber receives it (no queue group). */
@@ -26,8 +28,9 @@ export function defineContract<Req extends z.ZodType, Rep extends z.ZodType>(
   subject: string,
   request: Req,
   reply: Rep,
+  message?: z.ZodType,
 ): Contract<Req, Rep> {
-  return { kind: 'call', name, subject, request, reply };
+  return { kind: 'call', name, subject, request, reply, ...(message ? { message } : {}) };
 }
 
 export function defineEvent<Payload extends z.ZodType>(

@@ -2,7 +2,7 @@ import type { INestMicroservice } from '@nestjs/common';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DataSource } from 'typeorm';
-import { BusClient, startBusService } from '#libs/bus';
+import { NatsBus, startBusService } from '#libs/bus';
 import {
   DeleteKeys,
   DeleteOrganizations,
@@ -47,9 +47,9 @@ describe('auth service (real Postgres and NATS)', () => {
   const databaseUrl = testDatabaseUrl();
   const namespace = testNamespace();
   let dataSource: DataSource;
-  let serverBus: BusClient;
-  let replicaBus: BusClient;
-  let bus: BusClient;
+  let serverBus: NatsBus;
+  let replicaBus: NatsBus;
+  let bus: NatsBus;
   let app: INestMicroservice;
   let replica: INestMicroservice;
   const changes: KeysChangedPayload[] = [];
@@ -61,9 +61,9 @@ describe('auth service (real Postgres and NATS)', () => {
 
   beforeAll(async () => {
     dataSource = await openAuthDatabase(databaseUrl);
-    serverBus = await BusClient.connect({ url: TEST_NATS_URL, namespace });
-    replicaBus = await BusClient.connect({ url: TEST_NATS_URL, namespace });
-    bus = await BusClient.connect({ url: TEST_NATS_URL, namespace });
+    serverBus = await NatsBus.connect({ url: TEST_NATS_URL, namespace });
+    replicaBus = await NatsBus.connect({ url: TEST_NATS_URL, namespace });
+    bus = await NatsBus.connect({ url: TEST_NATS_URL, namespace });
     const logger = new JsonLogger('auth', 'error');
     app = await startBusService({ module: AuthModule.register({ bus: serverBus, dataSource, masterKey: MASTER }), bus: serverBus, queueGroup: 'auth', logger });
     // a second replica on the same database: queue groups must make each request and audit batch land once
@@ -85,8 +85,8 @@ describe('auth service (real Postgres and NATS)', () => {
 
   const changesFor = (hash: string) => changes.filter((c) => c.token_hashes.includes(hash));
 
-  it('answers its ping with nats and postgres checks', async () => {
-    expect(await bus.call(pingContract('auth'), {}, T)).toEqual({ service: 'auth', checks: { nats: true, postgres: true } });
+  it('answers its ping with bus and postgres checks', async () => {
+    expect(await bus.call(pingContract('auth'), {}, T)).toEqual({ service: 'auth', checks: { bus: true, postgres: true } });
   });
 
   it('verifies the master key as kind master', async () => {
@@ -163,7 +163,7 @@ describe('auth service (real Postgres and NATS)', () => {
     expect(await errorOf(bus.call(GenerateKey, { team_id: 'no-such-team' }, T))).toMatchObject({ code: 'NOT_FOUND', details: { field: 'team_id' } });
     expect(await errorOf(bus.call(NewTeam, { organization_id: 'no-such-org' }, T))).toMatchObject({ code: 'NOT_FOUND', details: { field: 'organization_id' } });
 
-    // a malformed object_permission reaches the service raw (BusClient.call would refuse it before sending)
+    // a malformed object_permission reaches the service raw (Bus.call would refuse it before sending)
     const raw = await bus.connection.request(
       bus.subject(GenerateKey.subject),
       JSON.stringify({ meta: {}, data: { object_permission: { mcp_server: ['github'] } } }),

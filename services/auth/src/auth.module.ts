@@ -1,6 +1,6 @@
 import { Inject, Injectable, Module, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { BusClient } from '#libs/bus';
+import { Bus } from '#libs/bus';
 import { AuditConsumer } from './audit/audit.consumer.js';
 import { AuditRepository } from './audit/audit.repository.js';
 import { AuditService } from './audit/audit.service.js';
@@ -19,7 +19,7 @@ import { TeamsService } from './teams/teams.service.js';
 import { AUDIT_BATCH_OPTIONS, CLOCK, MASTER_KEY, type AuditBatchOptions, type Clock } from './tokens.js';
 
 export interface AuthModuleOptions {
-  bus: BusClient;
+  bus: Bus;
   /** Auth's own database, migrated (openAuthDatabase). */
   dataSource: DataSource;
   masterKey: string | undefined;
@@ -51,7 +51,7 @@ export class AuthModule {
       module: AuthModule,
       controllers: [KeysHandler, TeamsHandler, OrganizationsHandler, AuditHandler, HealthHandler],
       providers: [
-        { provide: BusClient, useValue: options.bus },
+        { provide: Bus, useValue: options.bus },
         { provide: DataSource, useValue: options.dataSource },
         { provide: MASTER_KEY, useValue: options.masterKey },
         { provide: OWNS_DATA_SOURCE, useValue: options.ownsDataSource ?? false },

@@ -6,7 +6,7 @@ import { runInNewContext } from 'node:vm';
 import { Controller, Module, type INestMicroservice } from '@nestjs/common';
 import { Payload } from '@nestjs/microservices';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BusClient, RpcHandler, startBusService } from '#libs/bus';
+import { NatsBus, RpcHandler, startBusService } from '#libs/bus';
 import {
   DomainError,
   FetchServerCatalog,
@@ -100,7 +100,7 @@ async function startEverything(mode: 'sse' | 'streamableHttp'): Promise<{ child:
 }
 
 describe('connector (real NATS, real upstream MCP servers)', () => {
-  let bus: BusClient;
+  let bus: NatsBus;
   let registry: INestMicroservice;
   let app: INestMicroservice;
   let pool: UpstreamPool;
@@ -122,7 +122,7 @@ describe('connector (real NATS, real upstream MCP servers)', () => {
   beforeAll(async () => {
     process.on('warning', onWarning);
     const namespace = testNamespace();
-    bus = await BusClient.connect({ url: TEST_NATS_URL, namespace });
+    bus = await NatsBus.connect({ url: TEST_NATS_URL, namespace });
     const logger = new JsonLogger('connector-test', 'error');
     registry = await startBusService({ module: { module: StubRegistryModule }, bus, queueGroup: 'registry', logger });
     app = await startBusService({ module: ConnectorModule.register({ bus, pool: { restartInitialMs: 200, restartMaxMs: 1_000 } }), bus, queueGroup: 'connector', logger });
@@ -161,7 +161,7 @@ describe('connector (real NATS, real upstream MCP servers)', () => {
   });
 
   it('answers its health ping', async () => {
-    await expect(bus.call(pingContract('connector'), {}, { timeoutMs: 2000 })).resolves.toEqual({ service: 'connector', checks: { nats: true } });
+    await expect(bus.call(pingContract('connector'), {}, { timeoutMs: 2000 })).resolves.toEqual({ service: 'connector', checks: { bus: true } });
   });
 
   it('forwards tools/call and returns the result unchanged, an isError result included', async () => {

@@ -1,12 +1,12 @@
 import { Module, type DynamicModule } from '@nestjs/common';
-import { BusClient } from '#libs/bus';
+import { Bus } from '#libs/bus';
 import { HealthHandler } from './handlers/health.handler.js';
 import { UpstreamHandler } from './handlers/upstream.handler.js';
 import { ServerDefinitionsService } from './servers/server-definitions.service.js';
 import { UPSTREAM_POOL_OPTIONS, UpstreamPool, type UpstreamPoolOptions } from './upstream/upstream-pool.js';
 
 export interface ConnectorModuleOptions {
-  bus: BusClient;
+  bus: Bus;
   /** Pool tuning (tests shorten the stdio restart backoff). */
   pool?: Partial<UpstreamPoolOptions>;
 }
@@ -18,7 +18,7 @@ export class ConnectorModule {
       module: ConnectorModule,
       controllers: [UpstreamHandler, HealthHandler],
       providers: [
-        { provide: BusClient, useValue: options.bus },
+        { provide: Bus, useValue: options.bus },
         { provide: UPSTREAM_POOL_OPTIONS, useValue: options.pool ?? {} },
         ServerDefinitionsService,
         UpstreamPool,

@@ -1,5 +1,5 @@
 import { Module, type DynamicModule } from '@nestjs/common';
-import { BusClient } from '#libs/bus';
+import { Bus } from '#libs/bus';
 import type { Redis } from '#libs/cache';
 import { ManagementController } from './admin/management.controller.js';
 import { PermissionsController } from './admin/permissions.controller.js';
@@ -26,7 +26,7 @@ import { McpRestController } from './rest/mcp-rest.controller.js';
 import { ORIGIN_POLICY, REDIS } from './tokens.js';
 
 export interface EdgeDeps {
-  bus: BusClient;
+  bus: Bus;
   redis: Redis;
   settings: EdgeSettings;
 }
@@ -43,7 +43,7 @@ export class EdgeModule {
       module: EdgeModule,
       controllers: [McpRestController, ServersController, ManagementController, PermissionsController, ModelsController, HealthController, EdgePingHandler],
       providers: [
-        { provide: BusClient, useValue: deps.bus },
+        { provide: Bus, useValue: deps.bus },
         { provide: REDIS, useValue: deps.redis },
         { provide: EDGE_SETTINGS, useValue: deps.settings },
         { provide: ORIGIN_POLICY, useValue: new OriginPolicy(allowedOrigins) },

@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { NestFactory } from '@nestjs/core';
 import { ExpressAdapter, type NestExpressApplication } from '@nestjs/platform-express';
-import { BusClient, BusServer } from '#libs/bus';
+import { BusServer, NatsBus } from '#libs/bus';
 import { createRedis } from '#libs/cache';
 import { BusEnv, ConfigError, loadServiceSettings } from '#libs/config';
 import { JsonLogger } from '#libs/observability';
@@ -28,7 +28,7 @@ async function main(): Promise<void> {
   }
   if (!settings.masterKey) logger.warn('no master key configured (MASTER_KEY or general_settings.master_key): admin API is unusable', 'Main');
 
-  const bus = await BusClient.connect({ url: settings.env.NATS_URL, namespace: settings.env.NATS_NAMESPACE, name: 'edge' });
+  const bus = await NatsBus.connect({ url: settings.env.NATS_URL, namespace: settings.env.NATS_NAMESPACE, name: 'edge' });
   const redis = createRedis(settings.env.REDIS_URL, settings.env.REDIS_PREFIX);
   const app = await NestFactory.create<NestExpressApplication>(EdgeModule.register({ bus, redis, settings }), new ExpressAdapter(), {
     bodyParser: false,

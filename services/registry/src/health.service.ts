@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { BusClient } from '#libs/bus';
+import { Bus } from '#libs/bus';
 import { CatalogRepository } from './catalog/catalog.repository.js';
 import { ServerRepository } from './servers/server.repository.js';
 
@@ -7,13 +7,13 @@ import { ServerRepository } from './servers/server.repository.js';
 @Injectable()
 export class HealthService {
   constructor(
-    @Inject(BusClient) private readonly bus: BusClient,
+    @Inject(Bus) private readonly bus: Bus,
     @Inject(ServerRepository) private readonly servers: ServerRepository,
     @Inject(CatalogRepository) private readonly cache: CatalogRepository,
   ) {}
 
-  async ping(): Promise<{ service: 'registry'; checks: { nats: boolean; postgres: boolean; redis: boolean } }> {
+  async ping(): Promise<{ service: 'registry'; checks: { bus: boolean; postgres: boolean; redis: boolean } }> {
     const [postgres, redis] = await Promise.all([this.servers.ping(), this.cache.ping()]);
-    return { service: 'registry', checks: { nats: !this.bus.connection.isClosed(), postgres, redis } };
+    return { service: 'registry', checks: { bus: this.bus.isConnected(), postgres, redis } };
   }
 }

@@ -3,7 +3,7 @@ import { Payload } from '@nestjs/microservices';
 import pg from 'pg';
 import type { DataSource } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BusClient, RpcHandler, startBusService } from '#libs/bus';
+import { NatsBus, RpcHandler, startBusService } from '#libs/bus';
 import { createRedis, type Redis } from '#libs/cache';
 import {
   CatalogChanged,
@@ -36,7 +36,7 @@ import { ServerSeeder } from './servers/server-seeder.js';
 /** What the fake connector answers per server name; 'down' fails the fetch like an unreachable upstream. */
 const upstreams = new Map<string, string[] | 'down'>();
 const fetchCounts = new Map<string, number>();
-let connectorBus: BusClient;
+let connectorBus: NatsBus;
 
 @Controller()
 class FakeConnector {
@@ -63,8 +63,8 @@ describe('registry service (real Postgres, Redis and NATS)', () => {
   const logger = new JsonLogger('registry-test', 'error');
   const cipher = new CredentialCipher('test-salt-key');
   const options: RegistryOptions = { seedServers, unhealthyRefreshMs: 300, healthyRefreshMs: 60_000, maxFetchMs: 2000 };
-  let bus: BusClient;
-  let listener: BusClient;
+  let bus: NatsBus;
+  let listener: NatsBus;
   let dataSource: DataSource;
   let redis: Redis;
   let app: INestMicroservice;
@@ -73,8 +73,8 @@ describe('registry service (real Postgres, Redis and NATS)', () => {
   const catalogChanged: PayloadOf<typeof CatalogChanged>[] = [];
   const call = <T>(p: Promise<T>) => p.catch((e: unknown) => e as DomainError);
 
-  async function startReplica(): Promise<{ app: INestMicroservice; bus: BusClient; dataSource: DataSource; redis: Redis }> {
-    const replicaBus = await BusClient.connect({ url: TEST_NATS_URL, namespace: bus.namespace.slice(0, -1) });
+  async function startReplica(): Promise<{ app: INestMicroservice; bus: NatsBus; dataSource: DataSource; redis: Redis }> {
+    const replicaBus = await NatsBus.connect({ url: TEST_NATS_URL, namespace: bus.namespace.slice(0, -1) });
     const replicaDb = await openRegistryDatabase(databaseUrl);
     const replicaRedis = createRedis(TEST_REDIS_URL, redisPrefix);
     const replica = await startBusService({
@@ -88,12 +88,12 @@ describe('registry service (real Postgres, Redis and NATS)', () => {
 
   beforeAll(async () => {
     const namespace = testNamespace();
-    bus = await BusClient.connect({ url: TEST_NATS_URL, namespace });
-    listener = await BusClient.connect({ url: TEST_NATS_URL, namespace });
+    bus = await NatsBus.connect({ url: TEST_NATS_URL, namespace });
+    listener = await NatsBus.connect({ url: TEST_NATS_URL, namespace });
     listener.subscribe(ServersChanged, (p) => void serversChanged.push(p));
     listener.subscribe(CatalogChanged, (p) => void catalogChanged.push(p));
     await listener.flush();
-    connectorBus = await BusClient.connect({ url: TEST_NATS_URL, namespace });
+    connectorBus = await NatsBus.connect({ url: TEST_NATS_URL, namespace });
     connector = await startBusService({ module: { module: FakeConnectorModule }, bus: connectorBus, queueGroup: 'connector', logger });
     dataSource = await openRegistryDatabase(databaseUrl);
     redis = createRedis(TEST_REDIS_URL, redisPrefix);
@@ -116,8 +116,8 @@ describe('registry service (real Postgres, Redis and NATS)', () => {
     await admin.end();
   });
 
-  it('answers its ping with nats, postgres and redis checks', async () => {
-    expect(await bus.call(RegistryPing, {}, { timeoutMs: 2000 })).toEqual({ service: 'registry', checks: { nats: true, postgres: true, redis: true } });
+  it('answers its ping with bus, postgres and redis checks', async () => {
+    expect(await bus.call(RegistryPing, {}, { timeoutMs: 2000 })).toEqual({ service: 'registry', checks: { bus: true, postgres: true, redis: true } });
   });
 
   it('seeds servers from the config at start, with masked credentials', async () => {

@@ -1,6 +1,6 @@
 import { Inject, Injectable, Module, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
 import type { DataSource } from 'typeorm';
-import { BusClient } from '#libs/bus';
+import { Bus } from '#libs/bus';
 import type { Redis } from '#libs/cache';
 import { CatalogRepository } from './catalog/catalog.repository.js';
 import { CatalogService } from './catalog/catalog.service.js';
@@ -16,7 +16,7 @@ import { ServersService } from './servers/servers.service.js';
 import { REGISTRY_DATA_SOURCE, REGISTRY_OPTIONS, REGISTRY_REDIS } from './tokens.js';
 
 export interface RegistryDeps {
-  bus: BusClient;
+  bus: Bus;
   dataSource: DataSource;
   redis: Redis;
   cipher: CredentialCipher;
@@ -49,7 +49,7 @@ export class RegistryModule {
       module: RegistryModule,
       controllers: [ServersHandler, CatalogHandler, PingHandler],
       providers: [
-        { provide: BusClient, useValue: deps.bus },
+        { provide: Bus, useValue: deps.bus },
         { provide: REGISTRY_DATA_SOURCE, useValue: deps.dataSource },
         { provide: REGISTRY_REDIS, useValue: deps.redis },
         { provide: REGISTRY_OPTIONS, useValue: deps.options },

@@ -107,7 +107,7 @@ export const GetKeyInfoReply = z.object({ key: z.string(), info: KeyInfo });
  * `return_full_object` is true (LiteLLM's behaviour), then KeyInfo objects.
  */
 export const ListKeysRequest = z.strictObject({
-  /** Default 1. (No zod defaults in requests: BusClient.call types requests by their parsed shape.) */
+  /** Default 1. (No zod defaults in requests: Bus.call types requests by their parsed shape.) */
   page: z.coerce.number().int().min(1).optional(),
   /** Default 10. */
   size: z.coerce.number().int().min(1).max(100).optional(),

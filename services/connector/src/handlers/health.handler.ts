@@ -7,6 +7,6 @@ export class HealthHandler {
   /** Answering at all proves the NATS connection; upstream health is the registry's business. */
   @RpcHandler(pingContract('connector'))
   ping() {
-    return { service: 'connector' as const, checks: { nats: true } };
+    return { service: 'connector' as const, checks: { bus: true } };
   }
 }

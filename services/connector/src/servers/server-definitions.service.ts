@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
-import { BusClient } from '#libs/bus';
+import { Bus } from '#libs/bus';
 import { ResolveServer, ServersChanged, type McpServerRuntime } from '#libs/contracts';
 
 /** How long a resolved definition is trusted without an event (events are the real invalidation). */
@@ -28,7 +28,7 @@ export class ServerDefinitionsService implements OnModuleInit, OnModuleDestroy {
   private generation = 0;
   private unsubscribe: (() => void) | undefined;
 
-  constructor(@Inject(BusClient) private readonly bus: BusClient) {}
+  constructor(@Inject(Bus) private readonly bus: Bus) {}
 
   onModuleInit(): void {
     this.unsubscribe = this.bus.subscribe(ServersChanged, (event) => this.forget(event.server_id, event.server_name));

@@ -9,7 +9,7 @@ import {
   ToolListChangedNotificationSchema,
 } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
-import { BusClient } from '#libs/bus';
+import { Bus } from '#libs/bus';
 import { DomainError, UpstreamListChanged, type McpServerRuntime, type ReplyOf, type RequestOf, type FetchServerCatalog, type UpstreamRequest } from '#libs/contracts';
 import { ServerDefinitionsService } from '../servers/server-definitions.service.js';
 import { Backoff } from './backoff.js';
@@ -82,7 +82,7 @@ export class UpstreamPool implements OnModuleInit, OnModuleDestroy {
 
   constructor(
     @Inject(ServerDefinitionsService) private readonly definitions: ServerDefinitionsService,
-    @Inject(BusClient) private readonly bus: BusClient,
+    @Inject(Bus) private readonly bus: Bus,
     @Optional() @Inject(UPSTREAM_POOL_OPTIONS) options?: Partial<UpstreamPoolOptions>,
   ) {
     this.options = { ...DEFAULT_POOL_OPTIONS, ...options };

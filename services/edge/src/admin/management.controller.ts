@@ -1,7 +1,7 @@
 import { Controller, Get, HttpCode, Inject, Post, Query, Req, UseGuards } from '@nestjs/common';
 import type { Request } from 'express';
 import type { z } from 'zod';
-import { BusClient } from '#libs/bus';
+import { Bus } from '#libs/bus';
 import {
   DeleteKeys,
   DeleteOrganizations,
@@ -39,7 +39,7 @@ const ADMIN_CALL = { timeoutMs: 10_000 };
 @AdminOnly()
 export class ManagementController {
   constructor(
-    @Inject(BusClient) private readonly bus: BusClient,
+    @Inject(Bus) private readonly bus: Bus,
     @Inject(EDGE_SETTINGS) private readonly settings: EdgeSettings,
   ) {}
 

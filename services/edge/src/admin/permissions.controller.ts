@@ -1,5 +1,5 @@
 import { Controller, Get, Inject, Query, UseGuards } from '@nestjs/common';
-import { BusClient } from '#libs/bus';
+import { Bus } from '#libs/bus';
 import { DomainError, VerifyKey } from '#libs/contracts';
 import { explainAccess } from '#libs/permissions';
 import { AdminOnly, ApiKeyGuard } from '../auth/api-key.guard.js';
@@ -15,7 +15,7 @@ import { CatalogService } from '../catalog/catalog.service.js';
 @AdminOnly()
 export class PermissionsController {
   constructor(
-    @Inject(BusClient) private readonly bus: BusClient,
+    @Inject(Bus) private readonly bus: Bus,
     @Inject(CatalogService) private readonly catalogs: CatalogService,
     @Inject(AccessService) private readonly access: AccessService,
   ) {}

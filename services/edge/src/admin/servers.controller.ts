@@ -1,6 +1,6 @@
 import { Controller, Delete, Get, Inject, Param, Post, Put, Query, Req, UseGuards } from '@nestjs/common';
 import type { Request } from 'express';
-import { BusClient } from '#libs/bus';
+import { Bus } from '#libs/bus';
 import {
   CreateServer,
   CreateServerRequest,
@@ -25,7 +25,7 @@ const ADMIN_CALL = { timeoutMs: 10_000 };
 @AdminOnly()
 export class ServersController {
   constructor(
-    @Inject(BusClient) private readonly bus: BusClient,
+    @Inject(Bus) private readonly bus: Bus,
     @Inject(CatalogService) private readonly catalogs: CatalogService,
     @Inject(EDGE_SETTINGS) private readonly settings: EdgeSettings,
   ) {}

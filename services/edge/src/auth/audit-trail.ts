@@ -1,5 +1,5 @@
 import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
-import { BusClient } from '#libs/bus';
+import { Bus } from '#libs/bus';
 import { WriteAudit, type AuditRecord } from '#libs/contracts';
 
 const FLUSH_EVERY_MS = 200;
@@ -11,7 +11,7 @@ export class AuditTrail implements OnModuleDestroy {
   private batch: AuditRecord[] = [];
   private timer?: NodeJS.Timeout;
 
-  constructor(@Inject(BusClient) private readonly bus: BusClient) {}
+  constructor(@Inject(Bus) private readonly bus: Bus) {}
 
   record(entry: AuditRecord): void {
     this.batch.push(entry);

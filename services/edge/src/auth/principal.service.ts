@@ -1,6 +1,6 @@
 import { Inject, Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import type { IncomingHttpHeaders } from 'node:http';
-import { BusClient } from '#libs/bus';
+import { Bus } from '#libs/bus';
 import { DomainError, KeysChanged, MASTER_PRINCIPAL, VerifyKey, type Principal } from '#libs/contracts';
 import { EDGE_SETTINGS, type EdgeSettings } from '../edge-settings.js';
 import { constantTimeEquals, extractApiKey, hashKey } from './credentials.js';
@@ -22,7 +22,7 @@ export class PrincipalService implements OnModuleInit, OnModuleDestroy {
   private unsubscribe?: () => void;
 
   constructor(
-    @Inject(BusClient) private readonly bus: BusClient,
+    @Inject(Bus) private readonly bus: Bus,
     @Inject(EDGE_SETTINGS) private readonly settings: EdgeSettings,
   ) {}
 

@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
-import { BusClient } from '#libs/bus';
+import { Bus } from '#libs/bus';
 import { CatalogChanged, GetCatalog, type Catalog, type CatalogServer, type UpstreamTool } from '#libs/contracts';
 
 export interface ToolRoute {
@@ -66,7 +66,7 @@ export class CatalogService implements OnModuleInit, OnModuleDestroy {
   private unsubscribe?: () => void;
   private timer?: NodeJS.Timeout;
 
-  constructor(@Inject(BusClient) private readonly bus: BusClient) {}
+  constructor(@Inject(Bus) private readonly bus: Bus) {}
 
   onModuleInit(): void {
     this.unsubscribe = this.bus.subscribe(CatalogChanged, ({ version }) => {

@@ -1,6 +1,6 @@
 import { Controller, Get, Inject, Res } from '@nestjs/common';
 import type { Response } from 'express';
-import { BusClient } from '#libs/bus';
+import { Bus } from '#libs/bus';
 import { pingContract, type ServiceName } from '#libs/contracts';
 import type { Redis } from '#libs/cache';
 import { REDIS } from '../tokens.js';
@@ -12,7 +12,7 @@ const PING_TIMEOUT_MS = 1_500;
 @Controller('health')
 export class HealthController {
   constructor(
-    @Inject(BusClient) private readonly bus: BusClient,
+    @Inject(Bus) private readonly bus: Bus,
     @Inject(REDIS) private readonly redis: Redis,
   ) {}
 
@@ -23,7 +23,7 @@ export class HealthController {
 
   @Get('readiness')
   async readiness(@Res() res: Response) {
-    const checks: Record<string, boolean> = { nats: !this.bus.connection.isClosed() };
+    const checks: Record<string, boolean> = { bus: this.bus.isConnected() };
     const pings = BACKEND_SERVICES.map(async (service) => {
       checks[service] = await this.bus.call(pingContract(service), {}, { timeoutMs: PING_TIMEOUT_MS }).then(
         () => true,

@@ -1,5 +1,5 @@
 import { Controller, Get, Inject, UseGuards } from '@nestjs/common';
-import { BusClient } from '#libs/bus';
+import { Bus } from '#libs/bus';
 import { ListModels } from '#libs/contracts';
 import { ApiKeyGuard } from '../auth/api-key.guard.js';
 
@@ -7,7 +7,7 @@ import { ApiKeyGuard } from '../auth/api-key.guard.js';
 @Controller()
 @UseGuards(ApiKeyGuard)
 export class ModelsController {
-  constructor(@Inject(BusClient) private readonly bus: BusClient) {}
+  constructor(@Inject(Bus) private readonly bus: Bus) {}
 
   @Get(['v1/models', 'models'])
   list() {

@@ -1,6 +1,6 @@
 import { Inject, Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { BusClient } from '#libs/bus';
+import { Bus } from '#libs/bus';
 import { SessionMessage, type DomainError } from '#libs/contracts';
 import { PrincipalService } from '../auth/principal.service.js';
 import { UsageLimiter } from '../auth/usage-limiter.js';
@@ -35,7 +35,7 @@ export class LegacySseService implements OnModuleInit, OnModuleDestroy {
     @Inject(McpDispatcher) private readonly dispatcher: McpDispatcher,
     @Inject(NotificationStreams) private readonly streams: NotificationStreams,
     @Inject(UsageLimiter) private readonly limits: UsageLimiter,
-    @Inject(BusClient) private readonly bus: BusClient,
+    @Inject(Bus) private readonly bus: Bus,
   ) {}
 
   onModuleInit(): void {

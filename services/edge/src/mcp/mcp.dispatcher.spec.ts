@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
 import { DomainError, MASTER_PRINCIPAL, type Catalog, type CatalogServer } from '#libs/contracts';
-import type { BusClient } from '#libs/bus';
+import type { Bus } from '#libs/bus';
 import { AccessService } from '../catalog/access.service.js';
 import { PreparedCatalog, type CatalogService } from '../catalog/catalog.service.js';
 import type { AuditTrail } from '../auth/audit-trail.js';
@@ -32,7 +32,7 @@ function setup(servers: CatalogServer[], busCall: (...args: unknown[]) => Promis
     aggregate_names: servers.flatMap((s) => s.tools.map((t) => ({ name: `${s.server_name}-${t.name}`, server_id: s.server_id, tool: t.name }))),
   };
   const prepared = new PreparedCatalog(catalog);
-  const bus = { call: vi.fn(busCall) } as unknown as BusClient;
+  const bus = { call: vi.fn(busCall) } as unknown as Bus;
   const catalogs = { current: async () => prepared } as unknown as CatalogService;
   const audit = { record: vi.fn() } as unknown as AuditTrail;
   const sut = new McpDispatcher(bus, catalogs, new AccessService(), audit);

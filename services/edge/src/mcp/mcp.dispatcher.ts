@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { IncomingHttpHeaders } from 'node:http';
-import { BusClient } from '#libs/bus';
+import { Bus } from '#libs/bus';
 import { DomainError, MASTER_PRINCIPAL, UpstreamRequest, type AuditStatus, type CatalogServer, type Principal } from '#libs/contracts';
 import { AuditTrail } from '../auth/audit-trail.js';
 import { AccessService } from '../catalog/access.service.js';
@@ -32,7 +32,7 @@ export class McpDispatcher {
   private readonly log = new Logger(McpDispatcher.name);
 
   constructor(
-    @Inject(BusClient) private readonly bus: BusClient,
+    @Inject(Bus) private readonly bus: Bus,
     @Inject(CatalogService) private readonly catalogs: CatalogService,
     @Inject(AccessService) private readonly access: AccessService,
     @Inject(AuditTrail) private readonly audit: AuditTrail,

@@ -1,6 +1,6 @@
 import { Inject, Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import { BusClient } from '#libs/bus';
+import { Bus } from '#libs/bus';
 import { CacheKeys, type Redis } from '#libs/cache';
 import { SessionEnded } from '#libs/contracts';
 import { REDIS } from '../tokens.js';
@@ -32,7 +32,7 @@ export class SessionStore implements OnModuleInit, OnModuleDestroy {
 
   constructor(
     @Inject(REDIS) private readonly redis: Redis,
-    @Inject(BusClient) private readonly bus: BusClient,
+    @Inject(Bus) private readonly bus: Bus,
   ) {}
 
   onModuleInit(): void {

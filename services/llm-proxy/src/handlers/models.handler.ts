@@ -14,6 +14,6 @@ export class ModelsHandler {
 
   @RpcHandler(pingContract('llm-proxy'))
   ping() {
-    return { service: 'llm-proxy' as const, checks: { nats: true } };
+    return { service: 'llm-proxy' as const, checks: { bus: true } };
   }
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import type { BusClient } from '#libs/bus';
+import type { Bus } from '#libs/bus';
 import { DomainError, McpServerSpec, type Catalog, type Contract, type EventContract } from '#libs/contracts';
 import { definitionFromSpec, type ServerRecord } from '../servers/server-definition.js';
 import type { ServerRepository } from '../servers/server.repository.js';
@@ -34,7 +34,7 @@ function setup(servers: ServerRecord[], answer: (serverId: string) => Promise<st
     }),
     publish: vi.fn((e: EventContract, payload: unknown) => void published.push({ event: e.name, payload })),
     subscribe: vi.fn(() => () => undefined),
-  } as unknown as BusClient;
+  } as unknown as Bus;
   const repo = { list: vi.fn(async () => servers) } as unknown as ServerRepository;
   const sut = new CatalogService(repo, cache, bus, { seedServers: {}, maxFetchMs: 10_000 });
   return { sut, published, calls, fetches, cache };

@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
-import { BusClient } from '#libs/bus';
+import { Bus } from '#libs/bus';
 import {
   CatalogChanged,
   DomainError,
@@ -40,7 +40,7 @@ export class CatalogService implements OnModuleInit, OnApplicationBootstrap, OnM
   constructor(
     @Inject(ServerRepository) private readonly servers: ServerRepository,
     @Inject(CatalogRepository) private readonly cache: CatalogRepository,
-    @Inject(BusClient) private readonly bus: BusClient,
+    @Inject(Bus) private readonly bus: Bus,
     @Inject(REGISTRY_OPTIONS) options: RegistryOptions,
   ) {
     this.healthyRefreshMs = options.healthyRefreshMs ?? DEFAULT_HEALTHY_REFRESH_MS;

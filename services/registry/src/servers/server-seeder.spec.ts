@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
 import { McpServerSpec, type ServersChanged } from '#libs/contracts';
-import type { BusClient } from '#libs/bus';
+import type { Bus } from '#libs/bus';
 import { definitionFromSpec, type ServerRecord } from './server-definition.js';
 import { planSeed, ServerSeeder } from './server-seeder.js';
 import type { ServerRepository } from './server.repository.js';
@@ -39,7 +39,7 @@ describe('planSeed', () => {
 describe('ServerSeeder', () => {
   it('publishes ServersChanged only for what it actually wrote (another replica may have won)', async () => {
     const published: unknown[] = [];
-    const bus = { publish: vi.fn((_e: typeof ServersChanged, p: unknown) => published.push(p)) } as unknown as BusClient;
+    const bus = { publish: vi.fn((_e: typeof ServersChanged, p: unknown) => published.push(p)) } as unknown as Bus;
     const repo = {
       list: vi.fn(async () => [row('a', 'https://a/old', 'config')]),
       insertIfMissing: vi.fn(async (d: { server_name: string }) => (d.server_name === 'b' ? { ...row('b', 'https://b', 'config') } : null)),

@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
-import { BusClient } from '#libs/bus';
+import { Bus } from '#libs/bus';
 import { ServersChanged, type McpServerSpec } from '#libs/contracts';
 import { REGISTRY_OPTIONS } from '../tokens.js';
 import type { RegistryOptions } from '../options.js';
@@ -36,7 +36,7 @@ export class ServerSeeder implements OnModuleInit {
 
   constructor(
     @Inject(ServerRepository) private readonly servers: ServerRepository,
-    @Inject(BusClient) private readonly bus: BusClient,
+    @Inject(Bus) private readonly bus: Bus,
     @Inject(REGISTRY_OPTIONS) private readonly options: RegistryOptions,
   ) {}
 

@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { BusClient } from '#libs/bus';
+import { Bus } from '#libs/bus';
 import {
   DomainError,
   ServersChanged,
@@ -16,7 +16,7 @@ import { assertValidDefinition, definitionFromCreate, mergeUpdate, toRuntime, to
 export class ServersService {
   constructor(
     @Inject(ServerRepository) private readonly servers: ServerRepository,
-    @Inject(BusClient) private readonly bus: BusClient,
+    @Inject(Bus) private readonly bus: Bus,
   ) {}
 
   async list(): Promise<{ servers: McpServerView[] }> {

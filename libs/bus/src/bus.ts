@@ -1,0 +1,68 @@
+import type { Contract, EventContract, PayloadOf, ReplyOf, RequestMeta, RequestOf } from '#libs/contracts';
+
+export interface CallOptions {
+  /** How long to wait for the reply. Required in spirit: every call has a deadline. */
+  timeoutMs: number;
+  /** The caller's own deadline (epoch ms): the call never waits past it, and the callee learns it. */
+  deadline?: number;
+  traceparent?: string;
+  /**
+   * Receives the messages the callee streams before its reply (progress, logs, server-to-client requests),
+   * in order, each parsed with the contract's `message` schema. Without it, streamed messages are dropped.
+   */
+  onMessage?: (message: unknown) => void;
+}
+
+export interface SubscribeOptions {
+  /**
+   * Consumers sharing a queue group share the events: each event reaches one of them (e.g. the audit writer,
+   * whatever the number of auth replicas). Without it every subscriber receives every event.
+   */
+  queue?: string;
+}
+
+/** What a served handler learns about its call besides the data. */
+export interface ServeContext {
+  subject: string;
+  meta: RequestMeta;
+  /** Streams one message to the caller ahead of the reply (parsed with the contract's `message` schema). */
+  send(message: unknown): void;
+}
+
+/** Serves one contract: gets the parsed request, returns the reply (parsed by the bus before it is sent). */
+export type ServeHandler = (data: unknown, context: ServeContext) => Promise<unknown>;
+
+/**
+ * The only way services talk: typed request-reply with deadlines and streamed replies, broadcast and queued
+ * events. Implemented over NATS (NatsBus, the distributed suite) and inside one process (InProcessBus, the
+ * default); both pass the same contract suite (bus.contract.ts). It is also the Nest injection token.
+ */
+export abstract class Bus {
+  /** 'nats' or 'in-process': shown in health checks and the start-up line. */
+  abstract readonly kind: 'nats' | 'in-process';
+
+  /** Calls `contract` and returns its parsed reply, or throws the callee's DomainError. */
+  abstract call<C extends Contract>(contract: C, request: RequestOf<C>, options: CallOptions): Promise<ReplyOf<C>>;
+
+  abstract publish<E extends EventContract>(event: E, payload: PayloadOf<E>): void;
+
+  /** Malformed events are dropped; a handler's failure never reaches the publisher. Returns the unsubscribe. */
+  abstract subscribe<E extends EventContract>(event: E, handler: (payload: PayloadOf<E>) => void | Promise<void>, options?: SubscribeOptions): () => void;
+
+  /** Answers `contract` with `handler`; replicas sharing `queueGroup` share the calls. Returns the stop function. */
+  abstract serve(contract: Contract, queueGroup: string, handler: ServeHandler): () => void;
+
+  /**
+   * Calls `listener` after every reconnection to the broker. Events published while this process was
+   * disconnected are lost, so caches kept fresh by events must be dropped here.
+   */
+  abstract onReconnect(listener: () => void): void;
+
+  /** False while the connection to the broker is closed (health checks). */
+  abstract isConnected(): boolean;
+
+  /** Waits until every message published so far has been delivered to the broker (tests, shutdown). */
+  abstract flush(): Promise<void>;
+
+  abstract close(): Promise<void>;
+}

@@ -1,0 +1,327 @@
+import { Logger } from '@nestjs/common';
+import { connect, createInbox, headers as natsHeaders, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import { DomainError, type Contract, type EventContract, type PayloadOf, type ReplyOf, type RequestOf } from '#libs/contracts';
+import { Bus, type CallOptions, type ServeHandler, type SubscribeOptions } from './bus.js';
+import { answerCall, busTimeout, noResponders, parseStreamed, settleReply, wireMeta, type WireReply, type WireRequest } from './wire.js';
+
+export interface NatsBusOptions {
+  url: string;
+  /** Put in front of every subject, so that two deployments (or test runs) on one NATS never meet. */
+  namespace?: string;
+  name?: string;
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+const encodeJson = (value: unknown): Uint8Array => encoder.encode(JSON.stringify(value));
+const decodeJson = (bytes: Uint8Array): unknown => JSON.parse(decoder.decode(bytes));
+
+/**
+ * Framing, in headers so that the common case (one message each way) carries none:
+ * - a message without `Sb-Frame` is a whole request (to a service) or a whole reply (to a caller's inbox);
+ * - `Sb-Frame: m` is a message streamed ahead of the reply, `r` the reply, `c` "send the rest of your request to
+ *   the subject in `Sb-Continue`";
+ * - `Sb-Part: i/n` marks part i of a body cut in n because it exceeds the server's max_payload. A caller's inbox
+ *   receives from one publisher in order, so the parts of a reply are simply concatenated. A request's first part
+ *   goes to the queue group; the replica that takes it answers `c` with a private subject for the other parts.
+ */
+const FRAME = 'Sb-Frame';
+const PART = 'Sb-Part';
+const CONTINUE = 'Sb-Continue';
+/** Room left in every message for the subject, reply and headers. */
+const ENVELOPE_BYTES = 8 * 1024;
+/** How long a replica waits for the rest of a chunked request before it gives up. */
+const ASSEMBLY_TIMEOUT_MS = 30_000;
+
+interface PendingCall {
+  contract: Contract;
+  timeoutMs: number;
+  resolve: (reply: WireReply) => void;
+  reject: (error: Error) => void;
+  onMessage?: (message: unknown) => void;
+  /** Parts of a body being received. */
+  parts: Uint8Array[];
+  /** Set while a chunked request waits for the subject of its remaining parts. */
+  onContinue?: (subject: string) => void;
+}
+
+/** The distributed suite's bus, on nats.js directly (not Nest's ClientProxy: NATS's "no responders" is fast). */
+export class NatsBus extends Bus {
+  readonly kind = 'nats' as const;
+  private readonly log = new Logger('NatsBus');
+  private readonly subscriptions = new Set<Subscription>();
+  private readonly pending = new Map<string, PendingCall>();
+  private readonly inbox = createInbox();
+  private nextToken = 0;
+
+  private constructor(
+    /** For tests that must put malformed bytes on the wire; services never touch it. */
+    readonly connection: NatsConnection,
+    readonly namespace: string,
+  ) {
+    super();
+    // One subscription receives every reply, streamed message and part for this connection's calls.
+    this.subscriptions.add(
+      connection.subscribe(`${this.inbox}.*`, {
+        callback: (err, msg) => {
+          if (!err) this.receive(msg);
+        },
+      }),
+    );
+  }
+
+  static async connect(options: NatsBusOptions): Promise<NatsBus> {
+    const servers = options.url.replace(/^nats:\/\//, '');
+    // noAsyncTraces: nats.js would otherwise build an Error (with a stack) on every request just in case it fails.
+    const connection = await connect({ servers, name: options.name, maxReconnectAttempts: -1, reconnectTimeWait: 500, noAsyncTraces: true });
+    return new NatsBus(connection, options.namespace ? `${options.namespace}.` : '');
+  }
+
+  subject(subject: string): string {
+    return this.namespace + subject;
+  }
+
+  /** The largest body one message carries here (the server's max_payload less room for headers). */
+  get chunkBytes(): number {
+    return Math.max(1024, (this.connection.info?.max_payload ?? 1024 * 1024) - ENVELOPE_BYTES);
+  }
+
+  async call<C extends Contract>(contract: C, request: RequestOf<C>, options: CallOptions): Promise<ReplyOf<C>> {
+    const data = contract.request.parse(request);
+    const { meta, timeout } = wireMeta(options.timeoutMs, options.deadline, options.traceparent);
+    const body = encodeJson({ meta, data } satisfies WireRequest);
+    const token = String(++this.nextToken);
+    const replyTo = `${this.inbox}.${token}`;
+    let timer: NodeJS.Timeout | undefined;
+    const reply = new Promise<WireReply>((resolve, reject) => {
+      const call: PendingCall = { contract, timeoutMs: timeout, resolve, reject, onMessage: options.onMessage, parts: [] };
+      this.pending.set(token, call);
+      timer = setTimeout(() => reject(busTimeout(contract, timeout)), timeout);
+      try {
+        this.sendRequest(call, this.subject(contract.subject), replyTo, body);
+      } catch (error) {
+        reject(this.failure(contract, error));
+      }
+    });
+    try {
+      return settleReply<ReplyOf<C>>(contract, await reply);
+    } finally {
+      clearTimeout(timer);
+      this.pending.delete(token);
+    }
+  }
+
+  publish<E extends EventContract>(event: E, payload: PayloadOf<E>): void {
+    const body = encodeJson(event.payload.parse(payload));
+    if (body.length > this.chunkBytes) {
+      this.log.error(`${event.name} not published: ${body.length} bytes exceed the bus's ${this.chunkBytes} per event`);
+      return;
+    }
+    this.connection.publish(this.subject(event.subject), body);
+  }
+
+  subscribe<E extends EventContract>(event: E, handler: (payload: PayloadOf<E>) => void | Promise<void>, options: SubscribeOptions = {}): () => void {
+    const sub = this.connection.subscribe(this.subject(event.subject), {
+      ...(options.queue ? { queue: options.queue } : {}),
+      callback: (err, msg) => {
+        if (err) return;
+        let payload: PayloadOf<E>;
+        try {
+          payload = event.payload.parse(msg.json()) as PayloadOf<E>;
+        } catch {
+          this.log.warn(`dropped a malformed ${event.name} event`);
+          return;
+        }
+        void Promise.resolve()
+          .then(() => handler(payload))
+          .catch((error) => this.log.warn(`${event.name} handler failed: ${(error as Error).message}`));
+      },
+    });
+    this.subscriptions.add(sub);
+    return () => {
+      sub.unsubscribe();
+      this.subscriptions.delete(sub);
+    };
+  }
+
+  serve(contract: Contract, queueGroup: string, handler: ServeHandler): () => void {
+    const subject = this.subject(contract.subject);
+    const sub = this.connection.subscribe(subject, {
+      queue: queueGroup,
+      callback: (err, msg) => {
+        if (err || !msg.reply) return;
+        void this.answer(contract, handler, msg).catch((error) => this.log.error(`${contract.name}: could not answer: ${(error as Error).message}`));
+      },
+    });
+    this.subscriptions.add(sub);
+    return () => {
+      sub.unsubscribe();
+      this.subscriptions.delete(sub);
+    };
+  }
+
+  onReconnect(listener: () => void): void {
+    void (async () => {
+      for await (const status of this.connection.status()) {
+        if (status.type === 'reconnect') listener();
+      }
+    })().catch(() => undefined);
+  }
+
+  isConnected(): boolean {
+    return !this.connection.isClosed();
+  }
+
+  async flush(): Promise<void> {
+    await this.connection.flush();
+  }
+
+  async close(): Promise<void> {
+    if (this.connection.isClosed()) return;
+    await this.connection.drain().catch(() => this.connection.close());
+  }
+
+  // ---- caller side ---------------------------------------------------------------------------------------
+
+  private sendRequest(call: PendingCall, subject: string, replyTo: string, body: Uint8Array): void {
+    const parts = this.split(body);
+    if (parts.length === 1) {
+      this.connection.publish(subject, body, { reply: replyTo });
+      return;
+    }
+    call.onContinue = (rest) => {
+      call.onContinue = undefined;
+      for (let i = 1; i < parts.length; i++) this.connection.publish(rest, parts[i], { headers: partHeaders(i, parts.length) });
+    };
+    this.connection.publish(subject, parts[0], { reply: replyTo, headers: partHeaders(0, parts.length) });
+  }
+
+  /** Everything that arrives at this connection's inbox: replies, streamed messages, parts and continues. */
+  private receive(msg: Msg): void {
+    const token = msg.subject.slice(this.inbox.length + 1);
+    const call = this.pending.get(token);
+    if (!call) return; // the call timed out already
+    const h = msg.headers;
+    if (h && h.code === 503 && msg.data.length === 0) return call.reject(noResponders(call.contract));
+    if (!h) return this.complete(call, msg.data);
+    const frame = h.get(FRAME);
+    if (frame === 'c') return call.onContinue?.(h.get(CONTINUE));
+    const body = this.assemble(call.parts, h, msg.data);
+    if (!body) return;
+    if (frame === 'm') {
+      try {
+        call.onMessage?.(parseStreamed(call.contract, decodeJson(body)));
+      } catch (error) {
+        this.log.warn(`${call.contract.name}: dropped a malformed streamed message: ${(error as Error).message}`);
+      }
+      return;
+    }
+    this.complete(call, body);
+  }
+
+  private complete(call: PendingCall, body: Uint8Array): void {
+    try {
+      call.resolve(decodeJson(body) as WireReply);
+    } catch (error) {
+      call.reject(this.failure(call.contract, error));
+    }
+  }
+
+  // ---- service side --------------------------------------------------------------------------------------
+
+  private async answer(contract: Contract, handler: ServeHandler, msg: Msg): Promise<void> {
+    const replyTo = msg.reply!;
+    const body = msg.headers?.get(PART) ? await this.receiveRest(msg) : msg.data;
+    if (!body) return; // the caller never sent the rest; it has timed out
+    let wire: WireRequest;
+    try {
+      wire = decodeJson(body) as WireRequest;
+    } catch {
+      this.send(replyTo, 'r', encodeJson({ ok: false, error: { code: 'INVALID_ARGUMENT', message: 'the request is not JSON', retryable: false } }));
+      return;
+    }
+    const { reply, internal } = await answerCall(contract, handler, msg.subject, wire, (message) => this.send(replyTo, 'm', encodeJson(message)));
+    if (internal) this.log.error(internal);
+    this.send(replyTo, 'r', encodeJson(reply));
+  }
+
+  /** Collects the other parts of a chunked request on a private subject announced to the caller. */
+  private receiveRest(first: Msg): Promise<Uint8Array | undefined> {
+    const parts: Uint8Array[] = [];
+    const whole = this.assemble(parts, first.headers!, first.data);
+    if (whole) return Promise.resolve(whole);
+    const rest = createInbox();
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        sub.unsubscribe();
+        resolve(undefined);
+      }, ASSEMBLY_TIMEOUT_MS);
+      const sub = this.connection.subscribe(rest, {
+        callback: (err, msg) => {
+          if (err || !msg.headers) return;
+          const body = this.assemble(parts, msg.headers, msg.data);
+          if (!body) return;
+          clearTimeout(timer);
+          sub.unsubscribe();
+          resolve(body);
+        },
+      });
+      const h = natsHeaders();
+      h.set(FRAME, 'c');
+      h.set(CONTINUE, rest);
+      this.connection.publish(first.reply!, undefined, { headers: h });
+    });
+  }
+
+  /** Sends one frame to a caller's inbox, cut in parts when it exceeds max_payload. */
+  private send(replyTo: string, frame: 'm' | 'r', body: Uint8Array): void {
+    const parts = this.split(body);
+    if (parts.length === 1 && frame === 'r') {
+      this.connection.publish(replyTo, body);
+      return;
+    }
+    parts.forEach((part, i) => {
+      const h = parts.length > 1 ? partHeaders(i, parts.length) : natsHeaders();
+      h.set(FRAME, frame);
+      this.connection.publish(replyTo, part, { headers: h });
+    });
+  }
+
+  // ---- parts ---------------------------------------------------------------------------------------------
+
+  private split(body: Uint8Array): Uint8Array[] {
+    const size = this.chunkBytes;
+    if (body.length <= size) return [body];
+    const parts: Uint8Array[] = [];
+    for (let offset = 0; offset < body.length; offset += size) parts.push(body.subarray(offset, offset + size));
+    return parts;
+  }
+
+  /** Adds a part; returns the whole body once the last part arrived (or at once for an unsplit body). */
+  private assemble(parts: Uint8Array[], h: MsgHdrs, data: Uint8Array): Uint8Array | undefined {
+    const part = h.get(PART);
+    if (!part) return data;
+    const [index, count] = part.split('/').map(Number);
+    parts.push(data);
+    if (index! < count! - 1) return undefined;
+    const whole = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+    let offset = 0;
+    for (const p of parts.splice(0)) {
+      whole.set(p, offset);
+      offset += p.length;
+    }
+    return whole;
+  }
+
+  private failure(contract: Contract, error: unknown): DomainError {
+    const message = (error as Error)?.message ?? String(error);
+    this.log.error(`${contract.name} failed on the bus: ${message}`);
+    return new DomainError('INTERNAL', `${contract.name} failed on the bus: ${message}`, { subject: contract.subject });
+  }
+}
+
+function partHeaders(index: number, count: number): MsgHdrs {
+  const h = natsHeaders();
+  h.set(PART, `${index}/${count}`);
+  return h;
+}

@@ -1,0 +1,73 @@
+import { DomainError, ErrorEnvelope, toErrorEnvelope, type Contract, type RequestMeta } from '#libs/contracts';
+import type { ServeHandler } from './bus.js';
+
+/** What travels for a call, and what comes back: the same shapes on every bus. */
+export interface WireRequest {
+  meta: RequestMeta;
+  data: unknown;
+}
+export type WireReply = { ok: true; data: unknown } | { ok: false; error: ErrorEnvelope };
+
+export interface Answer {
+  reply: WireReply;
+  /** The error an INTERNAL reply came from, for the server's log. */
+  internal?: string;
+}
+
+/**
+ * Runs `handler` for one call, identically on every bus: parses the request with the contract, lets the handler
+ * stream messages (parsed with the contract's `message` schema), parses the reply, and turns any failure into the
+ * error envelope. Never throws.
+ */
+export async function answerCall(
+  contract: Contract,
+  handler: ServeHandler,
+  subject: string,
+  wire: WireRequest,
+  send: (message: unknown) => void,
+): Promise<Answer> {
+  try {
+    const data = contract.request.parse(wire?.data);
+    const meta = wire?.meta ?? {};
+    let finished = false;
+    const output = await handler(data, {
+      subject,
+      meta,
+      send: (message) => {
+        if (finished) throw new Error(`${contract.name}: a message was streamed after the reply`);
+        send(contract.message ? contract.message.parse(message) : message);
+      },
+    });
+    finished = true;
+    return { reply: { ok: true, data: contract.reply.parse(output) } };
+  } catch (error) {
+    const parsed = ErrorEnvelope.safeParse(error);
+    const envelope = parsed.success ? parsed.data : toErrorEnvelope(error);
+    return { reply: { ok: false, error: envelope }, ...(envelope.code === 'INTERNAL' ? { internal: `${contract.name}: ${envelope.message}` } : {}) };
+  }
+}
+
+/** The caller's side: the callee's reply as the contract's type, or its DomainError thrown. */
+export function settleReply<R>(contract: Contract, reply: WireReply): R {
+  if (!reply || typeof reply !== 'object') throw new DomainError('INTERNAL', `${contract.name} answered with a malformed reply`);
+  if (!reply.ok) throw DomainError.fromEnvelope(ErrorEnvelope.parse(reply.error));
+  return contract.reply.parse(reply.data) as R;
+}
+
+/** A streamed message as the caller's `onMessage` sees it, parsed again on the receiving side. */
+export function parseStreamed(contract: Contract, message: unknown): unknown {
+  return contract.message ? contract.message.parse(message) : message;
+}
+
+/** The wire meta of a call: the effective deadline (never later than the caller's own) and the trace. */
+export function wireMeta(timeoutMs: number, deadline: number | undefined, traceparent: string | undefined): { meta: RequestMeta; timeout: number } {
+  const now = Date.now();
+  const effective = Math.min(deadline ?? Infinity, now + timeoutMs);
+  return { meta: { deadline: effective, ...(traceparent ? { traceparent } : {}) }, timeout: Math.max(1, effective - now) };
+}
+
+export const noResponders = (contract: Contract): DomainError =>
+  new DomainError('UPSTREAM_UNAVAILABLE', `no service is answering ${contract.name}`, { subject: contract.subject }, true);
+
+export const busTimeout = (contract: Contract, timeoutMs: number): DomainError =>
+  new DomainError('BUS_TIMEOUT', `${contract.name} did not answer within ${timeoutMs} ms`, { subject: contract.subject });
