@@ -1,8 +1,13 @@
+import { EventEmitter } from 'node:events';
 import pg from 'pg';
-import { DataSource, type EntitySchema, type MixedList } from 'typeorm';
+import { DataSource, type DataSourceOptions, type EntitySchema, type MixedList } from 'typeorm';
+import type { EmbeddedTarget } from './embedded-database.js';
+
+/** Where a service's tables live: a Postgres server, or the embedded database (openEmbeddedDatabase) of this process. */
+export type DatabaseTarget = { kind: 'postgres'; url: string } | EmbeddedTarget;
 
 export interface ServiceDatabaseOptions {
-  url: string;
+  target: DatabaseTarget;
   /** The service that owns these tables; names its migrations table so services never share one. */
   service: string;
   // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
@@ -34,20 +39,46 @@ export async function ensureDatabaseExists(url: string): Promise<void> {
   }
 }
 
-/** Opens the service's DataSource and runs its pending migrations. Never `synchronize`. */
+/**
+ * Opens the service's DataSource and runs its pending migrations (the same ones on Postgres and PGlite). Never
+ * `synchronize`. On Postgres the database is created first when missing.
+ */
 export async function openServiceDatabase(options: ServiceDatabaseOptions): Promise<DataSource> {
-  await ensureDatabaseExists(options.url);
+  const { target } = options;
+  if (target.kind === 'postgres') await ensureDatabaseExists(target.url);
+  const connection: Partial<DataSourceOptions> =
+    target.kind === 'postgres' ? { url: target.url, extra: { max: options.poolSize ?? 10 } } : { driver: sharedPoolDriver(target.database.pool) };
   const dataSource = new DataSource({
     type: 'postgres',
-    url: options.url,
+    ...connection,
     entities: options.entities,
     migrations: options.migrations,
     migrationsTableName: `${options.service.replace(/-/g, '_')}_migrations`,
     synchronize: false,
     logging: false,
-    extra: { max: options.poolSize ?? 10 },
-  });
+    // Migrations own the schema, extensions included. Should an entity ever generate uuids, TypeORM's default
+    // would be uuid-ossp, which PGlite lacks; gen_random_uuid() is core Postgres (13+) and PGlite has it.
+    installExtensions: false,
+    uuidExtension: 'pgcrypto',
+  } as DataSourceOptions);
   await dataSource.initialize();
   await dataSource.runMigrations({ transaction: 'each' });
   return dataSource;
+}
+
+/**
+ * The "pg module" TypeORM's postgres driver is given for the embedded database: each DataSource gets a pool that
+ * borrows the embedded database's one shared connection, and whose end() (DataSource.destroy) leaves it open.
+ */
+function sharedPoolDriver(shared: pg.Pool): { Pool: new () => object } {
+  class SharedPool extends EventEmitter {
+    connect(callback: (error: Error | undefined, client: pg.PoolClient | undefined, release: (error?: Error | boolean) => void) => void): void {
+      shared.connect(callback as Parameters<pg.Pool['connect']>[0]);
+    }
+
+    end(callback?: (error?: Error) => void): void {
+      callback?.();
+    }
+  }
+  return { Pool: SharedPool };
 }

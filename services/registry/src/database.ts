@@ -1,9 +1,9 @@
 import type { DataSource } from 'typeorm';
-import { openServiceDatabase } from '#libs/database';
+import { openServiceDatabase, type DatabaseTarget } from '#libs/database';
 import { registryMigrations } from './migrations/index.js';
 import { McpServerEntity } from './servers/server.entity.js';
 
-/** The registry's Postgres: its entities and migrations (run at open, never synchronize). */
-export function openRegistryDatabase(url: string): Promise<DataSource> {
-  return openServiceDatabase({ url, service: 'registry', entities: [McpServerEntity], migrations: registryMigrations });
+/** The registry's database (Postgres or the embedded one): its entities and migrations (run at open, never synchronize). */
+export function openRegistryDatabase(target: DatabaseTarget): Promise<DataSource> {
+  return openServiceDatabase({ target, service: 'registry', entities: [McpServerEntity], migrations: registryMigrations });
 }

@@ -1,5 +1,5 @@
 import type { DataSource } from 'typeorm';
-import { openServiceDatabase } from '#libs/database';
+import { openServiceDatabase, type DatabaseTarget } from '#libs/database';
 import { AuditLogEntity } from '../audit/audit.entity.js';
 import { KeyEntity } from '../keys/key.entity.js';
 import { CreateAuthTables1764000000000 } from '../migrations/1764000000000-create-auth-tables.js';
@@ -10,6 +10,6 @@ export const AUTH_ENTITIES = [OrganizationEntity, TeamEntity, KeyEntity, AuditLo
 export const AUTH_MIGRATIONS = [CreateAuthTables1764000000000];
 
 /** Opens auth's database (creating it if needed) and runs auth's migrations (table `auth_migrations`). */
-export function openAuthDatabase(url: string): Promise<DataSource> {
-  return openServiceDatabase({ url, service: 'auth', entities: AUTH_ENTITIES, migrations: AUTH_MIGRATIONS });
+export function openAuthDatabase(target: DatabaseTarget): Promise<DataSource> {
+  return openServiceDatabase({ target, service: 'auth', entities: AUTH_ENTITIES, migrations: AUTH_MIGRATIONS });
 }
