@@ -32,3 +32,4 @@ export async function waitFor<T>(check: () => T | Promise<T>, timeoutMs = 5000, 
   }
   throw new Error(`condition not met within ${timeoutMs} ms${lastError ? `: ${(lastError as Error).message}` : ''}`);
 }
+export * from './test-database.js';

@@ -1,5 +1,4 @@
 import type { INestMicroservice } from '@nestjs/common';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DataSource } from 'typeorm';
 import { NatsBus, startBusService } from '#libs/bus';
@@ -29,7 +28,7 @@ import {
   type KeysChangedPayload,
 } from '#libs/contracts';
 import { JsonLogger } from '#libs/observability';
-import { TEST_NATS_URL, TEST_PG_BASE, testDatabaseUrl, testNamespace, uniqueId, waitFor } from '#libs/testing';
+import { TEST_DATABASE_KINDS, TEST_NATS_URL, openTestDatabase, testNamespace, uniqueId, waitFor, type TestDatabase } from '#libs/testing';
 import { AuthModule } from './auth.module.js';
 import { openAuthDatabase } from './database/auth-database.js';
 import { hashKey } from './keys/key-material.js';
@@ -43,8 +42,8 @@ async function errorOf(promise: Promise<unknown>): Promise<DomainError> {
   return error as DomainError;
 }
 
-describe('auth service (real Postgres and NATS)', () => {
-  const databaseUrl = testDatabaseUrl();
+describe.each(TEST_DATABASE_KINDS)('auth service (real NATS, database: %s)', (kind) => {
+  let database: TestDatabase;
   const namespace = testNamespace();
   let dataSource: DataSource;
   let serverBus: NatsBus;
@@ -60,7 +59,8 @@ describe('auth service (real Postgres and NATS)', () => {
   });
 
   beforeAll(async () => {
-    dataSource = await openAuthDatabase(databaseUrl);
+    database = await openTestDatabase(kind);
+    dataSource = await openAuthDatabase(database.target);
     serverBus = await NatsBus.connect({ url: TEST_NATS_URL, namespace });
     replicaBus = await NatsBus.connect({ url: TEST_NATS_URL, namespace });
     bus = await NatsBus.connect({ url: TEST_NATS_URL, namespace });
@@ -77,10 +77,7 @@ describe('auth service (real Postgres and NATS)', () => {
     await replica?.close();
     await Promise.all([serverBus?.close(), replicaBus?.close(), bus?.close()]);
     await dataSource?.destroy();
-    const admin = new pg.Client({ connectionString: `${TEST_PG_BASE}/postgres` });
-    await admin.connect();
-    await admin.query(`DROP DATABASE IF EXISTS "${new URL(databaseUrl).pathname.slice(1)}" WITH (FORCE)`);
-    await admin.end();
+    await database?.close();
   });
 
   const changesFor = (hash: string) => changes.filter((c) => c.token_hashes.includes(hash));
