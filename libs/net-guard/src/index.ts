@@ -1,0 +1,2 @@
+export * from './ip-ranges.js';
+export * from './upstream-url-guard.js';
