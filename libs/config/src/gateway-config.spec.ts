@@ -1,6 +1,9 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from './config-error.js';
-import { parseGatewayConfig } from './gateway-config.js';
+import { loadGatewayConfig, parseGatewayConfig } from './gateway-config.js';
 
 function problemsOf(document: unknown, env: NodeJS.ProcessEnv = {}): string[] {
   try {
@@ -72,5 +75,26 @@ describe('parseGatewayConfig', () => {
   it('treats an empty file as an empty config and rejects a non-mapping', () => {
     expect(parseGatewayConfig(null, {}).config.mcp_servers).toEqual({});
     expect(problemsOf(['a'])).toEqual(['config: expected a mapping at the top level']);
+  });
+
+  it('prints the whole YAML syntax error: message, line and column, and the offending line under a caret', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sb-config-'));
+    try {
+      const path = join(dir, 'config.yaml');
+      writeFileSync(path, 'mcp_servers:\n  a:\n    url: http://127.0.0.1:1/mcp\n  b: [1, 2\nmodel_list: []\n');
+      let problems: string[] = [];
+      try {
+        loadGatewayConfig(path, {});
+      } catch (error) {
+        problems = (error as ConfigError).problems;
+      }
+      expect(problems).toHaveLength(1);
+      const [first, ...rest] = problems[0]!.split('\n');
+      expect(first).toBe(`config: ${path} is not valid YAML: Flow sequence in block collection must be sufficiently indented and end with a ] at line 5, column 1:`);
+      // the offending lines follow, indented alike, with the caret under the column
+      expect(rest).toEqual(['      b: [1, 2', '    model_list: []', '    ^']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
+import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { McpServerSpec, SERVER_NAME_PATTERN } from '#libs/contracts';
 import { ConfigError, issuesToProblems } from './config-error.js';
@@ -107,11 +107,18 @@ export function loadGatewayConfig(path: string | undefined, env: NodeJS.ProcessE
   } catch (error) {
     throw new ConfigError([`config: cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`]);
   }
-  let document: unknown;
-  try {
-    document = parseYaml(text, { prettyErrors: true });
-  } catch (error) {
-    throw new ConfigError([`config: ${path} is not valid YAML: ${(error as Error).message.split('\n')[0]}`]);
+  const document = parseDocument(text, { prettyErrors: true });
+  if (document.errors.length > 0) {
+    throw new ConfigError(document.errors.map((error) => `config: ${path} is not valid YAML: ${indentExcerpt(error.message)}`));
   }
-  return parseGatewayConfig(document, env);
+  return parseGatewayConfig(document.toJS(), env);
+}
+
+/**
+ * The yaml library's message is one line (ending in "line L, column C:") and then the offending lines with a
+ * caret under the column. Every line after the first is indented alike, so the caret stays in place.
+ */
+function indentExcerpt(message: string): string {
+  const [first, ...excerpt] = message.trimEnd().split('\n');
+  return [first, ...excerpt.filter((line) => line.trim() !== '').map((line) => `    ${line}`)].join('\n');
 }
