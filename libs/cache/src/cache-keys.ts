@@ -1,6 +1,6 @@
 /**
- * Every Redis key Switchboard writes, and its time to live. Keys are built here and nowhere else;
- * the connection adds the deployment prefix (REDIS_PREFIX).
+ * Every store key Switchboard writes, and its time to live. Keys are built here and nowhere else, so services
+ * sharing one store never clash; the Redis stores add the deployment prefix (REDIS_PREFIX).
  */
 export const CacheKeys = {
   /** The aggregated tool catalog, rebuilt from upstreams when a change event or the TTL says so. */

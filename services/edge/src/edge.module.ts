@@ -1,6 +1,6 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { Bus } from '#libs/bus';
-import type { Redis } from '#libs/cache';
+import { CounterStore, KeyValueStore, type Stores } from '#libs/cache';
 import { ManagementController } from './admin/management.controller.js';
 import { PermissionsController } from './admin/permissions.controller.js';
 import { ServersController } from './admin/servers.controller.js';
@@ -23,11 +23,12 @@ import { NotificationStreams } from './mcp/notification-streams.js';
 import { SessionStore } from './mcp/session.store.js';
 import { StreamableHttpService } from './mcp/streamable-http.service.js';
 import { McpRestController } from './rest/mcp-rest.controller.js';
-import { ORIGIN_POLICY, REDIS } from './tokens.js';
+import { ORIGIN_POLICY } from './tokens.js';
 
 export interface EdgeDeps {
   bus: Bus;
-  redis: Redis;
+  /** Sessions and rate counters; in one process the same instance every service shares. */
+  stores: Stores;
   settings: EdgeSettings;
 }
 
@@ -44,11 +45,12 @@ export class EdgeModule {
       controllers: [McpRestController, ServersController, ManagementController, PermissionsController, ModelsController, HealthController, EdgePingHandler],
       providers: [
         { provide: Bus, useValue: deps.bus },
-        { provide: REDIS, useValue: deps.redis },
+        { provide: KeyValueStore, useValue: deps.stores.kv },
+        { provide: CounterStore, useValue: deps.stores.counters },
         { provide: EDGE_SETTINGS, useValue: deps.settings },
         { provide: ORIGIN_POLICY, useValue: new OriginPolicy(allowedOrigins) },
         PrincipalService,
-        { provide: RateLimiter, useValue: new RateLimiter(deps.redis) },
+        { provide: RateLimiter, useValue: new RateLimiter(deps.stores.counters) },
         UsageLimiter,
         AuditTrail,
         ApiKeyGuard,

@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { NestFactory } from '@nestjs/core';
 import { ExpressAdapter, type NestExpressApplication } from '@nestjs/platform-express';
 import { BusServer, NatsBus } from '#libs/bus';
-import { createRedis } from '#libs/cache';
+import { openStores } from '#libs/cache';
 import { BusEnv, ConfigError, loadServiceSettings } from '#libs/config';
 import { JsonLogger } from '#libs/observability';
 import { EdgeEnv } from './config.js';
@@ -29,8 +29,8 @@ async function main(): Promise<void> {
   if (!settings.masterKey) logger.warn('no master key configured (MASTER_KEY or general_settings.master_key): admin API is unusable', 'Main');
 
   const bus = await NatsBus.connect({ url: settings.env.NATS_URL, namespace: settings.env.NATS_NAMESPACE, name: 'edge' });
-  const redis = createRedis(settings.env.REDIS_URL, settings.env.REDIS_PREFIX);
-  const app = await NestFactory.create<NestExpressApplication>(EdgeModule.register({ bus, redis, settings }), new ExpressAdapter(), {
+  const stores = openStores({ redisUrl: settings.env.REDIS_URL, prefix: settings.env.REDIS_PREFIX });
+  const app = await NestFactory.create<NestExpressApplication>(EdgeModule.register({ bus, stores, settings }), new ExpressAdapter(), {
     bodyParser: false,
     logger,
   });
@@ -56,7 +56,7 @@ async function main(): Promise<void> {
     server.close();
     server.closeAllConnections();
     await app.close();
-    redis.disconnect();
+    await stores.close();
     await bus.close();
     process.exit(0);
   };

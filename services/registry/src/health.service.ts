@@ -12,8 +12,8 @@ export class HealthService {
     @Inject(CatalogRepository) private readonly cache: CatalogRepository,
   ) {}
 
-  async ping(): Promise<{ service: 'registry'; checks: { bus: boolean; postgres: boolean; redis: boolean } }> {
-    const [postgres, redis] = await Promise.all([this.servers.ping(), this.cache.ping()]);
-    return { service: 'registry', checks: { bus: this.bus.isConnected(), postgres, redis } };
+  async ping(): Promise<{ service: 'registry'; checks: { bus: boolean; postgres: boolean; store: boolean } }> {
+    const [postgres, store] = await Promise.all([this.servers.ping(), this.cache.ping()]);
+    return { service: 'registry', checks: { bus: this.bus.isConnected(), postgres, store } };
   }
 }

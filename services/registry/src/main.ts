@@ -1,5 +1,5 @@
 import { runService } from '#libs/bus';
-import { createRedis } from '#libs/cache';
+import { openStores } from '#libs/cache';
 import { RegistryEnv } from './config.js';
 import { openRegistryDatabase } from './database.js';
 import { RegistryModule } from './registry.module.js';
@@ -14,11 +14,11 @@ await runService({
       logger.warn('neither SWITCHBOARD_SALT_KEY nor a master key is set: upstream credentials are encrypted with a fixed development key', 'Main');
     }
     const dataSource = await openRegistryDatabase(settings.env.DATABASE_URL);
-    const redis = createRedis(settings.env.REDIS_URL, settings.env.REDIS_PREFIX);
+    const stores = openStores({ redisUrl: settings.env.REDIS_URL, prefix: settings.env.REDIS_PREFIX });
     return RegistryModule.register({
       bus,
       dataSource,
-      redis,
+      stores,
       cipher: new CredentialCipher(key.material),
       options: { seedServers: settings.file.config.mcp_servers },
       closeConnectionsOnShutdown: true,

@@ -1,7 +1,7 @@
 import { Inject, Injectable, Module, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
 import type { DataSource } from 'typeorm';
 import { Bus } from '#libs/bus';
-import type { Redis } from '#libs/cache';
+import { KeyValueStore, type Stores } from '#libs/cache';
 import { CatalogRepository } from './catalog/catalog.repository.js';
 import { CatalogService } from './catalog/catalog.service.js';
 import { CatalogHandler } from './handlers/catalog.handler.js';
@@ -13,15 +13,16 @@ import { CredentialCipher } from './servers/credential-cipher.js';
 import { ServerRepository } from './servers/server.repository.js';
 import { ServerSeeder } from './servers/server-seeder.js';
 import { ServersService } from './servers/servers.service.js';
-import { REGISTRY_DATA_SOURCE, REGISTRY_OPTIONS, REGISTRY_REDIS } from './tokens.js';
+import { REGISTRY_DATA_SOURCE, REGISTRY_OPTIONS } from './tokens.js';
 
 export interface RegistryDeps {
   bus: Bus;
   dataSource: DataSource;
-  redis: Redis;
+  /** The catalog cache lives in `stores.kv`; in one process the same instance every service shares. */
+  stores: Stores;
   cipher: CredentialCipher;
   options: RegistryOptions;
-  /** Close the database and Redis when the app stops (main.ts); tests close their own. */
+  /** Close the database when the app stops (main.ts); tests close their own. The stores stay with whoever opened them. */
   closeConnectionsOnShutdown?: boolean;
 }
 
@@ -32,13 +33,11 @@ class ConnectionCloser implements OnApplicationShutdown {
   constructor(
     @Inject(CLOSE_ON_SHUTDOWN) private readonly enabled: boolean,
     @Inject(REGISTRY_DATA_SOURCE) private readonly dataSource: DataSource,
-    @Inject(REGISTRY_REDIS) private readonly redis: Redis,
   ) {}
 
   async onApplicationShutdown(): Promise<void> {
     if (!this.enabled) return;
     await this.dataSource.destroy().catch(() => undefined);
-    this.redis.disconnect();
   }
 }
 
@@ -51,7 +50,7 @@ export class RegistryModule {
       providers: [
         { provide: Bus, useValue: deps.bus },
         { provide: REGISTRY_DATA_SOURCE, useValue: deps.dataSource },
-        { provide: REGISTRY_REDIS, useValue: deps.redis },
+        { provide: KeyValueStore, useValue: deps.stores.kv },
         { provide: REGISTRY_OPTIONS, useValue: deps.options },
         { provide: CredentialCipher, useValue: deps.cipher },
         { provide: CLOSE_ON_SHUTDOWN, useValue: deps.closeConnectionsOnShutdown ?? false },

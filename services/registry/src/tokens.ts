@@ -1,4 +1,3 @@
 /** Injection tokens for what RegistryModule.register receives from main.ts (or a test). */
 export const REGISTRY_DATA_SOURCE = Symbol('RegistryDataSource');
-export const REGISTRY_REDIS = Symbol('RegistryRedis');
 export const REGISTRY_OPTIONS = Symbol('RegistryOptions');

@@ -1,9 +1,8 @@
 import { Inject, Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { Bus } from '#libs/bus';
-import { CacheKeys, type Redis } from '#libs/cache';
+import { CacheKeys, KeyValueStore } from '#libs/cache';
 import { SessionEnded } from '#libs/contracts';
-import { REDIS } from '../tokens.js';
 
 /** A client's MCP session as every edge replica sees it. */
 export interface McpSession {
@@ -22,8 +21,9 @@ const LOCAL_TTL_MS = 60_000;
 const MAX_LOCAL = 20_000;
 
 /**
- * Sessions live in Redis so any replica serves any session; each replica keeps the ones it has seen in memory
- * (the hot path makes no Redis round trip) and forgets one everywhere when a SessionEnded event arrives.
+ * Sessions live in the shared KeyValueStore (Redis when distributed) so any replica serves any session; each
+ * replica keeps the ones it has seen in memory (the hot path makes no store round trip) and forgets one
+ * everywhere when a SessionEnded event arrives.
  */
 @Injectable()
 export class SessionStore implements OnModuleInit, OnModuleDestroy {
@@ -31,7 +31,7 @@ export class SessionStore implements OnModuleInit, OnModuleDestroy {
   private unsubscribe?: () => void;
 
   constructor(
-    @Inject(REDIS) private readonly redis: Redis,
+    @Inject(KeyValueStore) private readonly store: KeyValueStore,
     @Inject(Bus) private readonly bus: Bus,
   ) {}
 
@@ -47,7 +47,7 @@ export class SessionStore implements OnModuleInit, OnModuleDestroy {
   async create(fields: Omit<McpSession, 'id' | 'createdAt'>): Promise<McpSession> {
     const session: McpSession = { id: randomUUID(), createdAt: Date.now(), ...fields };
     const { key, ttlSeconds } = CacheKeys.session(session.id);
-    await this.redis.set(key, JSON.stringify(session), 'EX', ttlSeconds);
+    await this.store.set(key, JSON.stringify(session), ttlSeconds);
     this.remember(session);
     return session;
   }
@@ -57,22 +57,22 @@ export class SessionStore implements OnModuleInit, OnModuleDestroy {
     const hit = this.local.get(id);
     if (hit && hit.until > now) return hit.session;
     const { key, ttlSeconds } = CacheKeys.session(id);
-    const raw = await this.redis.get(key);
+    const raw = await this.store.get(key);
     if (!raw) {
       this.local.delete(id);
       return undefined;
     }
-    void this.redis.expire(key, ttlSeconds).catch(() => undefined); // sliding expiry, refreshed at most once a minute per replica
+    void this.store.expire(key, ttlSeconds).catch(() => undefined); // sliding expiry, refreshed at most once a minute per replica
     const session = JSON.parse(raw) as McpSession;
     this.remember(session);
     return session;
   }
 
   async end(id: string): Promise<boolean> {
-    const removed = await this.redis.del(CacheKeys.session(id).key);
+    const removed = await this.store.delete(CacheKeys.session(id).key);
     this.local.delete(id);
     this.bus.publish(SessionEnded, { session_id: id });
-    return removed > 0;
+    return removed;
   }
 
   private remember(session: McpSession): void {

@@ -1,8 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { CacheKeys, type Redis } from '#libs/cache';
+import { CacheKeys, KeyValueStore } from '#libs/cache';
 import { Catalog, UpstreamTool } from '#libs/contracts';
 import { z } from 'zod';
-import { REGISTRY_REDIS } from '../tokens.js';
 
 /** The outcome of asking one upstream for its tools, cached per server. */
 export const ServerFetch = z.object({
@@ -14,24 +13,23 @@ export const ServerFetch = z.object({
 });
 export type ServerFetch = z.infer<typeof ServerFetch>;
 
-/** The only place that touches Redis: the assembled catalog and each server's last fetch. */
+/** The only place that touches the cache store: the assembled catalog and each server's last fetch. */
 @Injectable()
 export class CatalogRepository {
-  constructor(@Inject(REGISTRY_REDIS) private readonly redis: Redis) {}
+  constructor(@Inject(KeyValueStore) private readonly store: KeyValueStore) {}
 
   async getCatalog(): Promise<Catalog | null> {
-    return parseOrNull(Catalog, await this.redis.get(CacheKeys.catalog().key));
+    return parseOrNull(Catalog, await this.store.get(CacheKeys.catalog().key));
   }
 
   async saveCatalog(catalog: Catalog): Promise<void> {
     const { key, ttlSeconds } = CacheKeys.catalog();
-    await this.redis.set(key, JSON.stringify(catalog), 'EX', ttlSeconds);
+    await this.store.set(key, JSON.stringify(catalog), ttlSeconds);
   }
 
   async getFetches(serverIds: readonly string[]): Promise<Map<string, ServerFetch>> {
     const found = new Map<string, ServerFetch>();
-    if (serverIds.length === 0) return found;
-    const values = await this.redis.mget(...serverIds.map((id) => CacheKeys.serverTools(id).key));
+    const values = await this.store.getMany(serverIds.map((id) => CacheKeys.serverTools(id).key));
     serverIds.forEach((id, i) => {
       const fetch = parseOrNull(ServerFetch, values[i] ?? null);
       if (fetch) found.set(id, fetch);
@@ -41,19 +39,15 @@ export class CatalogRepository {
 
   async saveFetch(serverId: string, fetch: ServerFetch): Promise<void> {
     const { key, ttlSeconds } = CacheKeys.serverTools(serverId);
-    await this.redis.set(key, JSON.stringify(fetch), 'EX', ttlSeconds);
+    await this.store.set(key, JSON.stringify(fetch), ttlSeconds);
   }
 
   async dropFetch(serverId: string): Promise<void> {
-    await this.redis.del(CacheKeys.serverTools(serverId).key);
+    await this.store.delete(CacheKeys.serverTools(serverId).key);
   }
 
-  async ping(): Promise<boolean> {
-    try {
-      return (await this.redis.ping()) === 'PONG';
-    } catch {
-      return false;
-    }
+  ping(): Promise<boolean> {
+    return this.store.ping();
   }
 }
 
