@@ -4,7 +4,7 @@ import pg from 'pg';
 import type { DataSource } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NatsBus, RpcHandler, startBusService } from '#libs/bus';
-import { createRedis, type Redis } from '#libs/cache';
+import { deleteRedisKeys, openStores, type Stores } from '#libs/cache';
 import {
   CatalogChanged,
   CreateServer,
@@ -66,24 +66,24 @@ describe('registry service (real Postgres, Redis and NATS)', () => {
   let bus: NatsBus;
   let listener: NatsBus;
   let dataSource: DataSource;
-  let redis: Redis;
+  let stores: Stores;
   let app: INestMicroservice;
   let connector: INestMicroservice;
   const serversChanged: PayloadOf<typeof ServersChanged>[] = [];
   const catalogChanged: PayloadOf<typeof CatalogChanged>[] = [];
   const call = <T>(p: Promise<T>) => p.catch((e: unknown) => e as DomainError);
 
-  async function startReplica(): Promise<{ app: INestMicroservice; bus: NatsBus; dataSource: DataSource; redis: Redis }> {
+  async function startReplica(): Promise<{ app: INestMicroservice; bus: NatsBus; dataSource: DataSource; stores: Stores }> {
     const replicaBus = await NatsBus.connect({ url: TEST_NATS_URL, namespace: bus.namespace.slice(0, -1) });
     const replicaDb = await openRegistryDatabase(databaseUrl);
-    const replicaRedis = createRedis(TEST_REDIS_URL, redisPrefix);
+    const replicaStores = openStores({ redisUrl: TEST_REDIS_URL, prefix: redisPrefix });
     const replica = await startBusService({
-      module: RegistryModule.register({ bus: replicaBus, dataSource: replicaDb, redis: replicaRedis, cipher, options }),
+      module: RegistryModule.register({ bus: replicaBus, dataSource: replicaDb, stores: replicaStores, cipher, options }),
       bus: replicaBus,
       queueGroup: 'registry',
       logger,
     });
-    return { app: replica, bus: replicaBus, dataSource: replicaDb, redis: replicaRedis };
+    return { app: replica, bus: replicaBus, dataSource: replicaDb, stores: replicaStores };
   }
 
   beforeAll(async () => {
@@ -96,8 +96,8 @@ describe('registry service (real Postgres, Redis and NATS)', () => {
     connectorBus = await NatsBus.connect({ url: TEST_NATS_URL, namespace });
     connector = await startBusService({ module: { module: FakeConnectorModule }, bus: connectorBus, queueGroup: 'connector', logger });
     dataSource = await openRegistryDatabase(databaseUrl);
-    redis = createRedis(TEST_REDIS_URL, redisPrefix);
-    app = await startBusService({ module: RegistryModule.register({ bus, dataSource, redis, cipher, options }), bus, queueGroup: 'registry', logger });
+    stores = openStores({ redisUrl: TEST_REDIS_URL, prefix: redisPrefix });
+    app = await startBusService({ module: RegistryModule.register({ bus, dataSource, stores, cipher, options }), bus, queueGroup: 'registry', logger });
   });
 
   afterAll(async () => {
@@ -105,19 +105,16 @@ describe('registry service (real Postgres, Redis and NATS)', () => {
     await connector?.close();
     await Promise.all([bus, listener, connectorBus].map((b) => b?.close()));
     await dataSource?.destroy();
-    if (redis) {
-      const keys = await redis.keys(`${redisPrefix}*`);
-      if (keys.length > 0) await redis.del(...keys.map((k) => k.slice(redisPrefix.length)));
-      redis.disconnect();
-    }
+    await deleteRedisKeys(TEST_REDIS_URL, redisPrefix);
+    await stores?.close();
     const admin = new pg.Client({ connectionString: 'postgres://postgres@127.0.0.1:5432/postgres' });
     await admin.connect();
     await admin.query(`DROP DATABASE IF EXISTS "${new URL(databaseUrl).pathname.slice(1)}" WITH (FORCE)`);
     await admin.end();
   });
 
-  it('answers its ping with bus, postgres and redis checks', async () => {
-    expect(await bus.call(RegistryPing, {}, { timeoutMs: 2000 })).toEqual({ service: 'registry', checks: { bus: true, postgres: true, redis: true } });
+  it('answers its ping with bus, postgres and store checks', async () => {
+    expect(await bus.call(RegistryPing, {}, { timeoutMs: 2000 })).toEqual({ service: 'registry', checks: { bus: true, postgres: true, store: true } });
   });
 
   it('seeds servers from the config at start, with masked credentials', async () => {
@@ -253,7 +250,7 @@ describe('registry service (real Postgres, Redis and NATS)', () => {
       await replica.app.close();
       await replica.bus.close();
       await replica.dataSource.destroy();
-      replica.redis.disconnect();
+      await replica.stores.close();
     }
   });
 });
