@@ -1,3 +1,4 @@
+import { Logger } from '@nestjs/common';
 import { Redis } from 'ioredis';
 import { CounterStore, KeyValueStore, ttlMilliseconds } from './stores.js';
 
@@ -8,10 +9,22 @@ export interface RedisStoreOptions {
 }
 
 const PING_TIMEOUT_MS = 1_000;
+const log = new Logger('RedisStore');
 
 /** A store's own connection; the key prefix is applied by ioredis to every command, scripts' KEYS included. */
 function connect({ url, prefix }: RedisStoreOptions): Redis {
-  return new Redis(url, { keyPrefix: prefix, maxRetriesPerRequest: 2, enableAutoPipelining: true, lazyConnect: false });
+  const redis = new Redis(url, { keyPrefix: prefix, maxRetriesPerRequest: 2, enableAutoPipelining: true, lazyConnect: false });
+  // ioredis retries on its own and reports every failed attempt: log the first of an outage and the recovery.
+  let failing = false;
+  redis.on('error', (error: Error) => {
+    if (!failing) log.warn(`Redis unreachable, retrying: ${error.message}`);
+    failing = true;
+  });
+  redis.on('ready', () => {
+    if (failing) log.log('Redis reachable again');
+    failing = false;
+  });
+  return redis;
 }
 
 async function quit(redis: Redis): Promise<void> {
