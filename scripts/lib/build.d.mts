@@ -1,2 +1,2 @@
 export declare function needsBuild(root: string): boolean;
-export declare function build(root: string): number;
+export declare function build(root: string, options?: { toStderr?: boolean }): number;

@@ -34,9 +34,12 @@ export function needsBuild(root) {
   return SOURCE_DIRS.some((dir) => newestTs(join(root, dir), since));
 }
 
-/** Runs the TypeScript compiler of this repository; returns its exit code. Output goes to this terminal. */
-export function build(root) {
+/**
+ * Runs the TypeScript compiler of this repository; returns its exit code. Output goes to this terminal: its
+ * standard output, or standard error with `{ toStderr: true }` (for commands whose stdout is data).
+ */
+export function build(root, { toStderr = false } = {}) {
   const tsc = createRequire(join(root, 'package.json')).resolve('typescript/bin/tsc');
-  const result = spawnSync(process.execPath, [tsc, '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' });
+  const result = spawnSync(process.execPath, [tsc, '-p', 'tsconfig.build.json'], { cwd: root, stdio: ['inherit', toStderr ? 2 : 'inherit', 'inherit'] });
   return result.status ?? 1;
 }

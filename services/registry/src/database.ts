@@ -1,5 +1,5 @@
 import type { DataSource } from 'typeorm';
-import { openServiceDatabase, type DatabaseTarget } from '#libs/database';
+import { openServiceDatabase, type DatabaseTarget, type ServiceData } from '#libs/database';
 import { registryMigrations } from './migrations/index.js';
 import { McpServerEntity } from './servers/server.entity.js';
 
@@ -7,3 +7,10 @@ import { McpServerEntity } from './servers/server.entity.js';
 export function openRegistryDatabase(target: DatabaseTarget): Promise<DataSource> {
   return openServiceDatabase({ target, service: 'registry', entities: [McpServerEntity], migrations: registryMigrations });
 }
+
+/** The registry's part of `npm run data` (copy, export, import). */
+export const REGISTRY_DATA: ServiceData = {
+  service: 'registry',
+  open: openRegistryDatabase,
+  tables: [{ name: 'mcp_servers', key: 'id' }],
+};
