@@ -1,10 +1,14 @@
 #!/usr/bin/env node
-// `npm start`: builds if needed, then runs the five services as separate processes with one log stream.
+// `npm start`: builds if needed, then runs the gateway with one log stream:
+//   - by default ONE process holding all five services (services/one-process), with the in-process bus, the
+//     embedded database and memory stores unless NATS_URL, DATABASE_URL or REDIS_URL say otherwise;
+//   - with --distributed, the five services as separate processes (NATS_URL, DATABASE_URL and REDIS_URL required).
 //
-//   node scripts/start.mjs [--config PATH] [--json]
+//   node scripts/start.mjs [--distributed] [--config PATH] [--json]
 //
 // Settings come from the environment (PORT, NATS_URL, DATABASE_URL, REDIS_URL, MASTER_KEY, LOG_LEVEL, ...),
-// which every service inherits. Ctrl-C (or SIGTERM) stops them all: SIGTERM first, SIGKILL after 5 s.
+// which every child inherits. SIGINT, SIGTERM or SIGHUP stops them all: SIGTERM first, SIGKILL after a grace
+// period. Children also stop by themselves when this supervisor dies (their IPC channel closes).
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -16,13 +20,16 @@ import { build, needsBuild } from './lib/build.mjs';
 import { formatLine } from './lib/log-format.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const SERVICES = ['registry', 'auth', 'connector', 'llm-proxy', 'edge'];
+const DISTRIBUTED_SERVICES = ['registry', 'auth', 'connector', 'llm-proxy', 'edge'];
 const DEV_MASTER_KEY = 'sk-1234';
-const STOP_GRACE_MS = 5000;
+/** The children's own grace (SHUTDOWN_GRACE_MS, 3 s by default) plus time to close connections. */
+const STOP_GRACE_MS = Number(process.env.SHUTDOWN_GRACE_MS || 3000) + 4000;
 const MAX_BACKOFF_MS = 30_000;
 
 const argv = process.argv.slice(2);
 const json = argv.includes('--json');
+const distributed = argv.includes('--distributed');
+const SERVICES = distributed ? DISTRIBUTED_SERVICES : ['one-process'];
 const colour = !json && process.stdout.isTTY === true && !process.env.NO_COLOR;
 
 function argValue(name) {
@@ -45,6 +52,10 @@ function fail(msg) {
 // ---- settings ------------------------------------------------------------------------------------------
 const configPath = resolve(argValue('--config') ?? process.env.SWITCHBOARD_CONFIG ?? join(ROOT, 'config.example.yaml'));
 if (!existsSync(configPath)) fail(`config file ${configPath} does not exist (pass --config PATH or set SWITCHBOARD_CONFIG)`);
+if (distributed) {
+  const missing = ['NATS_URL', 'DATABASE_URL', 'REDIS_URL'].filter((name) => !process.env[name]);
+  if (missing.length) fail(`--distributed runs each service as its own process, joined by NATS, Postgres and Redis: set ${missing.join(', ')} (or start without --distributed: one process, nothing else needed)`);
+}
 const port = Number(process.env.PORT || 4000);
 if (!Number.isInteger(port) || port <= 0 || port > 65535) fail(`PORT must be a port number, got "${process.env.PORT}"`);
 
@@ -97,6 +108,8 @@ for (const name of SERVICES) {
 // ---- children ------------------------------------------------------------------------------------------
 const children = new Map(); // name -> { child, startedAt, backoff, timer }
 let stopping = false;
+/** Set once /health/readiness first answers 200. */
+let ready = false;
 let bindFailed = false;
 let configInvalid = false;
 let readinessTimer;
@@ -105,7 +118,7 @@ function pipeLines(name, stream, streamName) {
   const rl = createInterface({ input: stream, crlfDelay: Infinity });
   rl.on('line', (line) => {
     if (!line.trim()) return;
-    if (name === 'edge' && /EADDRINUSE|address already in use/i.test(line)) bindFailed = true;
+    if ((name === 'edge' || name === 'one-process') && /EADDRINUSE|address already in use/i.test(line)) bindFailed = true;
     if (/configuration is invalid/.test(line)) configInvalid = true;
     if (json) process.stdout.write(line + '\n');
     else process.stdout.write(formatLine(name, line, { colour, stream: streamName }) + '\n');
@@ -115,10 +128,12 @@ function pipeLines(name, stream, streamName) {
 
 function startChild(name) {
   const state = children.get(name) ?? { backoff: 1000 };
+  // The IPC channel is never used for messages: when this supervisor dies, even by SIGKILL, it closes and the
+  // child stops by itself instead of living on with the port taken.
   const child = spawn(process.execPath, [join(ROOT, 'dist/services', name, 'src/main.js'), '--config', configPath], {
     cwd: ROOT,
     env,
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
   });
   state.child = child;
   state.startedAt = Date.now();
@@ -128,12 +143,18 @@ function startChild(name) {
   child.on('exit', (code, signal) => {
     state.child = undefined;
     if (stopping) return maybeDone();
-    if (name === 'edge' && bindFailed) {
+    if ((name === 'edge' || name === 'one-process') && bindFailed) {
       say(`the edge cannot listen on port ${port}: it is already in use. Stop whatever holds it or start with PORT=<other port>.`, 'error');
       return shutdown(1);
     }
     if (configInvalid) {
       say(`${name} rejected the configuration (problems above, one per line): fix ${configPath} or the environment and start again.`, 'error');
+      return shutdown(1);
+    }
+    if (!ready) {
+      // Failing before the gateway was ever ready is a problem of the setup (a data folder in use, a database that
+      // refuses us, ...): restarting in a loop would only repeat the message above.
+      say(`${name} stopped before the gateway was ready (${signal ? `signal ${signal}` : `code ${code}`}); the reason is above.`, 'error');
       return shutdown(1);
     }
     if (Date.now() - state.startedAt > 30_000) state.backoff = 1000; // it ran for a while: start the backoff over
@@ -183,6 +204,15 @@ function shutdown(code = 0) {
 process.on('SIGINT', () => shutdown(0));
 process.on('SIGTERM', () => shutdown(0));
 process.on('SIGHUP', () => shutdown(0));
+// `npm start & kill $!` signals npm, which may end without passing the signal on: when whoever started this
+// supervisor goes away, stop as if signalled rather than live on as an orphan holding the port.
+const parentAtStart = process.ppid;
+setInterval(() => {
+  if (process.ppid !== parentAtStart) {
+    say(`the process that started this one (pid ${parentAtStart}) is gone: stopping`, 'warn');
+    shutdown(0);
+  }
+}, 250).unref();
 
 say(`config ${configPath}`);
 if (keySource === 'none') say(`MASTER_KEY is not set and the config sets no master_key: using "${DEV_MASTER_KEY}" for local development`, 'warn');
@@ -192,7 +222,6 @@ for (const name of SERVICES) startChild(name);
 const readinessUrl = `http://127.0.0.1:${port}/health/readiness`;
 const startedAt = Date.now();
 let warnedSlow = false;
-let ready = false;
 readinessTimer = setInterval(async () => {
   if (ready || stopping) return;
   let status = 0;

@@ -48,7 +48,11 @@ export interface CountingServer {
 }
 export declare function startCountingServer(options?: { echo?: boolean }): Promise<CountingServer>;
 
+export type SuiteMode = 'distributed' | 'one-process';
 export interface SuiteOptions {
+  /** 'distributed' (the default): separate processes on NATS, Postgres and Redis; 'one-process': services/one-process alone. */
+  mode?: SuiteMode;
+  /** Distributed only. */
   edges?: number;
   connectors?: number;
   /** Written as the suite's config.yaml (an object is serialized to YAML). */
@@ -59,14 +63,20 @@ export interface SuiteOptions {
   readyTimeoutMs?: number;
 }
 export interface Suite {
+  mode: SuiteMode;
   id: string;
   edgeUrls: string[];
   masterKey: string;
-  namespace: string;
-  redisPrefix: string;
-  databaseUrl: string;
+  /** Distributed only. */
+  namespace?: string;
+  redisPrefix?: string;
+  databaseUrl?: string;
+  /** One-process only: its embedded data folder. */
+  dataDir?: string;
+  /** One-process only: stops the process and starts it again on the same data folder and port. */
+  restart?(): Promise<void>;
   configPath: string;
-  processes: Map<ServiceName, NodeProcess[]>;
+  processes: Map<ServiceName | 'one-process', NodeProcess[]>;
   /** Every child's output, for a failing test. */
   logs(): string;
   startService(name: ServiceName, env?: Record<string, string>): Promise<{ index: number; url?: string; process: NodeProcess }>;

@@ -1,5 +1,6 @@
-// Starts the whole suite as separate processes, isolated from anything else on the machine: its own NATS
-// namespace, Redis key prefix, database and ports. Used by the e2e tests (test/e2e/support) and `npm run bench`.
+// Starts the gateway for a test or a benchmark, isolated from anything else on the machine: the distributed suite
+// (separate processes with their own NATS namespace, Redis key prefix, database and ports) or the one-process
+// default (its own data folder and port). Used by the e2e tests (test/e2e/support) and `npm run bench`.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -208,21 +209,117 @@ async function deleteRedisPrefix(prefix) {
  * Starts registry, auth, llm-proxy, `connectors` connectors and `edges` edges as separate processes and waits
  * until every edge's /health/readiness answers 200.
  */
-export async function startSuite({ edges = 1, connectors = 1, config = {}, masterKey = 'sk-e2e-master-key', env: extraEnv = {}, echo = !!process.env.DEBUG_E2E, readyTimeoutMs = 60_000 } = {}) {
+export async function startSuite(options = {}) {
+  return (options.mode ?? 'distributed') === 'one-process' ? startOneProcess(options) : startDistributed(options);
+}
+
+/** The suite's config file in a fresh temporary folder. */
+function writeSuiteConfig(config) {
+  const dir = mkdtempSync(join(tmpdir(), 'switchboard-suite-'));
+  const configPath = join(dir, 'config.yaml');
+  writeFileSync(configPath, typeof config === 'string' ? config : toYaml(config));
+  return { dir, configPath };
+}
+
+/** The environment of a suite's processes: this one's, less what a test must not inherit. */
+function suiteBaseEnv(extra) {
+  const env = { ...process.env };
+  for (const name of ['PORT', 'NATS_URL', 'DATABASE_URL', 'REDIS_URL', 'SWITCHBOARD_DATA_DIR']) delete env[name];
+  return Object.assign(env, { LOG_LEVEL: process.env.E2E_LOG_LEVEL ?? 'info' }, extra);
+}
+
+async function waitReady(url, proc, timeoutMs, anyDead = () => undefined) {
+  const started = Date.now();
+  let last = '';
+  while (Date.now() - started < timeoutMs) {
+    const dead = proc.child.exitCode !== null ? proc : anyDead();
+    if (dead) throw new Error(`${dead.name} exited during start-up:\n${dead.output.slice(-40).join('\n')}`);
+    try {
+      const response = await fetch(`${url}/health/readiness`, { signal: AbortSignal.timeout(2000) });
+      last = `${response.status} ${(await response.text()).slice(0, 500)}`;
+      if (response.status === 200) return;
+    } catch (error) {
+      last = error.cause?.code ?? error.message;
+    }
+    await sleep(100);
+  }
+  throw new Error(`${proc.name} not ready within ${timeoutMs} ms (${url}/health/readiness: ${last})`);
+}
+
+/**
+ * The one-process default (services/one-process) with nothing else: the in-process bus, the embedded database in
+ * a fresh data folder and memory stores. `restart()` stops it and starts it again on the same folder and port.
+ */
+async function startOneProcess({ config = {}, masterKey = 'sk-e2e-master-key', env: extraEnv = {}, echo = !!process.env.DEBUG_E2E, readyTimeoutMs = 60_000 } = {}) {
+  const main = join(ROOT, 'dist/services/one-process/src/main.js');
+  if (!existsSync(main)) throw new Error(`${main} is missing: run the build (npx tsc -p tsconfig.build.json)`);
+  const id = uniqueId();
+  const { dir, configPath } = writeSuiteConfig(config);
+  const dataDir = join(dir, 'data');
+  const port = await freePort();
+  const env = suiteBaseEnv({ MASTER_KEY: masterKey, SWITCHBOARD_CONFIG: configPath, SWITCHBOARD_DATA_DIR: dataDir, PORT: String(port), ...extraEnv });
+  const url = `http://127.0.0.1:${port}`;
+  const processes = new Map([['one-process', []]]);
+
+  async function start() {
+    const list = processes.get('one-process');
+    const proc = spawnNode(`one-process#${list.length}`, main, ['--config', configPath], { env, echo });
+    list.push(proc);
+    await waitReady(url, proc, readyTimeoutMs);
+    return proc;
+  }
+  const logs = () => processes.get('one-process').map((p) => `----- ${p.name} -----\n${p.output.join('\n')}`).join('\n');
+  const current = () => processes.get('one-process').at(-1);
+
+  let stopped = false;
+  async function stop() {
+    if (stopped) return;
+    stopped = true;
+    await current()?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  try {
+    await start();
+  } catch (error) {
+    const text = logs();
+    await stop();
+    error.message += `\n${text}`;
+    throw error;
+  }
+  return {
+    mode: 'one-process',
+    id,
+    edgeUrls: [url],
+    masterKey,
+    dataDir,
+    configPath,
+    processes,
+    logs,
+    async restart() {
+      await current().stop();
+      await start();
+    },
+    startService() {
+      throw new Error('the one-process default has no separate services to start');
+    },
+    stopService() {
+      throw new Error('the one-process default has no separate services to stop');
+    },
+    stop,
+  };
+}
+
+async function startDistributed({ edges = 1, connectors = 1, config = {}, masterKey = 'sk-e2e-master-key', env: extraEnv = {}, echo = !!process.env.DEBUG_E2E, readyTimeoutMs = 60_000 } = {}) {
   for (const name of SERVICES) {
     const main = join(ROOT, 'dist/services', name, 'src/main.js');
     if (!existsSync(main)) throw new Error(`${main} is missing: run the build (npx tsc -p tsconfig.build.json)`);
   }
   const id = uniqueId();
-  const dir = mkdtempSync(join(tmpdir(), 'switchboard-suite-'));
-  const configPath = join(dir, 'config.yaml');
-  writeFileSync(configPath, typeof config === 'string' ? config : toYaml(config));
+  const { dir, configPath } = writeSuiteConfig(config);
   const database = `sb_e2e_${id}`;
   const redisPrefix = `sb_e2e_${id}:`;
   const namespace = `e2e_${id}`;
-  const baseEnv = { ...process.env };
-  delete baseEnv.PORT;
-  Object.assign(baseEnv, {
+  const baseEnv = suiteBaseEnv({
     NATS_URL,
     NATS_NAMESPACE: namespace,
     DATABASE_URL: `${PG_BASE}/${database}`,
@@ -230,7 +327,6 @@ export async function startSuite({ edges = 1, connectors = 1, config = {}, maste
     REDIS_PREFIX: redisPrefix,
     MASTER_KEY: masterKey,
     SWITCHBOARD_CONFIG: configPath,
-    LOG_LEVEL: process.env.E2E_LOG_LEVEL ?? 'info',
     ...extraEnv,
   });
 
@@ -250,27 +346,9 @@ export async function startSuite({ edges = 1, connectors = 1, config = {}, maste
     if (name === 'edge') {
       const url = `http://127.0.0.1:${proc.port}`;
       edgeUrls[index] = url;
-      await waitReady(url, proc);
+      await waitReady(url, proc, readyTimeoutMs, () => [...processes.values()].flat().find((p) => p.child.exitCode !== null && !p.stoppedOnPurpose));
     }
     return { index, url: name === 'edge' ? edgeUrls[index] : undefined, process: proc };
-  }
-
-  async function waitReady(url, proc) {
-    const started = Date.now();
-    let last = '';
-    while (Date.now() - started < readyTimeoutMs) {
-      const dead = [...processes.values()].flat().find((p) => p.child.exitCode !== null && !p.stoppedOnPurpose);
-      if (dead) throw new Error(`${dead.name} exited during start-up:\n${dead.output.slice(-40).join('\n')}`);
-      try {
-        const response = await fetch(`${url}/health/readiness`, { signal: AbortSignal.timeout(2000) });
-        last = `${response.status} ${(await response.text()).slice(0, 500)}`;
-        if (response.status === 200) return;
-      } catch (error) {
-        last = error.cause?.code ?? error.message;
-      }
-      await sleep(100);
-    }
-    throw new Error(`${proc.name} not ready within ${readyTimeoutMs} ms (${url}/health/readiness: ${last})`);
   }
 
   function logs() {
@@ -315,6 +393,7 @@ export async function startSuite({ edges = 1, connectors = 1, config = {}, maste
   }
 
   return {
+    mode: 'distributed',
     id,
     edgeUrls,
     masterKey,

@@ -11,10 +11,13 @@ import { CONTRACT_EXTRA } from './rpc-handler.decorator.js';
  */
 export class BusServer extends Server implements CustomTransportStrategy {
   private readonly stops: (() => void)[] = [];
+  private readonly inFlight = new Set<Promise<unknown>>();
 
   constructor(
     private readonly bus: Bus,
     private readonly queueGroup: string,
+    /** On close, how long calls already taken may run on before the service's modules are torn down. */
+    private readonly drainMs = 3_000,
   ) {
     super();
   }
@@ -24,17 +27,30 @@ export class BusServer extends Server implements CustomTransportStrategy {
       const contract = handler.extras?.[CONTRACT_EXTRA] as Contract | undefined;
       if (!contract) throw new Error(`handler for ${pattern} was not declared with @RpcHandler`);
       this.stops.push(
-        this.bus.serve(contract, this.queueGroup, async (data, context) => {
-          const output = await handler(data, new BusContext([context]));
-          return isObservable(output) ? await lastValueFrom(output) : output;
+        this.bus.serve(contract, this.queueGroup, (data, context) => {
+          const call = (async () => {
+            const output = await handler(data, new BusContext([context]));
+            return isObservable(output) ? await lastValueFrom(output) : output;
+          })();
+          this.inFlight.add(call);
+          void call.then(
+            () => this.inFlight.delete(call),
+            () => this.inFlight.delete(call),
+          );
+          return call;
         }),
       );
     }
     callback();
   }
 
+  /** Stops taking calls, then lets the ones already taken finish (bounded) before Nest destroys the modules. */
   async close(): Promise<void> {
     for (const stop of this.stops.splice(0)) stop();
+    if (this.inFlight.size === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.allSettled([...this.inFlight]), new Promise((resolve) => (timer = setTimeout(resolve, this.drainMs)))]);
+    clearTimeout(timer);
   }
 
   on(): never {

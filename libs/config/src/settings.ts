@@ -4,16 +4,19 @@ import { loadGatewayConfig, type LoadedConfig } from './gateway-config.js';
 
 /** Environment every service reads (SPEC section 1); each service's config.ts extends what it needs. */
 export const BusEnv = {
-  NATS_URL: z.string().default('nats://127.0.0.1:4222'),
+  /** Unset: the in-process bus (one process). Set: NATS, which every separate service process requires. */
+  NATS_URL: z.string().min(1).optional(),
   /** Put in front of every NATS subject; lets two deployments or test runs share one NATS. */
   NATS_NAMESPACE: z.string().regex(/^[A-Za-z0-9_-]*$/).default(''),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
 };
 export const DatabaseEnv = {
-  DATABASE_URL: z.string().default('postgres://postgres@127.0.0.1:5432/switchboard'),
+  /** Unset: the embedded database in SWITCHBOARD_DATA_DIR (one process). Set: that Postgres database. */
+  DATABASE_URL: z.string().min(1).optional(),
 };
 export const RedisEnv = {
-  REDIS_URL: z.string().default('redis://127.0.0.1:6379'),
+  /** Unset: sessions, caches and rate counters in memory (one process). Set: that Redis. */
+  REDIS_URL: z.string().min(1).optional(),
   /** Put in front of every Redis key, like NATS_NAMESPACE for subjects. */
   REDIS_PREFIX: z.string().default('sb:'),
 };

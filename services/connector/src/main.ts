@@ -1,9 +1,4 @@
-import { runService } from '#libs/bus';
-import { ConnectorEnv } from './config.js';
-import { ConnectorModule } from './connector.module.js';
+import { runService } from '#libs/runtime';
+import { connectorDefinition } from './connector.definition.js';
 
-await runService({
-  name: 'connector',
-  env: ConnectorEnv,
-  createModule: async (_settings, bus) => ConnectorModule.register({ bus }),
-});
+await runService(connectorDefinition);

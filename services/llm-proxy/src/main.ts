@@ -1,9 +1,4 @@
-import { runService } from '#libs/bus';
-import { LlmProxyEnv } from './config.js';
-import { LlmProxyModule } from './llm-proxy.module.js';
+import { runService } from '#libs/runtime';
+import { llmProxyDefinition } from './llm-proxy.definition.js';
 
-void runService({
-  name: 'llm-proxy',
-  env: LlmProxyEnv,
-  createModule: async (settings) => LlmProxyModule.register({ models: settings.file.config.model_list }),
-});
+await runService(llmProxyDefinition);
