@@ -27,7 +27,7 @@ describe('parseGatewayConfig', () => {
       },
       {},
     );
-    expect(config.mcp_servers.zapier!.transport).toBe('sse');
+    expect(config.mcp_servers.zapier!.transport).toBeUndefined(); // the registry infers it from the URL (SPEC section 2)
     expect(config.mcp_servers.deepwiki!.allow_all_keys).toBe(false);
     expect(config.mcp_servers.local_files!.args).toEqual(['-y', 'server']);
   });
@@ -75,6 +75,34 @@ describe('parseGatewayConfig', () => {
   it('treats an empty file as an empty config and rejects a non-mapping', () => {
     expect(parseGatewayConfig(null, {}).config.mcp_servers).toEqual({});
     expect(problemsOf(['a'])).toEqual(['config: expected a mapping at the top level']);
+  });
+
+  it('refuses upstream URLs that are not http(s) or that point at refused addresses, naming the server', () => {
+    expect(problemsOf({ mcp_servers: { a: { url: 'ftp://example.com/mcp' } } })).toEqual(['mcp_servers.a.url: expected an http(s) URL']);
+    expect(problemsOf({ mcp_servers: { meta: { url: 'http://169.254.169.254/latest', transport: 'http' } } })).toEqual([
+      'mcp_servers.meta.url: 169.254.169.254 is a link-local (cloud metadata) address: always refused',
+    ]);
+    // private and loopback addresses are allowed by default ...
+    expect(problemsOf({ mcp_servers: { local: { url: 'http://127.0.0.2:9/mcp' } } })).toEqual([]);
+    // ... and refusable, with holes punched by mcp_allowed_ip_ranges
+    const general_settings = { mcp_blocked_ip_ranges: ['127.0.0.0/8', '::1/128'], mcp_allowed_ip_ranges: ['127.0.0.1'] };
+    expect(problemsOf({ general_settings, mcp_servers: { local: { url: 'http://127.0.0.2:9/mcp' }, v6: { url: 'http://[::1]:9/sse' } } })).toEqual([
+      'mcp_servers.local.url: 127.0.0.2 is in general_settings.mcp_blocked_ip_ranges (127.0.0.0/8)',
+      'mcp_servers.v6.url: ::1 is in general_settings.mcp_blocked_ip_ranges (::1/128)',
+    ]);
+    expect(problemsOf({ general_settings, mcp_servers: { hole: { url: 'http://127.0.0.1:9/mcp' } } })).toEqual([]);
+  });
+
+  it('validates the upstream settings of general_settings', () => {
+    const { config } = parseGatewayConfig(
+      { general_settings: { mcp_blocked_ip_ranges: ['10.0.0.0/8'], mcp_allowed_ip_ranges: ['10.1.2.0/24'], mcp_stdio_allowed_commands: ['npx', '/usr/bin/uvx'] } },
+      {},
+    );
+    expect(config.general_settings.mcp_stdio_allowed_commands).toEqual(['npx', '/usr/bin/uvx']);
+    expect(problemsOf({ general_settings: { mcp_blocked_ip_ranges: ['10.0.0.0/8', 'intranet'], mcp_allowed_ip_ranges: '10.1.2.0/24' } })).toEqual([
+      'general_settings.mcp_blocked_ip_ranges.1: expected a CIDR range like 10.0.0.0/8 or fd00::/8, got "intranet"',
+      'general_settings.mcp_allowed_ip_ranges: expected array, got "10.1.2.0/24"',
+    ]);
   });
 
   it('prints the whole YAML syntax error: message, line and column, and the offending line under a caret', () => {

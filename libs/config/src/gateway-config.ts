@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { McpServerSpec, SERVER_NAME_PATTERN } from '#libs/contracts';
+import { parseIpRange, UpstreamUrlGuard, UpstreamUrlRefused } from '#libs/net-guard';
 import { ConfigError, issuesToProblems } from './config-error.js';
 
 /**
@@ -25,16 +26,30 @@ const ModelEntry = z.strictObject({
 });
 export type ModelEntry = z.infer<typeof ModelEntry>;
 
+const IpRangeList = z.array(
+  z.string().superRefine((text, ctx) => {
+    const range = parseIpRange(text);
+    if (typeof range === 'string') ctx.addIssue({ code: 'custom', message: range });
+  }),
+);
+
 const GeneralSettings = z.strictObject({
   master_key: z.string().min(1).optional(),
   /** Browser origins allowed on /mcp besides loopback ones (MCP's DNS-rebinding protection). */
   allowed_origins: z.array(z.string()).optional(),
+  /** Upstream URLs whose address is in these ranges are refused (link-local and metadata addresses always are). */
+  mcp_blocked_ip_ranges: IpRangeList.default([]),
+  /** Holes in mcp_blocked_ip_ranges. */
+  mcp_allowed_ip_ranges: IpRangeList.default([]),
+  /** stdio servers admin keys may add or change (command names or paths, matched exactly); else config and master key only. */
+  mcp_stdio_allowed_commands: z.array(z.string().min(1)).default([]),
 });
+export type GeneralSettings = z.infer<typeof GeneralSettings>;
 
 export const GatewayConfig = z.strictObject({
   model_list: z.array(ModelEntry).default([]),
   mcp_servers: z.record(z.string(), McpServerSpec).default({}),
-  general_settings: GeneralSettings.default({}),
+  general_settings: GeneralSettings.prefault({}),
 });
 export type GatewayConfig = z.infer<typeof GatewayConfig>;
 
@@ -94,8 +109,28 @@ export function parseGatewayConfig(document: unknown, env: NodeJS.ProcessEnv): L
 
   const result = GatewayConfig.safeParse(resolved);
   if (!result.success) problems.push(...issuesToProblems(result.error.issues, resolved));
+  else problems.push(...literalUrlProblems(result.data));
   if (problems.length > 0) throw new ConfigError(problems);
   return { config: result.data!, ignoredKeys };
+}
+
+/**
+ * Upstream URLs whose address is written in them and refused (SPEC section 2). Host names are resolved and checked
+ * by the registry when it seeds the servers, and by the connector whenever it connects.
+ */
+function literalUrlProblems(config: GatewayConfig): string[] {
+  const { mcp_blocked_ip_ranges: blocked, mcp_allowed_ip_ranges: allowed } = config.general_settings;
+  const guard = new UpstreamUrlGuard({ blocked, allowed });
+  return Object.entries(config.mcp_servers).flatMap(([name, spec]) => {
+    if (!spec.url || spec.transport === 'stdio') return [];
+    try {
+      guard.checkLiteral(spec.url);
+      return [];
+    } catch (error) {
+      if (!(error instanceof UpstreamUrlRefused)) throw error;
+      return [`mcp_servers.${name}.url: ${error.message}`];
+    }
+  });
 }
 
 /** Reads and validates config.yaml. A file that cannot be read or parsed is a ConfigError too. */

@@ -1,8 +1,14 @@
+import type { GeneralSettings } from '#libs/config';
 import type { McpServerSpec } from '#libs/contracts';
+import type { HostResolver } from '#libs/net-guard';
 
 export interface RegistryOptions {
   /** `mcp_servers` of config.yaml, seeded at start (key = server name). */
   seedServers: Record<string, McpServerSpec>;
+  /** `general_settings` of config.yaml: the upstream rules (blocked and allowed IP ranges, stdio commands). */
+  generalSettings?: GeneralSettings;
+  /** Resolves upstream host names for the URL checks (the system's resolver by default; tests pass a stub). */
+  resolver?: HostResolver;
   /** Every healthy server's tools are fetched again after this long (default 30 s). */
   healthyRefreshMs?: number;
   /** An unhealthy server is tried again after this long (default 5 s), so that one that comes back reappears. */

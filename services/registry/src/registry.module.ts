@@ -13,6 +13,7 @@ import { CredentialCipher } from './servers/credential-cipher.js';
 import { ServerRepository } from './servers/server.repository.js';
 import { ServerSeeder } from './servers/server-seeder.js';
 import { ServersService } from './servers/servers.service.js';
+import { UpstreamPolicy } from './servers/upstream-policy.js';
 import { REGISTRY_DATA_SOURCE, REGISTRY_OPTIONS } from './tokens.js';
 
 export interface RegistryDeps {
@@ -57,6 +58,7 @@ export class RegistryModule {
         ServerRepository,
         CatalogRepository,
         ServersService,
+        UpstreamPolicy,
         ServerSeeder,
         CatalogService,
         HealthService,

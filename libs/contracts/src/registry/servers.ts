@@ -18,8 +18,9 @@ const HeaderMap = z.record(z.string(), z.string());
 
 /** The fields of one MCP server as config.yaml and the admin API accept them (LiteLLM's names). */
 export const McpServerFields = {
-  url: z.url({ message: 'expected an http(s) URL' }).optional(),
-  transport: McpTransport.default('sse'),
+  url: z.url({ protocol: /^https?$/, message: 'expected an http(s) URL' }).optional(),
+  /** Missing: inferred from the URL (inferTransport). */
+  transport: McpTransport.optional(),
   command: z.string().min(1).optional(),
   args: z.array(z.string()).default([]),
   env: HeaderMap.default({}),
@@ -38,6 +39,19 @@ export const McpServerFields = {
   spec_version: ProtocolVersion.optional(),
 };
 
+/**
+ * The transport of a server that names none (SPEC section 2): `http` (Streamable HTTP) when the URL's path ends in
+ * `/mcp`, otherwise `sse`, LiteLLM's default (a path ending in `/sse` included).
+ */
+export function inferTransport(url: string | null | undefined): 'http' | 'sse' {
+  if (!url) return 'sse';
+  try {
+    return new URL(url).pathname.replace(/\/+$/, '').endsWith('/mcp') ? 'http' : 'sse';
+  } catch {
+    return 'sse';
+  }
+}
+
 type SpecShape = { transport?: string; url?: string; command?: string; allowed_tools?: unknown; disallowed_tools?: unknown };
 /** Cross-field rules shared by config and API: a URL for sse/http, a command for stdio, one tool filter. */
 export function checkServerSpec(spec: SpecShape, ctx: z.RefinementCtx): void {
@@ -45,7 +59,7 @@ export function checkServerSpec(spec: SpecShape, ctx: z.RefinementCtx): void {
     ctx.addIssue({ code: 'custom', path: ['command'], message: 'required when transport is stdio' });
   }
   if (spec.transport !== 'stdio' && !spec.url) {
-    ctx.addIssue({ code: 'custom', path: ['url'], message: `required when transport is ${spec.transport ?? 'sse'}` });
+    ctx.addIssue({ code: 'custom', path: ['url'], message: spec.transport ? `required when transport is ${spec.transport}` : 'required (or transport: stdio with a command)' });
   }
   if (spec.allowed_tools && spec.disallowed_tools) {
     ctx.addIssue({ code: 'custom', path: ['disallowed_tools'], message: 'set allowed_tools or disallowed_tools, not both' });
@@ -56,16 +70,25 @@ export function checkServerSpec(spec: SpecShape, ctx: z.RefinementCtx): void {
 export const McpServerSpec = z.strictObject(McpServerFields).superRefine(checkServerSpec);
 export type McpServerSpec = z.infer<typeof McpServerSpec>;
 
+/**
+ * Who asks for a change of the registry, set by the edge from the caller's key (never from the body): stdio
+ * servers need the master key, or a command in general_settings.mcp_stdio_allowed_commands. Missing = 'admin'.
+ */
+export const ServerChangeCaller = z.enum(['master', 'admin']);
+export type ServerChangeCaller = z.infer<typeof ServerChangeCaller>;
+
+const CreateServerFields = {
+  server_id: z.uuid().optional(),
+  server_name: ServerName,
+  mcp_access_groups: z.array(z.string().min(1)).optional(),
+  ...McpServerFields,
+};
 /** POST /v1/mcp/server: LiteLLM's body, `mcp_access_groups` accepted for `access_groups`. */
-export const CreateServerRequest = z
-  .strictObject({
-    server_id: z.uuid().optional(),
-    server_name: ServerName,
-    mcp_access_groups: z.array(z.string().min(1)).optional(),
-    ...McpServerFields,
-  })
-  .superRefine(checkServerSpec);
+export const CreateServerRequest = z.strictObject(CreateServerFields).superRefine(checkServerSpec);
 export type CreateServerRequest = z.infer<typeof CreateServerRequest>;
+/** The CreateServer bus request: the body and who sent it. */
+export const CreateServerCall = z.strictObject({ ...CreateServerFields, caller: ServerChangeCaller.optional() }).superRefine(checkServerSpec);
+export type CreateServerCall = z.infer<typeof CreateServerCall>;
 
 /** Fields an update may clear by sending `null` (PUT /v1/mcp/server). */
 export const CLEARABLE_SERVER_FIELDS = [
@@ -105,6 +128,9 @@ export const UpdateServerRequest = z.strictObject({
   [K in keyof typeof McpServerFields]: UpdateField<K>;
 });
 export type UpdateServerRequest = z.infer<typeof UpdateServerRequest>;
+/** The UpdateServer bus request: the body and who sent it. */
+export const UpdateServerCall = UpdateServerRequest.extend({ caller: ServerChangeCaller.optional() });
+export type UpdateServerCall = z.infer<typeof UpdateServerCall>;
 
 /** What the admin API returns: credentials masked, never in full. */
 export const McpServerView = z.object({
@@ -151,6 +177,11 @@ export const McpServerRuntime = z.object({
   timeout: z.number().nullable(),
   max_concurrent_requests: z.number().nullable(),
   spec_version: z.string().nullable(),
+  /**
+   * general_settings.mcp_blocked_ip_ranges / mcp_allowed_ip_ranges as the registry has them: the connector checks
+   * the address it connects to with these, so a name that resolves elsewhere after registration gets no further.
+   */
+  ip_ranges: z.object({ blocked: z.array(z.string()), allowed: z.array(z.string()) }).optional(),
   /** Changes whenever the definition changes: a connector re-connects when it differs. */
   revision: z.string(),
 });
@@ -165,8 +196,8 @@ export const ListServers = defineContract(
   z.object({ servers: z.array(McpServerView) }),
 );
 export const GetServer = defineContract('GetServer', Subjects.registry.getServer, ServerRef, McpServerView);
-export const CreateServer = defineContract('CreateServer', Subjects.registry.createServer, CreateServerRequest, McpServerView);
-export const UpdateServer = defineContract('UpdateServer', Subjects.registry.updateServer, UpdateServerRequest, McpServerView);
+export const CreateServer = defineContract('CreateServer', Subjects.registry.createServer, CreateServerCall, McpServerView);
+export const UpdateServer = defineContract('UpdateServer', Subjects.registry.updateServer, UpdateServerCall, McpServerView);
 export const DeleteServer = defineContract(
   'DeleteServer',
   Subjects.registry.deleteServer,

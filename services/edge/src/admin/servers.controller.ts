@@ -12,12 +12,15 @@ import {
   UpdateServer,
   UpdateServerRequest,
 } from '#libs/contracts';
-import { AdminOnly, ApiKeyGuard } from '../auth/api-key.guard.js';
+import { AdminOnly, ApiKeyGuard, type AuthenticatedRequest } from '../auth/api-key.guard.js';
 import { CatalogService } from '../catalog/catalog.service.js';
 import { EDGE_SETTINGS, type EdgeSettings } from '../edge-settings.js';
 import { parseJsonBody } from '../http/json-body.js';
 
 const ADMIN_CALL = { timeoutMs: 10_000 };
+
+/** The registry decides who may add or change stdio servers by the caller's key (SPEC section 2). */
+const callerOf = (req: Request) => ((req as AuthenticatedRequest).principal.kind === 'master' ? 'master' : 'admin');
 
 /** SPEC section 5: the MCP server registry, for the master key and admin keys. */
 @Controller('v1/mcp')
@@ -48,13 +51,13 @@ export class ServersController {
   @Post('server')
   async create(@Req() req: Request) {
     const body = await parseJsonBody(req, this.settings.env.MAX_REQUEST_BODY_BYTES, CreateServerRequest);
-    return this.bus.call(CreateServer, body, ADMIN_CALL);
+    return this.bus.call(CreateServer, { ...body, caller: callerOf(req) }, ADMIN_CALL);
   }
 
   @Put('server')
   async update(@Req() req: Request) {
     const body = await parseJsonBody(req, this.settings.env.MAX_REQUEST_BODY_BYTES, UpdateServerRequest);
-    return this.bus.call(UpdateServer, body, ADMIN_CALL);
+    return this.bus.call(UpdateServer, { ...body, caller: callerOf(req) }, ADMIN_CALL);
   }
 
   @Delete('server/:id')

@@ -8,9 +8,9 @@ import {
   ListAccessGroups,
   ListServers,
   ResolveServer,
-  type CreateServerRequest,
+  type CreateServerCall,
   type RequestOf,
-  type UpdateServerRequest,
+  type UpdateServerCall,
   UpdateServer,
 } from '#libs/contracts';
 import { ServersService } from '../servers/servers.service.js';
@@ -30,12 +30,12 @@ export class ServersHandler {
   }
 
   @RpcHandler(CreateServer)
-  create(@Payload() request: CreateServerRequest) {
+  create(@Payload() request: CreateServerCall) {
     return this.servers.create(request);
   }
 
   @RpcHandler(UpdateServer)
-  update(@Payload() request: UpdateServerRequest) {
+  update(@Payload() request: UpdateServerCall) {
     return this.servers.update(request);
   }
 

@@ -62,7 +62,18 @@ describe('mergeUpdate (PUT semantics)', () => {
 describe('definitionFromCreate', () => {
   it('accepts mcp_access_groups as access_groups', () => {
     const request = CreateServerRequest.parse({ server_name: 'deepwiki', url: 'https://mcp.deepwiki.com/mcp', mcp_access_groups: ['docs'] });
-    expect(definitionFromCreate(request)).toMatchObject({ server_name: 'deepwiki', transport: 'sse', access_groups: ['docs'], auth_value: null });
+    expect(definitionFromCreate(request)).toMatchObject({ server_name: 'deepwiki', access_groups: ['docs'], auth_value: null });
+  });
+
+  it('infers a missing transport from the URL: http for a path ending in /mcp, sse otherwise (LiteLLM’s default)', () => {
+    const transportOf = (url: string) => definitionFromCreate(CreateServerRequest.parse({ server_name: 's', url })).transport;
+    expect(transportOf('https://mcp.deepwiki.com/mcp')).toBe('http');
+    expect(transportOf('https://example.com/v1/mcp/?session=x')).toBe('http');
+    expect(transportOf('https://mcp.deepwiki.com/sse')).toBe('sse');
+    expect(transportOf('https://example.com/mcp/tools')).toBe('sse');
+    expect(transportOf('https://example.com/mcpx')).toBe('sse');
+    expect(definitionFromCreate(CreateServerRequest.parse({ server_name: 's', url: 'https://example.com/mcp', transport: 'sse' })).transport).toBe('sse');
+    expect(definitionFromSpec('s', McpServerSpec.parse({ url: 'http://127.0.0.1:9/mcp' })).transport).toBe('http');
   });
 });
 

@@ -2,6 +2,7 @@ import type { z } from 'zod';
 import {
   checkServerSpec,
   DomainError,
+  inferTransport,
   type AuthType,
   type CreateServerRequest,
   type McpServerRuntime,
@@ -53,7 +54,7 @@ function fromFields(server_name: string, spec: SpecFields, accessGroups?: string
     alias: spec.alias ?? null,
     description: spec.description ?? null,
     url: spec.url ?? null,
-    transport: spec.transport,
+    transport: spec.transport ?? inferTransport(spec.url),
     command: spec.command ?? null,
     args: [...spec.args],
     env: { ...spec.env },
@@ -182,8 +183,8 @@ export function toView(record: ServerRecord): McpServerView {
   };
 }
 
-/** What a connector needs, secrets in clear; `revision` changes on every update. */
-export function toRuntime(record: ServerRecord): McpServerRuntime {
+/** What a connector needs, secrets in clear, and the IP ranges to check; `revision` changes on every update. */
+export function toRuntime(record: ServerRecord, ipRanges?: McpServerRuntime['ip_ranges']): McpServerRuntime {
   return {
     server_id: record.id,
     server_name: record.server_name,
@@ -199,6 +200,7 @@ export function toRuntime(record: ServerRecord): McpServerRuntime {
     timeout: record.timeout,
     max_concurrent_requests: record.max_concurrent_requests,
     spec_version: record.spec_version,
+    ...(ipRanges ? { ip_ranges: ipRanges } : {}),
     revision: `${record.updated_at.toISOString()}:${record.id}`,
   };
 }

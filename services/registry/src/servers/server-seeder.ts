@@ -1,10 +1,12 @@
 import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { Bus } from '#libs/bus';
+import { ConfigError } from '#libs/config';
 import { ServersChanged, type McpServerSpec } from '#libs/contracts';
 import { REGISTRY_OPTIONS } from '../tokens.js';
 import type { RegistryOptions } from '../options.js';
 import { ServerRepository } from './server.repository.js';
 import { definitionFromSpec, sameDefinition, type ServerDefinition, type ServerRecord } from './server-definition.js';
+import { UpstreamPolicy } from './upstream-policy.js';
 
 export type SeedAction =
   | { kind: 'insert'; definition: ServerDefinition }
@@ -38,6 +40,7 @@ export class ServerSeeder implements OnModuleInit {
     @Inject(ServerRepository) private readonly servers: ServerRepository,
     @Inject(Bus) private readonly bus: Bus,
     @Inject(REGISTRY_OPTIONS) private readonly options: RegistryOptions,
+    @Inject(UpstreamPolicy) private readonly upstreams: UpstreamPolicy,
   ) {}
 
   async onModuleInit(): Promise<void> {
@@ -46,6 +49,7 @@ export class ServerSeeder implements OnModuleInit {
 
   /** Returns the names it inserted or updated. */
   async seed(): Promise<{ created: string[]; updated: string[] }> {
+    await this.checkUpstreams();
     const plan = planSeed(this.options.seedServers, await this.servers.list());
     const created: string[] = [];
     const updated: string[] = [];
@@ -68,5 +72,21 @@ export class ServerSeeder implements OnModuleInit {
       this.log.log(`seeded MCP servers from the config: created [${created.join(', ')}], updated [${updated.join(', ')}]`);
     }
     return { created, updated };
+  }
+
+  /**
+   * The config's URLs with their names resolved (literal addresses were checked when the config was read): a
+   * refused one stops start-up like any other config error. Also says which transport a server without one got.
+   */
+  private async checkUpstreams(): Promise<void> {
+    const problems: string[] = [];
+    await Promise.all(
+      Object.entries(this.options.seedServers).map(async ([name, spec]) => {
+        const definition = definitionFromSpec(name, spec);
+        if (spec.transport === undefined) this.upstreams.noteInferredTransport(`mcp_servers.${name}`, definition);
+        await this.upstreams.checkUrl(definition, `mcp_servers.${name}.url`).catch((error: Error) => problems.push(error.message));
+      }),
+    );
+    if (problems.length > 0) throw new ConfigError(problems.sort());
   }
 }

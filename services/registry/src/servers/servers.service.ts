@@ -3,13 +3,17 @@ import { Bus } from '#libs/bus';
 import {
   DomainError,
   ServersChanged,
-  type CreateServerRequest,
+  type CreateServerCall,
   type McpServerRuntime,
   type McpServerView,
-  type UpdateServerRequest,
+  type UpdateServerCall,
 } from '#libs/contracts';
 import { ServerRepository } from './server.repository.js';
 import { assertValidDefinition, definitionFromCreate, mergeUpdate, toRuntime, toView } from './server-definition.js';
+import { UpstreamPolicy } from './upstream-policy.js';
+
+/** Fields that decide what a stdio server runs: changing one is checked like adding the server. */
+const HOW_IT_RUNS = ['transport', 'command', 'args', 'env'] as const;
 
 /** The admin CRUD of MCP servers (SPEC section 5). Every committed write is announced with ServersChanged. */
 @Injectable()
@@ -17,6 +21,7 @@ export class ServersService {
   constructor(
     @Inject(ServerRepository) private readonly servers: ServerRepository,
     @Inject(Bus) private readonly bus: Bus,
+    @Inject(UpstreamPolicy) private readonly upstreams: UpstreamPolicy,
   ) {}
 
   async list(): Promise<{ servers: McpServerView[] }> {
@@ -27,16 +32,34 @@ export class ServersService {
     return toView(await this.require(ref));
   }
 
-  async create(request: CreateServerRequest): Promise<McpServerView> {
+  async create(request: CreateServerCall): Promise<McpServerView> {
     const definition = definitionFromCreate(request);
     assertValidDefinition(definition);
+    this.upstreams.checkStdio(definition, request.caller);
+    await this.upstreams.checkUrl(definition);
+    if (request.transport === undefined) this.upstreams.noteInferredTransport(`server ${definition.server_name}`, definition);
     const record = await this.servers.insert(definition, 'api', request.server_id);
     this.bus.publish(ServersChanged, { server_id: record.id, server_name: record.server_name, change: 'created' });
     return toView(record);
   }
 
-  async update(request: UpdateServerRequest): Promise<McpServerView> {
-    const result = await this.servers.update(request.server_id, (current) => mergeUpdate(current, request));
+  async update(request: UpdateServerCall): Promise<McpServerView> {
+    // The URL check may resolve a name: done before the locked update, which then insists on the URL checked.
+    const urlChanges = request.url !== undefined || request.transport !== undefined;
+    let checkedUrl: string | null = null;
+    if (urlChanges) {
+      const merged = mergeUpdate(await this.require(request.server_id), request);
+      await this.upstreams.checkUrl(merged);
+      checkedUrl = merged.url;
+    }
+    const result = await this.servers.update(request.server_id, (current) => {
+      const merged = mergeUpdate(current, request);
+      if (HOW_IT_RUNS.some((field) => request[field] !== undefined)) this.upstreams.checkStdio(merged, request.caller);
+      if (urlChanges && merged.url !== checkedUrl) {
+        throw new DomainError('CONFLICT', 'url: the server changed while its URL was being checked; try again', { field: 'url' });
+      }
+      return merged;
+    });
     if (!result) throw notFound(request.server_id);
     this.bus.publish(ServersChanged, { server_id: result.after.id, server_name: result.after.server_name, change: 'updated' });
     return toView(result.after);
@@ -51,7 +74,7 @@ export class ServersService {
 
   /** For connectors only: the definition with its secrets in clear. */
   async resolve(ref: string): Promise<McpServerRuntime> {
-    return toRuntime(await this.require(ref));
+    return toRuntime(await this.require(ref), this.upstreams.ipRanges);
   }
 
   async accessGroups(): Promise<{ access_groups: { name: string; servers: string[] }[] }> {
