@@ -30,6 +30,9 @@ const EVERYTHING = resolve('node_modules/@modelcontextprotocol/server-everything
 
 /** What the stub registry answers to ResolveServer. */
 const servers = new Map<string, McpServerRuntime>();
+/** The connector's resolver: host names resolve here, never through DNS. */
+const names = new Map<string, string[]>();
+const resolver = async (host: string) => names.get(host) ?? [];
 const runtime = (server_id: string, fields: Partial<McpServerRuntime>): McpServerRuntime => ({
   server_id,
   server_name: server_id,
@@ -125,7 +128,7 @@ describe('connector (real NATS, real upstream MCP servers)', () => {
     bus = await NatsBus.connect({ url: TEST_NATS_URL, namespace });
     const logger = new JsonLogger('connector-test', 'error');
     registry = await startBusService({ module: { module: StubRegistryModule }, bus, queueGroup: 'registry', logger });
-    app = await startBusService({ module: ConnectorModule.register({ bus, pool: { restartInitialMs: 200, restartMaxMs: 1_000 } }), bus, queueGroup: 'connector', logger });
+    app = await startBusService({ module: ConnectorModule.register({ bus, pool: { restartInitialMs: 200, restartMaxMs: 1_000, resolver } }), bus, queueGroup: 'connector', logger });
     pool = app.get(UpstreamPool);
 
     [counting, slowServer, serialServer, pagedServer] = await Promise.all([
@@ -280,6 +283,35 @@ describe('connector (real NATS, real upstream MCP servers)', () => {
     const second = pool.state('counting_changing')!;
     expect(second.revision).toBe('2');
     expect(second.session_id).not.toBe(first.session_id);
+  });
+
+  it('checks the upstream address right before connecting, with the registry’s IP ranges: a refused one never gets a request', async () => {
+    const blockLoopback = { blocked: ['127.0.0.0/8'], allowed: [] };
+    const refused = async (server_id: string, message: RegExp) => {
+      const before = counting.stats().initialize;
+      const error = await call(server_id, 'tools/list').catch((e: unknown) => e);
+      expect(error).toMatchObject({ code: 'UPSTREAM_UNAVAILABLE', retryable: false, message: expect.stringMatching(message) });
+      expect(counting.stats().initialize).toBe(before);
+      expect(pool.state(server_id)?.connected).toBe(false);
+    };
+    // a literal address in a blocked range (Streamable HTTP and SSE alike)
+    servers.set('guard_literal', runtime('guard_literal', { url: counting.url, ip_ranges: blockLoopback }));
+    await refused('guard_literal', /refused: 127\.0\.0\.1 is in general_settings\.mcp_blocked_ip_ranges \(127\.0\.0\.0\/8\)/);
+    servers.set('guard_sse', runtime('guard_sse', { transport: 'sse', url: counting.url.replace(/\/mcp$/, '/sse'), ip_ranges: blockLoopback }));
+    await refused('guard_sse', /127\.0\.0\.1 is in general_settings\.mcp_blocked_ip_ranges/);
+
+    // a name: connected through the address the resolver gave (never DNS) ...
+    const url = `http://upstream.test:${counting.port}/mcp`;
+    names.set('upstream.test', ['127.0.0.1']);
+    servers.set('guard_name', runtime('guard_name', { url, revision: '1' }));
+    expect(await echo('guard_name', 'via the checked address')).toBe('via the checked address');
+    // ... and after the name moved to the metadata address (a DNS change after registration), the next session is refused
+    names.set('upstream.test', ['169.254.169.254']);
+    servers.set('guard_name', runtime('guard_name', { url, revision: '2' }));
+    bus.publish(ServersChanged, { server_id: 'guard_name', server_name: 'guard_name', change: 'updated' });
+    await bus.flush();
+    await waitFor(() => pool.state('guard_name') === undefined);
+    await refused('guard_name', /upstream\.test resolves to 169\.254\.169\.254, which is a link-local \(cloud metadata\) address: always refused/);
   });
 
   it.each(['everything_stdio', 'everything_sse', 'everything_http'])('calls server-everything echo over %s and fetches its catalog', async (id) => {

@@ -1,5 +1,6 @@
 import http, { type ClientRequest, type IncomingMessage } from 'node:http';
 import https from 'node:https';
+import type { LookupFunction } from 'node:net';
 import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import { currentRequestHeaders } from './request-context.js';
@@ -29,6 +30,8 @@ export interface HttpTransportOptions {
   headers?: Record<string, string>;
   /** Opens the GET stream for server-initiated notifications (list_changed) after initialization. */
   openNotificationStream?: boolean;
+  /** Resolves the host for every new connection (the connector's address check: UpstreamUrlGuard.lookup). */
+  lookup?: LookupFunction;
   onDebug?: (message: string) => void;
 }
 
@@ -59,7 +62,7 @@ export class StreamableHttpTransport implements Transport {
   ) {
     const secure = url.protocol === 'https:';
     this.lib = secure ? https : http;
-    this.agent = new this.lib.Agent({ keepAlive: true, maxSockets: 256, keepAliveMsecs: 10_000 });
+    this.agent = new this.lib.Agent({ keepAlive: true, maxSockets: 256, keepAliveMsecs: 10_000, ...(options.lookup ? { lookup: options.lookup } : {}) });
   }
 
   async start(): Promise<void> {

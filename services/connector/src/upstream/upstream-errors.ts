@@ -1,5 +1,6 @@
 import { ErrorCode as McpErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
 import { DomainError } from '#libs/contracts';
+import { UpstreamUrlRefused } from '#libs/net-guard';
 import { SessionExpiredError, UpstreamHttpError } from './http-transport.js';
 
 /** JSON-RPC error codes an upstream may answer with that mean "no such thing". */
@@ -11,6 +12,10 @@ const NOT_FOUND_CODES = new Set<number>([McpErrorCode.MethodNotFound, -32002 /* 
  */
 export function toUpstreamError(error: unknown, server: string, timeoutMs: number): DomainError {
   if (error instanceof DomainError) return error;
+  if (error instanceof UpstreamUrlRefused) {
+    // not retryable: the address is refused by the rules, not down (the registry's catalog refresh still retries)
+    return new DomainError('UPSTREAM_UNAVAILABLE', `upstream ${server} refused: ${error.message}`, { server, reason: error.reason }, false);
+  }
   if (error instanceof McpError) {
     const data = (error as McpError & { data?: unknown }).data;
     if (error.code === McpErrorCode.RequestTimeout && isSdkTimeout(data)) {

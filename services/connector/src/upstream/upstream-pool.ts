@@ -11,6 +11,7 @@ import {
 import { z } from 'zod';
 import { Bus } from '#libs/bus';
 import { DomainError, UpstreamListChanged, type McpServerRuntime, type ReplyOf, type RequestOf, type FetchServerCatalog, type UpstreamRequest } from '#libs/contracts';
+import { UpstreamUrlGuard, type HostResolver } from '#libs/net-guard';
 import { ServerDefinitionsService } from '../servers/server-definitions.service.js';
 import { Backoff } from './backoff.js';
 import { buildServerHeaders, mergeHeaders } from './headers.js';
@@ -33,6 +34,8 @@ export interface UpstreamPoolOptions {
   /** stdio restart backoff. */
   restartInitialMs: number;
   restartMaxMs: number;
+  /** Resolves upstream host names for the address check (the system's resolver by default; tests pass a stub). */
+  resolver?: HostResolver;
 }
 export const DEFAULT_POOL_OPTIONS: UpstreamPoolOptions = { defaultTimeoutMs: 60_000, replyMarginMs: 50, restartInitialMs: 500, restartMaxMs: 30_000 };
 
@@ -52,6 +55,8 @@ interface PoolEntry {
   server: McpServerRuntime;
   headers: Record<string, string>;
   semaphore: Semaphore | undefined;
+  /** The registry's IP range rules for this server, checked on every connection to it. */
+  guard: UpstreamUrlGuard;
   session: Session | undefined;
   connecting: Promise<Session> | undefined;
   backoff: Backoff;
@@ -197,6 +202,7 @@ export class UpstreamPool implements OnModuleInit, OnModuleDestroy {
       server,
       headers: buildServerHeaders(server),
       semaphore: server.max_concurrent_requests ? new Semaphore(server.max_concurrent_requests) : undefined,
+      guard: new UpstreamUrlGuard(server.ip_ranges, this.options.resolver),
       session: undefined,
       connecting: undefined,
       backoff: new Backoff(this.options.restartInitialMs, this.options.restartMaxMs),
@@ -228,7 +234,10 @@ export class UpstreamPool implements OnModuleInit, OnModuleDestroy {
       }
       if (entry.backoff.attempts > 0) this.log.warn(`restarting stdio server ${server.server_name} (attempt ${entry.backoff.attempts})`);
     }
-    const inner = this.createTransport(server, entry.headers);
+    // The address is checked now, not only when the server was registered: its name may resolve elsewhere today.
+    // Streamable HTTP connections also resolve through the guard (entry.guard.lookup), so each socket is checked.
+    if (!stdio) await entry.guard.check(requireUrl(server));
+    const inner = this.createTransport(server, entry.headers, entry.guard);
     const transport = new NegotiatingTransport(inner, server.spec_version ?? undefined);
     const client = new Client(CLIENT_INFO, { capabilities: {} });
     const session: Session = { client, transport, inner, startedAt: Date.now(), closing: false };
@@ -270,12 +279,13 @@ export class UpstreamPool implements OnModuleInit, OnModuleDestroy {
     return session;
   }
 
-  private createTransport(server: McpServerRuntime, headers: Record<string, string>): Transport {
+  private createTransport(server: McpServerRuntime, headers: Record<string, string>, guard: UpstreamUrlGuard): Transport {
     switch (server.transport) {
       case 'http':
         return new StreamableHttpTransport(new URL(requireUrl(server)), {
           headers,
           openNotificationStream: true,
+          lookup: guard.lookup,
           onDebug: (message) => this.log.debug(`upstream ${server.server_name}: ${message}`),
         });
       case 'sse':
