@@ -127,7 +127,7 @@ describe('UpstreamUrlGuard', () => {
       const { request } = await import('node:http');
       return new Promise((done, fail) => {
         // agent: false: a fresh connection (and lookup) per request, as a new upstream session gets
-        const req = request(url, { lookup: guard.lookup as never, agent: false }, (res) => {
+        const req = request(url, { lookup: guard.lookup, agent: false }, (res) => {
           res.resume();
           res.on('end', () => done(String(res.statusCode)));
         });

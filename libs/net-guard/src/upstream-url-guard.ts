@@ -1,6 +1,6 @@
 import { lookup as dnsLookup } from 'node:dns/promises';
 import type { LookupAddress, LookupOptions } from 'node:dns';
-import { isIP } from 'node:net';
+import { isIP, type LookupFunction } from 'node:net';
 import { alwaysRefusedKind, canonicalAddress, findRange, parseIpRanges, type IpRange } from './ip-ranges.js';
 
 /** general_settings.mcp_blocked_ip_ranges and mcp_allowed_ip_ranges (CIDR ranges or single addresses). */
@@ -115,7 +115,7 @@ export class UpstreamUrlGuard {
    * A `lookup` for net.connect / http.Agent: resolves through the resolver and refuses (fails the connection)
    * when any address is refused, so the address connected to is always one that was checked.
    */
-  readonly lookup = (hostname: string, options: LookupOptions | number | LookupCallback, callback?: LookupCallback): void => {
+  readonly lookup: LookupFunction = (hostname: string, options: LookupOptions | number | LookupCallback, callback?: LookupCallback): void => {
     const done = (typeof options === 'function' ? options : callback)!;
     const opts: LookupOptions = typeof options === 'object' ? options : typeof options === 'number' ? { family: options } : {};
     this.resolve(hostname)
