@@ -7,6 +7,8 @@ export interface LockHolder {
   pid: number;
   hostname: string;
   since: string;
+  /** Linux's boot id: a lock written before the last reboot is stale whatever its pid names now. */
+  boot?: string | null;
 }
 
 /** A second opener of an embedded data folder: PGlite serves one process, two would corrupt the files. */
@@ -22,7 +24,7 @@ export class DataDirInUseError extends Error {
       holder
         ? `the data folder is in use by process ${holder.pid} on host ${holder.hostname} (since ${holder.since}); ` +
             `the embedded database serves one process at a time: stop that process, use another SWITCHBOARD_DATA_DIR, or set DATABASE_URL ` +
-            `(lock file ${lockPath}${holder.hostname === hostname() ? '' : '; delete it if that host no longer runs Switchboard'})`
+            `(lock file ${lockPath}; delete it only if that ${holder.hostname === hostname() ? 'process' : 'host'} no longer runs Switchboard)`
         : `the data folder is already open in this process (lock file ${lockPath}): open the embedded database once and share its target`,
     );
   }
@@ -40,7 +42,7 @@ const UNREADABLE_GRACE_MS = 2000;
  */
 export async function acquireDataDirLock(lockPath: string): Promise<() => void> {
   if (heldHere.has(lockPath)) throw new DataDirInUseError(lockPath, null);
-  const mine = JSON.stringify({ pid: process.pid, hostname: hostname(), since: new Date().toISOString() } satisfies LockHolder);
+  const mine = JSON.stringify({ pid: process.pid, hostname: hostname(), since: new Date().toISOString(), boot: bootId() } satisfies LockHolder);
   for (let attempt = 0; attempt < 50; attempt++) {
     try {
       writeFileSync(lockPath, mine, { flag: 'wx' });
@@ -91,12 +93,22 @@ function takeOver(lockPath: string, staleText: string): void {
 
 function isAlive(holder: LockHolder): boolean {
   if (holder.hostname !== hostname()) return true; // another host's process cannot be checked from here
+  const boot = bootId();
+  if (holder.boot && boot && holder.boot !== boot) return false;
   if (holder.pid === process.pid) return false; // not in heldHere: an earlier process that had our pid
   try {
     process.kill(holder.pid, 0);
     return true;
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'EPERM'; // exists, owned by another user
+  }
+}
+
+function bootId(): string | null {
+  try {
+    return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+  } catch {
+    return null; // not Linux: pid checks only
   }
 }
 

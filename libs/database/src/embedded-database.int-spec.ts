@@ -88,6 +88,15 @@ describe('embedded database (PGlite in a data folder)', () => {
     expect(await db.pool.query('SELECT 1 AS one')).toMatchObject({ rows: [{ one: 1 }] });
   });
 
+  it('takes over a lock written before the last reboot, whatever process its pid names now', async () => {
+    const dir = tempDir();
+    // the parent of this process is alive, but the lock says it was written in another boot
+    writeFileSync(join(dir, 'pglite.lock'), JSON.stringify({ pid: process.ppid, hostname: hostname(), since: '2026-01-01T00:00:00.000Z', boot: 'an-earlier-boot' }));
+    const db = await open(dir);
+    expect(JSON.parse(readFileSync(join(dir, 'pglite.lock'), 'utf8'))).toMatchObject({ pid: process.pid });
+    await db.close();
+  });
+
   it('refuses a folder whose lock names a live process, saying which', async () => {
     const dir = tempDir();
     await (await openEmbeddedDatabase(dir)).close();
