@@ -1,7 +1,7 @@
-import type { INestMicroservice } from '@nestjs/common';
+import { Controller, Module, type INestMicroservice } from '@nestjs/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DataSource } from 'typeorm';
-import { NatsBus, startBusService } from '#libs/bus';
+import { NatsBus, RpcHandler, startBusService } from '#libs/bus';
 import {
   DeleteKeys,
   DeleteOrganizations,
@@ -13,6 +13,7 @@ import {
   GetTeamInfo,
   KeysChanged,
   ListKeys,
+  ListServers,
   ListOrganizations,
   ListTeams,
   NewOrganization,
@@ -26,6 +27,7 @@ import {
   pingContract,
   type AuditRecord,
   type KeysChangedPayload,
+  type McpServerView,
 } from '#libs/contracts';
 import { JsonLogger } from '#libs/observability';
 import { TEST_DATABASE_KINDS, TEST_NATS_URL, openTestDatabase, testNamespace, uniqueId, waitFor, type TestDatabase } from '#libs/testing';
@@ -35,6 +37,43 @@ import { hashKey } from './keys/key-material.js';
 
 const MASTER = 'sk-master-int-spec';
 const T = { timeoutMs: 5000 };
+
+/** The registry as auth asks it which servers and access groups exist (object_permission must name known ones). */
+const server = (server_name: string, access_groups: string[]): McpServerView => ({
+  server_id: `00000000-0000-4000-8000-00000000000${server_name.length}`,
+  server_name,
+  alias: null,
+  description: null,
+  url: 'https://upstream.example/mcp',
+  transport: 'http',
+  command: null,
+  args: [],
+  env: {},
+  auth_type: 'none',
+  auth_value: null,
+  static_headers: {},
+  extra_headers: [],
+  allowed_tools: null,
+  disallowed_tools: null,
+  access_groups,
+  mcp_access_groups: access_groups,
+  allow_all_keys: false,
+  timeout: null,
+  max_concurrent_requests: null,
+  spec_version: null,
+  source: 'config',
+  created_at: new Date(0).toISOString(),
+  updated_at: new Date(0).toISOString(),
+});
+@Controller()
+class StubRegistry {
+  @RpcHandler(ListServers)
+  list() {
+    return { servers: [server('github', ['dev_tools']), server('jira', [])] };
+  }
+}
+@Module({ controllers: [StubRegistry] })
+class StubRegistryModule {}
 
 async function errorOf(promise: Promise<unknown>): Promise<DomainError> {
   const error = await promise.then(() => null, (e: unknown) => e);
@@ -51,6 +90,7 @@ describe.each(TEST_DATABASE_KINDS)('auth service (real NATS, database: %s)', (ki
   let bus: NatsBus;
   let app: INestMicroservice;
   let replica: INestMicroservice;
+  let registry: INestMicroservice;
   const changes: KeysChangedPayload[] = [];
   const perm = (servers: string[], groups: string[] = [], tools: Record<string, string[]> = {}) => ({
     mcp_servers: servers,
@@ -65,6 +105,7 @@ describe.each(TEST_DATABASE_KINDS)('auth service (real NATS, database: %s)', (ki
     replicaBus = await NatsBus.connect({ url: TEST_NATS_URL, namespace });
     bus = await NatsBus.connect({ url: TEST_NATS_URL, namespace });
     const logger = new JsonLogger('auth', 'error');
+    registry = await startBusService({ module: { module: StubRegistryModule }, bus, queueGroup: 'registry', logger });
     app = await startBusService({ module: AuthModule.register({ bus: serverBus, dataSource, masterKey: MASTER }), bus: serverBus, queueGroup: 'auth', logger });
     // a second replica on the same database: queue groups must make each request and audit batch land once
     replica = await startBusService({ module: AuthModule.register({ bus: replicaBus, dataSource, masterKey: MASTER }), bus: replicaBus, queueGroup: 'auth', logger });
@@ -75,6 +116,7 @@ describe.each(TEST_DATABASE_KINDS)('auth service (real NATS, database: %s)', (ki
   afterAll(async () => {
     await app?.close();
     await replica?.close();
+    await registry?.close();
     await Promise.all([serverBus?.close(), replicaBus?.close(), bus?.close()]);
     await dataSource?.destroy();
     await database?.close();
@@ -192,6 +234,32 @@ describe.each(TEST_DATABASE_KINDS)('auth service (real NATS, database: %s)', (ki
     // deleting a known and an unknown key deletes neither
     expect(await errorOf(bus.call(DeleteKeys, { keys: [other.key, 'sk-unknownunknownunknownunknown'] }, T))).toMatchObject({ code: 'NOT_FOUND', details: { field: 'keys' } });
     expect((await bus.call(GetKeyInfo, { key: other.token }, T)).key).toBe(other.token);
+  });
+
+  it('refuses object_permission naming a server or access group the registry does not know, on create and update, and writes nothing', async () => {
+    const count = async () => Number((await dataSource.query(`SELECT (SELECT count(*) FROM keys) + (SELECT count(*) FROM teams) + (SELECT count(*) FROM organizations) AS n`))[0].n);
+    const before = await count();
+    expect(await errorOf(bus.call(GenerateKey, { object_permission: perm(['github', 'gitlab']) }, T))).toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      message: 'object_permission.mcp_servers: no MCP server "gitlab"',
+      details: { field: 'object_permission.mcp_servers', value: 'gitlab' },
+    });
+    expect((await errorOf(bus.call(NewTeam, { object_permission: perm([], ['dev_tools', 'ops_tools']) }, T))).message).toBe(
+      'object_permission.mcp_access_groups: no MCP server is in access group "ops_tools"',
+    );
+    expect((await errorOf(bus.call(NewOrganization, { organization_alias: uniqueId('org'), object_permission: perm([], [], { confluence: ['search'] }) }, T))).message).toBe(
+      'object_permission.mcp_tool_permissions: no MCP server "confluence"',
+    );
+    expect(await count()).toBe(before);
+
+    const key = await bus.call(GenerateKey, { object_permission: perm(['jira', server('github', []).server_id], ['dev_tools']) }, T);
+    const team = await bus.call(NewTeam, {}, T);
+    const org = await bus.call(NewOrganization, { organization_alias: uniqueId('org') }, T);
+    await errorOf(bus.call(UpdateKey, { key: key.token, object_permission: perm(['gitlab']) }, T));
+    await errorOf(bus.call(UpdateTeam, { team_id: team.team_id, object_permission: perm(['gitlab']) }, T));
+    await errorOf(bus.call(UpdateOrganization, { organization_id: org.organization_id, object_permission: perm(['gitlab']) }, T));
+    expect((await bus.call(GetKeyInfo, { key: key.token }, T)).info.object_permission).toEqual(perm(['jira', server('github', []).server_id], ['dev_tools']));
+    expect((await bus.call(GetTeamInfo, { team_id: team.team_id }, T)).team_info.object_permission).toBeNull();
   });
 
   it('refuses to delete a team with keys or an organization with teams', async () => {

@@ -15,6 +15,7 @@ import { HealthService } from './health/health.service.js';
 import { KeyEvents } from './keys/key-events.js';
 import { KeysService } from './keys/keys.service.js';
 import { OrganizationsService } from './organizations/organizations.service.js';
+import { KnownServers } from './permissions/known-servers.js';
 import { TeamsService } from './teams/teams.service.js';
 import { AUDIT_BATCH_OPTIONS, CLOCK, MASTER_KEY, type AuditBatchOptions, type Clock } from './tokens.js';
 
@@ -59,6 +60,7 @@ export class AuthModule {
         { provide: AUDIT_BATCH_OPTIONS, useValue: { flushIntervalMs: 200, maxBatch: 500, ...options.audit } satisfies AuditBatchOptions },
         UnitOfWork,
         KeyEvents,
+        KnownServers,
         KeysService,
         TeamsService,
         OrganizationsService,

@@ -1,5 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
+import type { Bus } from '#libs/bus';
 import { DomainError, GenerateKeyRequest, UpdateKeyRequest, type ObjectPermission } from '#libs/contracts';
+import { KnownServers } from '../permissions/known-servers.js';
 import type { AuthRepositories, UnitOfWork } from '../database/unit-of-work.js';
 import type { KeyEvents } from './key-events.js';
 import { hashKey } from './key-material.js';
@@ -56,8 +58,10 @@ function setup(row: PrincipalRecord | null = principalRow()) {
   const repos = { keys, teams, organizations: {} } as unknown as AuthRepositories;
   const uow = { read: (fn: (r: AuthRepositories) => unknown) => fn(repos), transaction: (fn: (r: AuthRepositories) => unknown) => fn(repos) } as unknown as UnitOfWork;
   const events = { keysChanged: vi.fn() };
-  const sut = new KeysService(uow, events as unknown as KeyEvents, 'sk-master-secret', () => NOW);
-  return { sut, keys, teams, events };
+  // the registry knows github and jira
+  const registry = { call: vi.fn(async () => ({ servers: ['github', 'jira'].map((n) => ({ server_id: `id-${n}`, server_name: n, access_groups: ['dev'] })) })) };
+  const sut = new KeysService(uow, events as unknown as KeyEvents, 'sk-master-secret', () => NOW, new KnownServers(registry as unknown as Bus));
+  return { sut, keys, teams, events, registry };
 }
 
 async function errorOf(promise: Promise<unknown>): Promise<DomainError> {
@@ -134,6 +138,21 @@ describe('KeysService management', () => {
     const conflict = await errorOf(sut.generate(GenerateKeyRequest.parse({ key_alias: 'alice' })));
     expect(conflict).toMatchObject({ code: 'CONFLICT', details: { field: 'key_alias' } });
     expect(keys.insert).not.toHaveBeenCalled();
+  });
+
+  it('refuses object_permission naming a server the registry does not know, writing nothing; asks only when names are given', async () => {
+    const { sut, keys, registry } = setup();
+    const error = await errorOf(sut.generate(GenerateKeyRequest.parse({ object_permission: { mcp_servers: ['github', 'gitlab'] } })));
+    expect(error).toMatchObject({ code: 'INVALID_ARGUMENT', details: { field: 'object_permission.mcp_servers', value: 'gitlab' } });
+    const onUpdate = await errorOf(sut.update(UpdateKeyRequest.parse({ key: 'alice', object_permission: { mcp_access_groups: ['ops'] } })));
+    expect(onUpdate.message).toBe('object_permission.mcp_access_groups: no MCP server is in access group "ops"');
+    expect(keys.insert).not.toHaveBeenCalled();
+    expect(keys.update).not.toHaveBeenCalled();
+    registry.call.mockClear();
+    await sut.generate(GenerateKeyRequest.parse({ object_permission: { mcp_servers: ['id-jira'], mcp_access_groups: ['dev'] } }));
+    await sut.generate(GenerateKeyRequest.parse({ object_permission: { mcp_servers: [] } }));
+    await sut.update(UpdateKeyRequest.parse({ key: 'alice', object_permission: null }));
+    expect(registry.call).toHaveBeenCalledTimes(1);
   });
 
   it('publishes KeysChanged after an update, as blocked when it blocks', async () => {

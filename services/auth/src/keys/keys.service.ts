@@ -12,6 +12,7 @@ import {
 } from '#libs/contracts';
 import type { z } from 'zod';
 import { UnitOfWork, type AuthRepositories } from '../database/unit-of-work.js';
+import { KnownServers } from '../permissions/known-servers.js';
 import { CLOCK, MASTER_KEY, type Clock } from '../tokens.js';
 import { presentFields, toKeyInfo } from '../views.js';
 import { KeyEvents } from './key-events.js';
@@ -33,6 +34,7 @@ export class KeysService {
     @Inject(KeyEvents) private readonly events: KeyEvents,
     @Inject(MASTER_KEY) private readonly masterKey: string | undefined,
     @Inject(CLOCK) private readonly now: Clock,
+    @Inject(KnownServers) private readonly knownServers: KnownServers,
   ) {}
 
   /** Key → Principal. Unknown, blocked (or team blocked) and expired keys are UNAUTHENTICATED with a reason. */
@@ -50,6 +52,7 @@ export class KeysService {
   }
 
   async generate(request: Generate): Promise<GenerateKeyReply> {
+    await this.knownServers.assertKnown(request.object_permission);
     const key = request.key ?? generateKey();
     const tokenHash = hashKey(key);
     const record = await this.uow.transaction(async (r) => {
@@ -78,6 +81,7 @@ export class KeysService {
   }
 
   async update(request: Update): Promise<KeyInfo> {
+    await this.knownServers.assertKnown(request.object_permission);
     const record = await this.uow.transaction(async (r) => {
       const existing = await findKey(r.keys, request.key);
       if (request.team_id) await requireTeam(r, request.team_id);

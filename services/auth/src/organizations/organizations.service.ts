@@ -4,6 +4,7 @@ import { DomainError, NewOrganizationRequest, UpdateOrganizationRequest, type Or
 import type { z } from 'zod';
 import { UnitOfWork, type AuthRepositories } from '../database/unit-of-work.js';
 import { KeyEvents } from '../keys/key-events.js';
+import { KnownServers } from '../permissions/known-servers.js';
 import { presentFields, toOrganizationInfo, toTeamInfo } from '../views.js';
 
 type NewOrganization = z.output<typeof NewOrganizationRequest>;
@@ -14,9 +15,11 @@ export class OrganizationsService {
   constructor(
     @Inject(UnitOfWork) private readonly uow: UnitOfWork,
     @Inject(KeyEvents) private readonly events: KeyEvents,
+    @Inject(KnownServers) private readonly knownServers: KnownServers,
   ) {}
 
   async create(request: NewOrganization): Promise<OrganizationInfo> {
+    await this.knownServers.assertKnown(request.object_permission);
     const id = request.organization_id ?? randomUUID();
     const row = await this.uow.transaction(async (r) => {
       if (await r.organizations.get(id)) {
@@ -37,6 +40,7 @@ export class OrganizationsService {
 
   /** Every key of every team of the organization verifies differently afterwards: KeysChanged names them all. */
   async update(request: UpdateOrganization): Promise<OrganizationInfo> {
+    await this.knownServers.assertKnown(request.object_permission);
     const { row, hashes } = await this.uow.transaction(async (r) => {
       await requireOrganization(r, request.organization_id);
       if (request.organization_alias) await requireFreeAlias(r, request.organization_alias, request.organization_id);

@@ -4,6 +4,7 @@ import { DomainError, NewTeamRequest, UpdateTeamRequest, type TeamInfo } from '#
 import type { z } from 'zod';
 import { UnitOfWork, type AuthRepositories } from '../database/unit-of-work.js';
 import { KeyEvents } from '../keys/key-events.js';
+import { KnownServers } from '../permissions/known-servers.js';
 import { presentFields, toKeyInfo, toTeamInfo } from '../views.js';
 
 type NewTeam = z.output<typeof NewTeamRequest>;
@@ -16,9 +17,11 @@ export class TeamsService {
   constructor(
     @Inject(UnitOfWork) private readonly uow: UnitOfWork,
     @Inject(KeyEvents) private readonly events: KeyEvents,
+    @Inject(KnownServers) private readonly knownServers: KnownServers,
   ) {}
 
   async create(request: NewTeam): Promise<TeamInfo> {
+    await this.knownServers.assertKnown(request.object_permission);
     const id = request.team_id ?? randomUUID();
     const row = await this.uow.transaction(async (r) => {
       if (await r.teams.get(id)) throw new DomainError('CONFLICT', `team_id: "${id}" is already taken`, { field: 'team_id', team_id: id });
@@ -40,6 +43,7 @@ export class TeamsService {
 
   /** Every key of the team verifies differently afterwards: KeysChanged names them all. */
   async update(request: UpdateTeam): Promise<TeamInfo> {
+    await this.knownServers.assertKnown(request.object_permission);
     const { row, hashes } = await this.uow.transaction(async (r) => {
       await requireTeam(r, request.team_id);
       await this.check(r, request, request.team_id);
