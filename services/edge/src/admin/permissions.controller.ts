@@ -6,6 +6,22 @@ import { AdminOnly, ApiKeyGuard } from '../auth/api-key.guard.js';
 import { AccessService } from '../catalog/access.service.js';
 import { CatalogService } from '../catalog/catalog.service.js';
 
+/** The first few characters of a key, enough to recognise it and never the whole of it (nor half of a short one). */
+export function keyPrefix(key: string): string {
+  return `${key.slice(0, Math.min(6, Math.floor(key.length / 2)))}…`;
+}
+
+/**
+ * VerifyKey refused the key being asked about, not the caller's own credentials (those got 401 before): an
+ * unknown key is 404, a blocked or expired one 400, each naming only the key's prefix.
+ */
+function aboutTheKeyAsked(error: DomainError, key: string): DomainError {
+  const prefix = keyPrefix(key);
+  const reason = error.details?.reason;
+  if (reason === 'unknown_key') return new DomainError('NOT_FOUND', `key: no key matches ${prefix}`, { field: 'key', key_prefix: prefix });
+  return new DomainError('INVALID_ARGUMENT', `key ${prefix}: ${error.message}`, { field: 'key', key_prefix: prefix, reason });
+}
+
 /**
  * GET /v1/mcp/permissions?key=: a key's effective servers and tools, and for every server or tool it cannot use,
  * which level (key, team, organization, the server itself, or no level set) removed it.
@@ -23,7 +39,9 @@ export class PermissionsController {
   @Get('permissions')
   async explain(@Query('key') key?: string) {
     if (!key) throw new DomainError('INVALID_ARGUMENT', 'key: required (the virtual key to explain)', { field: 'key' });
-    const principal = await this.bus.call(VerifyKey, { key }, { timeoutMs: 5_000 });
+    const principal = await this.bus.call(VerifyKey, { key }, { timeoutMs: 5_000 }).catch((error: unknown) => {
+      throw DomainError.is(error, 'UNAUTHENTICATED') ? aboutTheKeyAsked(error, key) : error;
+    });
     const catalog = await this.catalogs.current();
     return {
       key: { key_alias: principal.key_alias, key_name: principal.key_name ?? null, team_id: principal.team_id, organization_id: principal.organization_id },
