@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // `npm run bench`: what the gateway adds to a tools/call, measured in one run against a direct connection to
-// the same upstream (server-everything's `echo` over Streamable HTTP).
+// the same upstream (server-everything's `echo` over Streamable HTTP), for the distributed suite and the
+// one-process default side by side, and how long the one-process default takes to start.
 //
 //   node scripts/bench.mjs [--rounds 5] [--seconds 2] [--warmup 1] [--concurrency 1,16] [--json]
 //
@@ -13,6 +14,7 @@
 import http from 'node:http';
 import os from 'node:os';
 import { build, needsBuild } from './lib/build.mjs';
+import { measureOneProcessStart } from './lib/startup-timing.mjs';
 import { ROOT, startEverything, startSuite } from './lib/suite.mjs';
 
 const argv = process.argv.slice(2);
@@ -28,6 +30,9 @@ const TARGET_ADDED_P50_MS = 1.5;
 const TARGET_RATIO = 0.5;
 /** The virtual key's added p50 may exceed the master key's by at most this much (same run, concurrency 1). */
 const TARGET_KEY_CHECK_MS = 0.2;
+/** The one-process default, from spawn to its first tools/list: on a new data folder, and on an existing one. */
+const TARGET_START_NEW_MS = 5000;
+const TARGET_START_EXISTING_MS = 2000;
 const MASTER_KEY = 'sk-bench-master-key';
 // Both sides speak the same revision to the upstream: the direct client and the gateway's connector (spec_version).
 // server-everything answers 2025-11-25 sessions about 1.2 ms slower than 2025-06-18 ones (measured here), which
@@ -139,8 +144,11 @@ function summarize(sink) {
 
 const processes = [];
 let suite;
+let oneProcess;
+let startTimes;
 async function cleanUp() {
   await suite?.stop().catch((error) => log(`stopping the suite: ${error.message}`));
+  await oneProcess?.stop().catch((error) => log(`stopping the one-process default: ${error.message}`));
   await Promise.allSettled(processes.map((p) => p.stop()));
   agent.destroy();
 }
@@ -164,9 +172,15 @@ async function main() {
   const upstream = await startEverything('streamableHttp');
   processes.push(upstream);
   log(`server-everything (Streamable HTTP) on ${upstream.url}`);
-  suite = await startSuite({ edges: 1, connectors: 1, masterKey: MASTER_KEY, env: { LOG_LEVEL: 'warn' }, config: { mcp_servers: { ev: { url: upstream.url, transport: 'http', spec_version: PROTOCOL_VERSION } } } });
+  const config = { mcp_servers: { ev: { url: upstream.url, transport: 'http', spec_version: PROTOCOL_VERSION } } };
+  startTimes = await measureOneProcessStart({ config, masterKey: MASTER_KEY, tool: 'ev-echo' });
+  log(`one-process default: first tools/list ${startTimes.newFolder} ms after spawn on a new data folder, ${startTimes.existingFolder} ms on the existing one`);
+  suite = await startSuite({ edges: 1, connectors: 1, masterKey: MASTER_KEY, env: { LOG_LEVEL: 'warn' }, config });
   const gatewayUrl = `${suite.edgeUrls[0]}/mcp`;
-  log(`gateway on ${gatewayUrl}`);
+  log(`gateway (distributed suite) on ${gatewayUrl}`);
+  oneProcess = await startSuite({ mode: 'one-process', masterKey: MASTER_KEY, env: { LOG_LEVEL: 'warn' }, config });
+  const oneProcessUrl = `${oneProcess.edgeUrls[0]}/mcp`;
+  log(`gateway (one-process default) on ${oneProcessUrl}`);
 
   // A virtual key that may use the bench server, without rpm_limit or max_parallel_requests (no Redis round trip).
   const generated = await post(
@@ -181,11 +195,12 @@ async function main() {
     direct: { url: upstream.url, headers: {}, tool: 'echo' },
     gateway: { url: gatewayUrl, headers: { 'x-litellm-api-key': `Bearer ${MASTER_KEY}` }, tool: 'ev-echo' },
     gatewayKey: { url: gatewayUrl, headers: { 'x-litellm-api-key': `Bearer ${virtualKey}` }, tool: 'ev-echo' },
+    oneProcess: { url: oneProcessUrl, headers: { 'x-litellm-api-key': `Bearer ${MASTER_KEY}` }, tool: 'ev-echo' },
   };
   const SIDE_NAMES = Object.keys(sides);
   // The gateway lists the upstream's tools once its catalog is fetched.
-  for (const side of [sides.gateway, sides.gatewayKey]) {
-    const probe = new Session(gatewayUrl, side.headers);
+  for (const side of [sides.gateway, sides.gatewayKey, sides.oneProcess]) {
+    const probe = new Session(side.url, side.headers);
     await probe.initialize();
     const deadline = Date.now() + 30_000;
     for (;;) {
@@ -221,7 +236,7 @@ async function main() {
       const order = Math.floor(r / SIDE_NAMES.length) % 2 === 0 ? rotated : rotated.reverse();
       for (const name of order) await round(sessions[name], sides[name].tool, ROUND_MS, sinks[name]);
     }
-    results.push({ concurrency, direct: summarize(sinks.direct), gateway: summarize(sinks.gateway), gatewayKey: summarize(sinks.gatewayKey) });
+    results.push({ concurrency, direct: summarize(sinks.direct), gateway: summarize(sinks.gateway), gatewayKey: summarize(sinks.gatewayKey), oneProcess: summarize(sinks.oneProcess) });
   }
   return results;
 }
@@ -274,6 +289,20 @@ function report(results) {
   out.push('');
   for (const r of keyRows) out.push(keyLine(r));
   out.push('');
+  // The same run, the one-process default (in-process bus, embedded database, memory stores).
+  const oneRows = [['c', 'distributed: added p50 ms', 'one process: added p50 ms', 'one process: added p99 ms', 'one process calls/s', 'throughput ratio', 'errors']];
+  for (const { concurrency, direct, gateway, oneProcess: one } of results) {
+    oneRows.push([String(concurrency), f(gateway.p50 - direct.p50), f(one.p50 - direct.p50), f(one.p99 - direct.p99), f(one.throughput, 0), f(one.throughput / direct.throughput), String(one.errors)]);
+  }
+  const oneWidths = oneRows[0].map((_, i) => Math.max(...oneRows.map((r) => r[i].length)));
+  out.push('the one-process default (npm start) vs the distributed suite, same run, against the same direct upstream:');
+  out.push('');
+  for (const r of oneRows) out.push(r.map((cell, i) => cell.padStart(oneWidths[i])).join('  '));
+  out.push('');
+  if (startTimes) {
+    out.push(`target: one-process start to first tools/list on a new data folder <= ${TARGET_START_NEW_MS} ms: ${startTimes.newFolder} ms  ${startTimes.newFolder <= TARGET_START_NEW_MS ? 'PASS' : 'FAIL'}`);
+    out.push(`target: one-process start to first tools/list on an existing data folder <= ${TARGET_START_EXISTING_MS} ms: ${startTimes.existingFolder} ms  ${startTimes.existingFolder <= TARGET_START_EXISTING_MS ? 'PASS' : 'FAIL'}`);
+  }
   const at = (c) => results.find((r) => r.concurrency === c);
   const c1 = at(1);
   const c16 = at(16);
@@ -291,7 +320,7 @@ function report(results) {
     const ratio = c16.gateway.throughput / c16.direct.throughput;
     out.push(`target: throughput ratio at concurrency 16 >= ${TARGET_RATIO}: ${f(ratio)}  ${ratio >= TARGET_RATIO ? 'PASS' : 'FAIL'}`);
   }
-  const errors = results.reduce((n, r) => n + r.direct.errors + r.gateway.errors + r.gatewayKey.errors, 0);
+  const errors = results.reduce((n, r) => n + r.direct.errors + r.gateway.errors + r.gatewayKey.errors + r.oneProcess.errors, 0);
   if (errors > 0) out.push(`warning: ${errors} calls failed (see the errors above); their latencies are not counted`);
   process.stdout.write(out.join('\n') + '\n');
   if (argv.includes('--json')) process.stdout.write(JSON.stringify(results) + '\n');
