@@ -32,6 +32,7 @@ import { RegistryModule } from './registry.module.js';
 import { CredentialCipher } from './servers/credential-cipher.js';
 import { ServerRepository } from './servers/server.repository.js';
 import { ServerSeeder } from './servers/server-seeder.js';
+import { UpstreamPolicy } from './servers/upstream-policy.js';
 
 /** What the fake connector answers per server name; 'down' fails the fetch like an unreachable upstream. */
 const upstreams = new Map<string, string[] | 'down'>();
@@ -62,7 +63,9 @@ describe('registry service (real Postgres, Redis and NATS)', () => {
   const redisPrefix = `${uniqueId('sbtest_')}:`;
   const logger = new JsonLogger('registry-test', 'error');
   const cipher = new CredentialCipher('test-salt-key');
-  const options: RegistryOptions = { seedServers, unhealthyRefreshMs: 300, healthyRefreshMs: 60_000, maxFetchMs: 2000 };
+  // Upstream host names resolve to a documentation address here: no test asks DNS.
+  const resolver = async () => ['203.0.113.10'];
+  const options: RegistryOptions = { seedServers, unhealthyRefreshMs: 300, healthyRefreshMs: 60_000, maxFetchMs: 2000, resolver };
   let bus: NatsBus;
   let listener: NatsBus;
   let dataSource: DataSource;
@@ -230,9 +233,9 @@ describe('registry service (real Postgres, Redis and NATS)', () => {
       expect(servers.filter((s) => s.server_name === 'seeded_one')).toHaveLength(1);
 
       const repo = app.get(ServerRepository);
-      const seederOf = (config: Record<string, McpServerSpec>) => new ServerSeeder(repo, bus, { seedServers: config });
+      const seederOf = (config: Record<string, McpServerSpec>) => new ServerSeeder(repo, bus, { seedServers: config }, app.get(UpstreamPolicy));
       const config = { ...seedServers, late: McpServerSpec.parse({ url: 'https://late.example/mcp' }) };
-      const results = await Promise.all([seederOf(config).seed(), new ServerSeeder(replica.app.get(ServerRepository), replica.bus, { seedServers: config }).seed()]);
+      const results = await Promise.all([seederOf(config).seed(), new ServerSeeder(replica.app.get(ServerRepository), replica.bus, { seedServers: config }, replica.app.get(UpstreamPolicy)).seed()]);
       expect(results.flatMap((r) => r.created)).toEqual(['late']);
       expect(await seederOf(config).seed()).toEqual({ created: [], updated: [] });
 
