@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { NestFactory } from '@nestjs/core';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -10,9 +11,8 @@ import { GenerateKeyRequest, McpServerSpec, NewOrganizationRequest, NewTeamReque
 import { openEmbeddedDatabase, type DatabaseTarget, type ServiceData } from '#libs/database';
 import { dropTestDatabase, testDatabaseUrl } from '#libs/testing';
 import { AuditRepository } from '../services/auth/src/audit/audit.repository.js';
+import { AuthModule } from '../services/auth/src/auth.module.js';
 import { AUTH_DATA } from '../services/auth/src/database/auth-database.js';
-import { UnitOfWork } from '../services/auth/src/database/unit-of-work.js';
-import { KeyEvents } from '../services/auth/src/keys/key-events.js';
 import { KeysService } from '../services/auth/src/keys/keys.service.js';
 import { OrganizationsService } from '../services/auth/src/organizations/organizations.service.js';
 import { TeamsService } from '../services/auth/src/teams/teams.service.js';
@@ -75,11 +75,20 @@ async function withDataSources<T>(target: DatabaseTarget, specs: ServiceData[], 
   }
 }
 
-const authServices = (ds: DataSource) => {
-  const uow = new UnitOfWork(ds);
-  const events = new KeyEvents(new InProcessBus());
-  return { keys: new KeysService(uow, events, undefined, Date.now), teams: new TeamsService(uow, events), organizations: new OrganizationsService(uow, events) };
-};
+/** Auth's own services on `ds`, wired by its module (on an in-process bus), for the duration of `work`. */
+async function withAuth<T>(ds: DataSource, work: (services: { keys: KeysService; teams: TeamsService; organizations: OrganizationsService; audit: AuditRepository }) => Promise<T>): Promise<T> {
+  const bus = new InProcessBus();
+  const app = await NestFactory.createApplicationContext(AuthModule.register({ bus, dataSource: ds, masterKey: undefined }), { logger: false });
+  try {
+    return await work({ keys: app.get(KeysService), teams: app.get(TeamsService), organizations: app.get(OrganizationsService), audit: app.get(AuditRepository) });
+  } finally {
+    await app.close();
+    await bus.close();
+  }
+}
+
+/** Names nothing (so no registry is asked), yet stored as a jsonb object. */
+const PERMISSION = { mcp_servers: [], mcp_access_groups: [], mcp_tool_permissions: {} };
 
 describe('npm run data: from the embedded database to Postgres', () => {
   const folder = mkdtempSync(join(tmpdir(), 'sb-data-copy-'));
@@ -99,12 +108,11 @@ describe('npm run data: from the embedded database to Postgres', () => {
     // fill the embedded folder through the services' own code
     const embedded = await openEmbeddedDatabase(folder);
     try {
-      await withDataSources(embedded.target, [AUTH_DATA], async ([[, auth]]) => {
-        const services = authServices(auth!);
+      await withDataSources(embedded.target, [AUTH_DATA], async ([[, auth]]) => withAuth(auth!, async (services) => {
         const org = await services.organizations.create(NewOrganizationRequest.parse({ organization_alias: 'acme', rpm_limit: 500, metadata: { tier: 'gold' } }));
-        const team = await services.teams.create(NewTeamRequest.parse({ team_alias: 'platform', organization_id: org.organization_id, object_permission: { mcp_servers: ['github'] } }));
+        const team = await services.teams.create(NewTeamRequest.parse({ team_alias: 'platform', organization_id: org.organization_id, object_permission: PERMISSION }));
         const generated = await services.keys.generate(
-          GenerateKeyRequest.parse({ key_alias: 'ci-bot', team_id: team.team_id, duration: '30d', rpm_limit: 10, object_permission: { mcp_servers: ['github'] }, metadata: { owner: 'ops' } }),
+          GenerateKeyRequest.parse({ key_alias: 'ci-bot', team_id: team.team_id, duration: '30d', rpm_limit: 10, object_permission: PERMISSION, metadata: { owner: 'ops' } }),
         );
         key = generated.key;
         const records: AuditRecord[] = Array.from({ length: 5 }, (_, i) => ({
@@ -120,8 +128,8 @@ describe('npm run data: from the embedded database to Postgres', () => {
           error_code: i === 4 ? 'UPSTREAM_TIMEOUT' : null,
           session_id: 'sess-1',
         }));
-        await new AuditRepository(auth!).insertMany(records);
-      });
+        await services.audit.insertMany(records);
+      }));
       await withDataSources(embedded.target, [REGISTRY_DATA], async ([[, registry]]) => {
         const spec = McpServerSpec.parse({ url: 'https://github.example/mcp', transport: 'http', auth_type: 'bearer_token', auth_value: SECRET, env: { TOKEN: 'env-secret' }, access_groups: ['dev'] });
         await new ServerRepository(registry!, cipher).insert(definitionFromSpec('github', spec), 'api');
@@ -162,7 +170,9 @@ describe('npm run data: from the embedded database to Postgres', () => {
     const target: DatabaseTarget = { kind: 'postgres', url };
     expect(await snapshot(target)).toEqual(source);
     await withDataSources(target, SERVICES, async ([[, auth], [, registry]]) => {
-      expect(await authServices(auth!).keys.verify(key)).toMatchObject({ kind: 'virtual', key_alias: 'ci-bot', team_alias: 'platform', organization_alias: 'acme', rpm_limit: 10 });
+      await withAuth(auth!, async ({ keys }) => {
+        expect(await keys.verify(key)).toMatchObject({ kind: 'virtual', key_alias: 'ci-bot', team_alias: 'platform', organization_alias: 'acme', rpm_limit: 10 });
+      });
       const server = await new ServerRepository(registry!, cipher).findByRef('github');
       expect(server).toMatchObject({ auth_value: SECRET, env: { TOKEN: 'env-secret' } });
       // the audit log's identity continues after the copied ids
