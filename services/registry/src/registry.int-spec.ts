@@ -1,6 +1,5 @@
 import { Controller, Module, type INestMicroservice } from '@nestjs/common';
 import { Payload } from '@nestjs/microservices';
-import pg from 'pg';
 import type { DataSource } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NatsBus, RpcHandler, startBusService } from '#libs/bus';
@@ -24,7 +23,7 @@ import {
   type PayloadOf,
 } from '#libs/contracts';
 import { JsonLogger } from '#libs/observability';
-import { TEST_NATS_URL, TEST_REDIS_URL, testDatabaseUrl, testNamespace, uniqueId, waitFor } from '#libs/testing';
+import { TEST_DATABASE_KINDS, TEST_NATS_URL, TEST_REDIS_URL, openTestDatabase, testNamespace, uniqueId, waitFor, type TestDatabase } from '#libs/testing';
 import { openRegistryDatabase } from './database.js';
 import { RegistryPing } from './handlers/ping.handler.js';
 import type { RegistryOptions } from './options.js';
@@ -58,8 +57,8 @@ const seedServers: Record<string, McpServerSpec> = {
   seeded_one: McpServerSpec.parse({ url: 'https://seeded.example/mcp', transport: 'http', auth_type: 'bearer_token', auth_value: 'seed-secret-value-1234', access_groups: ['dev'] }),
 };
 
-describe('registry service (real Postgres, Redis and NATS)', () => {
-  const databaseUrl = testDatabaseUrl();
+describe.each(TEST_DATABASE_KINDS)('registry service (real Redis and NATS, database: %s)', (kind) => {
+  let database: TestDatabase;
   const redisPrefix = `${uniqueId('sbtest_')}:`;
   const logger = new JsonLogger('registry-test', 'error');
   const cipher = new CredentialCipher('test-salt-key');
@@ -78,7 +77,7 @@ describe('registry service (real Postgres, Redis and NATS)', () => {
 
   async function startReplica(): Promise<{ app: INestMicroservice; bus: NatsBus; dataSource: DataSource; stores: Stores }> {
     const replicaBus = await NatsBus.connect({ url: TEST_NATS_URL, namespace: bus.namespace.slice(0, -1) });
-    const replicaDb = await openRegistryDatabase(databaseUrl);
+    const replicaDb = await openRegistryDatabase(database.target);
     const replicaStores = openStores({ redisUrl: TEST_REDIS_URL, prefix: redisPrefix });
     const replica = await startBusService({
       module: RegistryModule.register({ bus: replicaBus, dataSource: replicaDb, stores: replicaStores, cipher, options }),
@@ -98,7 +97,8 @@ describe('registry service (real Postgres, Redis and NATS)', () => {
     await listener.flush();
     connectorBus = await NatsBus.connect({ url: TEST_NATS_URL, namespace });
     connector = await startBusService({ module: { module: FakeConnectorModule }, bus: connectorBus, queueGroup: 'connector', logger });
-    dataSource = await openRegistryDatabase(databaseUrl);
+    database = await openTestDatabase(kind);
+    dataSource = await openRegistryDatabase(database.target);
     stores = openStores({ redisUrl: TEST_REDIS_URL, prefix: redisPrefix });
     app = await startBusService({ module: RegistryModule.register({ bus, dataSource, stores, cipher, options }), bus, queueGroup: 'registry', logger });
   });
@@ -110,10 +110,7 @@ describe('registry service (real Postgres, Redis and NATS)', () => {
     await dataSource?.destroy();
     await deleteRedisKeys(TEST_REDIS_URL, redisPrefix);
     await stores?.close();
-    const admin = new pg.Client({ connectionString: 'postgres://postgres@127.0.0.1:5432/postgres' });
-    await admin.connect();
-    await admin.query(`DROP DATABASE IF EXISTS "${new URL(databaseUrl).pathname.slice(1)}" WITH (FORCE)`);
-    await admin.end();
+    await database?.close();
   });
 
   it('answers its ping with bus, postgres and store checks', async () => {
