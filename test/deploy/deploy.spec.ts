@@ -147,6 +147,20 @@ describe('docker-compose.yml', () => {
     }
   });
 
+  it('has the one-process default as a one-container variant: no NATS, Postgres or Redis, its data on a volume', () => {
+    const one = services['one-process']!;
+    expect(commandOf(one)).toContain('dist/services/one-process/src/main.js');
+    expect(existsSync(join(ROOT, 'services/one-process/src/main.ts'))).toBe(true);
+    const env = environmentOf(one);
+    for (const key of ['NATS_URL', 'DATABASE_URL', 'REDIS_URL']) expect(env[key], key).toBeUndefined();
+    expect(env.SWITCHBOARD_CONFIG).toBe('/app/config.yaml');
+    const dataMount = (one.volumes ?? []).map(String).find((v) => v.endsWith(`:${env.SWITCHBOARD_DATA_DIR}`));
+    expect(dataMount, 'SWITCHBOARD_DATA_DIR is a mounted volume').toBeDefined();
+    expect(Object.keys((compose as { volumes?: Record<string, unknown> }).volumes ?? {})).toContain(dataMount!.split(':')[0]);
+    expect(one.healthcheck).toBeDefined();
+    expect(one.depends_on).toBeUndefined();
+  });
+
   it('mounts files that exist', () => {
     for (const [name, service] of Object.entries(services)) {
       for (const volume of (service.volumes ?? []).map(String)) {
@@ -216,7 +230,7 @@ describe('deploy/k8s/switchboard.yaml', () => {
   const container = (name: string) => deployment(name)?.spec.template.spec.containers[0] as K8sContainer | undefined;
 
   it('has a Deployment per service running the same dist main.js as compose', () => {
-    for (const name of serviceDirs) {
+    for (const name of APP_SERVICES) {
       expect(deployment(name), `switchboard-${name}`).toBeDefined();
       expect(container(name)!.args).toEqual([`dist/services/${name}/src/main.js`]);
     }
@@ -225,7 +239,7 @@ describe('deploy/k8s/switchboard.yaml', () => {
   it('gives every service the env compose sets, from one ConfigMap and one Secret', () => {
     const env = documents.find((d) => d.kind === 'ConfigMap' && d.metadata.name === 'switchboard-env')!.data!;
     for (const key of ['NATS_URL', 'DATABASE_URL', 'REDIS_URL', 'SWITCHBOARD_CONFIG']) expect(Object.keys(env)).toContain(key);
-    for (const name of serviceDirs) {
+    for (const name of APP_SERVICES) {
       const refs = container(name)!.envFrom ?? [];
       expect(refs.some((r) => r.configMapRef?.name === 'switchboard-env'), name).toBe(true);
       expect(refs.some((r) => r.secretRef?.name === 'switchboard-secrets'), name).toBe(true);
