@@ -2,10 +2,16 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { FetchLike } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { afterEach } from 'vitest';
-import type { Suite } from '../../../scripts/lib/suite.mjs';
+import type { Suite, SuiteMode } from '../../../scripts/lib/suite.mjs';
 
 export { freePort, startCountingServer, startEverything, startSuite } from '../../../scripts/lib/suite.mjs';
-export type { CountingServer, HttpEverything, Suite } from '../../../scripts/lib/suite.mjs';
+export type { CountingServer, HttpEverything, Suite, SuiteMode } from '../../../scripts/lib/suite.mjs';
+
+/**
+ * The two ways the gateway runs, for `describe.each(MODES)`: the distributed suite (separate processes on NATS,
+ * Postgres and Redis) and the one-process default (in-process bus, embedded database, memory stores).
+ */
+export const MODES = ['distributed', 'one-process'] as const satisfies readonly SuiteMode[];
 
 export const PROTOCOL_VERSIONS = ['2025-11-25', '2025-06-18', '2025-03-26'] as const;
 
