@@ -67,14 +67,25 @@ describe.each(MODES)('%s', (mode) => {
     it('adds a server with POST /v1/mcp/server: a new session lists its tools within 2 s; DELETE removes it', async () => {
       await eventually(async () => (await freshList()).includes('ev_http-echo'), 20_000);
       extraUpstream = await startEverything('streamableHttp');
-      // A client connected before the change hears about it on its GET stream.
-      const watcher = await connectClient(`${suite!.edgeUrls[0]}/mcp`, suite!.masterKey);
+      // A client connected before the change hears about it on its GET stream, which the SDK opens after
+      // initialize: wait until the edge has answered that GET.
+      let streamOpened!: () => void;
+      const streamOpen = new Promise<void>((resolve) => (streamOpened = resolve));
+      const watcher = await connectClient(`${suite!.edgeUrls[0]}/mcp`, suite!.masterKey, {
+        fetch: async (input, init) => {
+          const response = await fetch(input, init);
+          if ((init?.method ?? 'GET') === 'GET' && response.ok) streamOpened();
+          return response;
+        },
+      });
       clients.push(watcher);
       let listChanged = 0;
       watcher.setNotificationHandler(ToolListChangedNotificationSchema, async () => {
         listChanged++;
       });
-      await new Promise((resolve) => setTimeout(resolve, 300)); // the SDK opens its GET stream after initialize
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([streamOpen, new Promise((_, fail) => (timer = setTimeout(() => fail(new Error('the client opened no GET stream within 5 s')), 5000)))]);
+      clearTimeout(timer);
 
       const created = await admin('/v1/mcp/server', { method: 'POST', body: JSON.stringify({ server_name: 'added', url: extraUpstream.url, transport: 'http' }) });
       const body = (await created.json()) as { server_id?: string };
