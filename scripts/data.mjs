@@ -28,13 +28,14 @@ if (needsBuild(ROOT)) {
 }
 
 const load = (path) => import(pathToFileURL(join(ROOT, 'dist', path)).href);
-const [{ runDataCommand }, { AUTH_DATA }, { REGISTRY_DATA }] = await Promise.all([
+const [{ runDataCommand }, { AUTH_DATA }, { REGISTRY_DATA }, { LLM_PROXY_DATA }] = await Promise.all([
   load('libs/database/src/index.js'),
   load('services/auth/src/database/auth-database.js'),
   load('services/registry/src/database.js'),
+  load('services/llm-proxy/src/database.js'),
 ]);
 
-process.exitCode = await runDataCommand(process.argv.slice(2), [AUTH_DATA, REGISTRY_DATA], {
+process.exitCode = await runDataCommand(process.argv.slice(2), [AUTH_DATA, REGISTRY_DATA, LLM_PROXY_DATA], {
   stdin: process.stdin,
   stdout: process.stdout,
   stderr: process.stderr,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { aggregateToolNames, MAX_TOOL_NAME_LENGTH } from './naming.js';
+import { aggregateToolNames, functionSafeNames, MAX_TOOL_NAME_LENGTH } from './naming.js';
 
 describe('aggregateToolNames', () => {
   it('prefixes tools with their server', () => {
@@ -25,5 +25,23 @@ describe('aggregateToolNames', () => {
     expect(new Set(names).size).toBe(3);
     expect(names[2]).toBe('s-c');
     for (const name of names) expect(name).toMatch(/^[A-Za-z0-9_-]{1,64}$/);
+  });
+});
+
+describe('functionSafeNames', () => {
+  it('keeps valid unique names and makes every other one valid, unique and stable', () => {
+    const entries = [
+      { name: 'get-sum', origin: 'a\u0000get-sum' },
+      { name: 'echo', origin: 'a\u0000echo' },
+      { name: 'echo', origin: 'b\u0000echo' },
+      { name: 'files.read', origin: 'c\u0000files.read' },
+      { name: '', origin: 'd\u0000' },
+    ];
+    const names = functionSafeNames(entries);
+    expect(names[0]).toBe('get-sum');
+    expect(names[3]).toBe('files_read');
+    expect(new Set(names).size).toBe(entries.length);
+    for (const name of names) expect(name).toMatch(/^[A-Za-z0-9_-]{1,64}$/);
+    expect(functionSafeNames([...entries].reverse()).reverse()).toEqual(names);
   });
 });

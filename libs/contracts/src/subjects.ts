@@ -46,6 +46,11 @@ export const Subjects = {
   },
   llm: {
     listModels: 'sb.v1.llm.models.list',
+    chatCompletions: 'sb.v1.llm.chat-completions.create',
+    createResponse: 'sb.v1.llm.responses.create',
+    getResponse: 'sb.v1.llm.responses.get',
+    querySpend: 'sb.v1.llm.spend.query',
+    keySpend: 'sb.v1.llm.spend.by-key',
   },
   edge: {
     sessionEnded: 'sb.v1.edge.events.sessions.ended',

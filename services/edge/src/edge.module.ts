@@ -15,7 +15,10 @@ import { EDGE_SETTINGS, type EdgeSettings } from './edge-settings.js';
 import { HealthController } from './health/health.controller.js';
 import { EdgePingHandler } from './health/ping.handler.js';
 import { OriginPolicy } from './http/origin.js';
+import { LlmController } from './llm/llm.controller.js';
+import { McpGrants } from './llm/mcp-grants.js';
 import { ModelsController } from './llm/models.controller.js';
+import { SpendController } from './llm/spend.controller.js';
 import { LegacySseService } from './mcp/legacy-sse.service.js';
 import { McpDispatcher } from './mcp/mcp.dispatcher.js';
 import { McpRouter } from './mcp/mcp.router.js';
@@ -42,7 +45,7 @@ export class EdgeModule {
     ];
     return {
       module: EdgeModule,
-      controllers: [McpRestController, ServersController, ManagementController, PermissionsController, ModelsController, HealthController, EdgePingHandler],
+      controllers: [McpRestController, ServersController, ManagementController, PermissionsController, ModelsController, LlmController, SpendController, HealthController, EdgePingHandler],
       providers: [
         { provide: Bus, useValue: deps.bus },
         { provide: KeyValueStore, useValue: deps.stores.kv },
@@ -62,6 +65,7 @@ export class EdgeModule {
         StreamableHttpService,
         LegacySseService,
         McpRouter,
+        McpGrants,
       ],
     };
   }

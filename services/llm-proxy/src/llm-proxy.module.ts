@@ -1,15 +1,72 @@
-import { Module, type DynamicModule } from '@nestjs/common';
+import { Inject, Injectable, Module, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
+import { Bus } from '#libs/bus';
 import type { ModelEntry } from '#libs/config';
+import { ChatService } from './chat/chat.service.js';
+import { MAX_TOOL_ROUNDS, ToolLoop } from './chat/tool-loop.js';
+import { CompletionsHandler } from './handlers/completions.handler.js';
 import { ModelsHandler } from './handlers/models.handler.js';
+import { SpendHandler } from './handlers/spend.handler.js';
+import { readDeployments } from './models/deployments.js';
+import { DEPLOYMENTS, ModelClient } from './models/model-client.js';
 import { MODEL_LIST, ModelsService } from './models/models.service.js';
+import { ResponseStore } from './responses/response-store.js';
+import { RESPONSE_RETENTION_MS, ResponsesService } from './responses/responses.service.js';
+import { RetentionService } from './responses/retention.service.js';
+import { ToolRunner } from './tools/tool-runner.js';
+import { SpendService } from './usage/spend.service.js';
+import { SpendStore } from './usage/spend-store.js';
+import { UsageService } from './usage/usage.service.js';
 
+export interface LlmProxyDeps {
+  bus: Bus;
+  models: readonly ModelEntry[];
+  /** Stored responses and usage rows: llm-proxy's tables (ResponseTableRepository, SpendTableRepository) or memory. */
+  responses: ResponseStore;
+  spend: SpendStore;
+  maxToolRounds: number;
+  responseRetentionMs: number;
+  /** Releases what the stores hold (the database connection), after the last usage rows are written. */
+  close?: () => Promise<void>;
+}
+
+const CLOSE = Symbol('LlmProxyClose');
+
+@Injectable()
+class StoreCloser implements OnApplicationShutdown {
+  constructor(@Inject(CLOSE) private readonly close: (() => Promise<void>) | undefined) {}
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.close?.().catch(() => undefined);
+  }
+}
+
+/** OpenAI-compatible LLM endpoints with the gateway's MCP tools, answered on the bus for the edge. */
 @Module({})
 export class LlmProxyModule {
-  static register(deps: { models: readonly ModelEntry[] }): DynamicModule {
+  static register(deps: LlmProxyDeps): DynamicModule {
     return {
       module: LlmProxyModule,
-      controllers: [ModelsHandler],
-      providers: [{ provide: MODEL_LIST, useValue: deps.models }, ModelsService],
+      controllers: [ModelsHandler, CompletionsHandler, SpendHandler],
+      providers: [
+        { provide: Bus, useValue: deps.bus },
+        { provide: MODEL_LIST, useValue: deps.models },
+        { provide: DEPLOYMENTS, useValue: readDeployments(deps.models) },
+        { provide: MAX_TOOL_ROUNDS, useValue: deps.maxToolRounds },
+        { provide: RESPONSE_RETENTION_MS, useValue: deps.responseRetentionMs },
+        { provide: ResponseStore, useValue: deps.responses },
+        { provide: SpendStore, useValue: deps.spend },
+        { provide: CLOSE, useValue: deps.close },
+        StoreCloser,
+        ModelsService,
+        ModelClient,
+        ToolRunner,
+        ToolLoop,
+        UsageService,
+        ChatService,
+        ResponsesService,
+        SpendService,
+        RetentionService,
+      ],
     };
   }
 }

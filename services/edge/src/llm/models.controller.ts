@@ -1,16 +1,27 @@
-import { Controller, Get, Inject, UseGuards } from '@nestjs/common';
+import { Controller, Get, Inject, Req, UseFilters, UseGuards } from '@nestjs/common';
 import { Bus } from '#libs/bus';
 import { ListModels } from '#libs/contracts';
-import { ApiKeyGuard } from '../auth/api-key.guard.js';
+import { ApiKeyGuard, type AuthenticatedRequest } from '../auth/api-key.guard.js';
+import { UsageLimiter } from '../auth/usage-limiter.js';
+import { OpenAiErrorFilter } from './openai-error.filter.js';
 
 /** OpenAI-compatible model listing, answered by llm-proxy from `model_list`. */
 @Controller()
 @UseGuards(ApiKeyGuard)
+@UseFilters(OpenAiErrorFilter)
 export class ModelsController {
-  constructor(@Inject(Bus) private readonly bus: Bus) {}
+  constructor(
+    @Inject(Bus) private readonly bus: Bus,
+    @Inject(UsageLimiter) private readonly limits: UsageLimiter,
+  ) {}
 
   @Get(['v1/models', 'models'])
-  list() {
-    return this.bus.call(ListModels, {}, { timeoutMs: 5_000 });
+  async list(@Req() req: AuthenticatedRequest) {
+    const release = await this.limits.admit(req.principal);
+    try {
+      return await this.bus.call(ListModels, {}, { timeoutMs: 5_000 });
+    } finally {
+      release();
+    }
   }
 }

@@ -1,0 +1,96 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { DomainError } from '#libs/contracts';
+import { AnthropicProvider } from '../providers/anthropic.provider.js';
+import type { ChatProvider } from '../providers/chat-provider.js';
+import type { ChatChunk, ChatCompletion, ChatRequest } from '../providers/chat-types.js';
+import { OpenAiProvider } from '../providers/openai.provider.js';
+import { ProviderError } from '../providers/provider-error.js';
+import type { Deployment, ProviderKind } from './deployments.js';
+
+export const DEPLOYMENTS = Symbol('DEPLOYMENTS');
+
+const MAX_BACKOFF_MS = 2_000;
+
+/**
+ * Calls the deployments of a model_name: round-robin between them, each failed attempt (no answer, 408/409/429/5xx)
+ * retried up to the deployment's max_retries on the next one with a short backoff. What finally fails becomes a
+ * DomainError whose `details.http_status` is the provider's status (502 when none came, 504 on a timeout).
+ */
+@Injectable()
+export class ModelClient {
+  private readonly log = new Logger(ModelClient.name);
+  private readonly byName = new Map<string, Deployment[]>();
+  private readonly turns = new Map<string, number>();
+  private readonly providers: Record<ProviderKind, ChatProvider> = { openai: new OpenAiProvider(), anthropic: new AnthropicProvider() };
+
+  constructor(@Inject(DEPLOYMENTS) deployments: readonly Deployment[]) {
+    for (const d of deployments) {
+      const list = this.byName.get(d.modelName) ?? [];
+      list.push(d);
+      this.byName.set(d.modelName, list);
+    }
+  }
+
+  /** Throws the OpenAI-shaped 400 naming `model` when model_list has no such model_name. */
+  assertKnown(model: unknown): string {
+    if (typeof model !== 'string' || !model) throw invalidModel('model: expected the name of a model of model_list');
+    if (!this.byName.has(model)) {
+      throw invalidModel(`model: "${model}" is not a model of this gateway; GET /v1/models lists them`, 'model_not_found');
+    }
+    return model;
+  }
+
+  complete(model: string, request: ChatRequest): Promise<{ completion: ChatCompletion; deployment: Deployment }> {
+    return this.attempt(model, async (d) => ({ completion: await this.providers[d.provider].complete(d, request), deployment: d }));
+  }
+
+  /** Resolves once a provider accepted the streamed request; no retry once chunks flow. */
+  stream(model: string, request: ChatRequest): Promise<{ chunks: AsyncIterable<ChatChunk>; deployment: Deployment }> {
+    return this.attempt(model, async (d) => ({ chunks: this.guarded(await this.providers[d.provider].stream(d, request)), deployment: d }));
+  }
+
+  private async attempt<T>(model: string, run: (deployment: Deployment) => Promise<T>): Promise<T> {
+    const deployments = this.byName.get(this.assertKnown(model))!;
+    const first = this.turns.get(model) ?? 0;
+    this.turns.set(model, (first + 1) % deployments.length);
+    for (let attempt = 0; ; attempt++) {
+      const deployment = deployments[(first + attempt) % deployments.length]!;
+      try {
+        return await run(deployment);
+      } catch (error) {
+        if (!(error instanceof ProviderError)) throw error;
+        if (!error.retryable || attempt >= deployment.maxRetries) throw toDomainError(error);
+        this.log.warn(`${error.message}; retrying (${attempt + 1} of ${deployment.maxRetries})`);
+        await new Promise((resolve) => setTimeout(resolve, Math.min(MAX_BACKOFF_MS, 100 * 2 ** attempt)));
+      }
+    }
+  }
+
+  /** Turns failures while chunks flow into DomainErrors too. */
+  private async *guarded(chunks: AsyncIterable<ChatChunk>): AsyncGenerator<ChatChunk> {
+    try {
+      yield* chunks;
+    } catch (error) {
+      throw error instanceof ProviderError ? toDomainError(error) : error;
+    }
+  }
+}
+
+function invalidModel(message: string, code = 'invalid_value'): DomainError {
+  return new DomainError('INVALID_ARGUMENT', message, { param: 'model', code, type: 'invalid_request_error' });
+}
+
+export function toDomainError(error: ProviderError): DomainError {
+  if (error.kind === 'timeout') return new DomainError('UPSTREAM_TIMEOUT', error.message, { http_status: 504, type: 'timeout' });
+  if (error.kind === 'unreachable' || error.kind === 'malformed' || error.status === undefined) {
+    return new DomainError('UPSTREAM_UNAVAILABLE', error.message, { http_status: 502, type: 'api_connection_error' });
+  }
+  const status = error.status;
+  const code = status === 429 ? 'RATE_LIMITED' : status >= 500 ? 'UPSTREAM_UNAVAILABLE' : status === 401 || status === 403 ? 'UPSTREAM_UNAVAILABLE' : 'INVALID_ARGUMENT';
+  return new DomainError(code, error.message, {
+    http_status: status,
+    type: error.providerError.type ?? (status >= 500 ? 'api_error' : 'invalid_request_error'),
+    param: error.providerError.param ?? null,
+    code: error.providerError.code ?? null,
+  });
+}
