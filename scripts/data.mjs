@@ -6,6 +6,7 @@
 //   npm run data -- copy --from .switchboard --to postgres://user@host/switchboard [--force]
 //   npm run data -- export [--from .switchboard | postgres://…] > file.json
 //   npm run data -- import --to postgres://… [--force] < file.json
+//   npm run data -- rotate-salt-key [--database postgres://… | --data-dir DIR]   (re-encrypts upstream credentials)
 //
 // Exit code 0 on success; 1 after one line on stderr.
 import 'reflect-metadata';
@@ -28,6 +29,13 @@ if (needsBuild(ROOT)) {
 }
 
 const load = (path) => import(pathToFileURL(join(ROOT, 'dist', path)).href);
+
+// Rotating the credentials' key is the registry's business (it owns the ciphertext).
+if (process.argv[2] === 'rotate-salt-key') {
+  const { runRotateSaltKey } = await load('services/registry/src/servers/salt-key-rotation.js');
+  process.exitCode = await runRotateSaltKey(process.argv.slice(3), { stdout: process.stdout, stderr: process.stderr, env: process.env });
+  process.exit();
+}
 const [{ runDataCommand }, { AUTH_DATA }, { REGISTRY_DATA }, { LLM_PROXY_DATA }] = await Promise.all([
   load('libs/database/src/index.js'),
   load('services/auth/src/database/auth-database.js'),

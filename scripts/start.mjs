@@ -53,7 +53,8 @@ function fail(msg) {
 const configPath = resolve(argValue('--config') ?? process.env.SWITCHBOARD_CONFIG ?? join(ROOT, 'config.example.yaml'));
 if (!existsSync(configPath)) fail(`config file ${configPath} does not exist (pass --config PATH or set SWITCHBOARD_CONFIG)`);
 if (distributed) {
-  const missing = ['NATS_URL', 'DATABASE_URL', 'REDIS_URL'].filter((name) => !process.env[name]);
+  // SWITCHBOARD_SALT_KEY too: upstream credentials in Postgres are encrypted with it, and no data folder keeps one.
+  const missing = ['NATS_URL', 'DATABASE_URL', 'REDIS_URL', 'SWITCHBOARD_SALT_KEY'].filter((name) => !process.env[name]);
   if (missing.length) fail(`--distributed runs each service as its own process, joined by NATS, Postgres and Redis: set ${missing.join(', ')} (or start without --distributed: one process, nothing else needed)`);
 }
 const port = Number(process.env.PORT || 4000);

@@ -326,6 +326,7 @@ async function startDistributed({ edges = 1, connectors = 1, config = {}, master
     REDIS_URL,
     REDIS_PREFIX: redisPrefix,
     MASTER_KEY: masterKey,
+    SWITCHBOARD_SALT_KEY: `e2e-salt-key-${id}`,
     SWITCHBOARD_CONFIG: configPath,
     ...extraEnv,
   });

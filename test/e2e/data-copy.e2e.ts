@@ -1,4 +1,6 @@
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ROOT } from '../../scripts/lib/suite.mjs';
@@ -31,7 +33,8 @@ describe('growing: embedded data copied to Postgres', () => {
     cleanups.push(() => embedded?.stop() ?? Promise.resolve());
     const base = embedded.edgeUrls[0]!;
     const master = embedded.masterKey;
-    await api(base, master, '/v1/mcp/server', { server_name: 'ev_copy', url: everything.url, transport: 'http' });
+    // an auth value, so that the copy's credentials must decrypt with the data folder's key on the other side
+    await api(base, master, '/v1/mcp/server', { server_name: 'ev_copy', url: everything.url, transport: 'http', auth_type: 'bearer_token', auth_value: 'upstream-secret-1234' });
     const team = await api(base, master, '/team/new', { team_alias: 'copied-team', object_permission: { mcp_servers: ['ev_copy'] } });
     const { key } = await api(base, master, '/key/generate', { key_alias: 'copied-key', team_id: team.team_id });
     const before = await connectClient(`${base}/mcp`, key);
@@ -48,8 +51,9 @@ describe('growing: embedded data copied to Postgres', () => {
     await embedded.stop();
     embedded = undefined;
 
-    // 3. the distributed suite on the copy, with the same master key (the credentials' key material)
-    const distributed = await startSuite({ mode: 'distributed', config, masterKey: master, env: { DATABASE_URL: `${PG_BASE}/${database}` } });
+    // 3. the distributed suite on the copy, with the data folder's key for upstream credentials
+    const saltKey = readFileSync(join(dataDir, 'salt.key'), 'utf8').trim();
+    const distributed = await startSuite({ mode: 'distributed', config, masterKey: master, env: { DATABASE_URL: `${PG_BASE}/${database}`, SWITCHBOARD_SALT_KEY: saltKey } });
     cleanups.push(() => distributed.stop());
     const url = distributed.edgeUrls[0]!;
     const servers = await api<{ server_name: string }[]>(url, master, '/v1/mcp/server');

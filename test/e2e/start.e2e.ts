@@ -37,7 +37,7 @@ interface Supervisor {
 /** `npm start [args]` (or `node scripts/start.mjs` when `viaNpm` is false) with `env` on top of a clean environment. */
 function npmStart(label: string, port: number, env: Record<string, string>, args: string[] = [], viaNpm = false): Supervisor {
   const base: NodeJS.ProcessEnv = { ...process.env };
-  for (const name of ['NATS_URL', 'DATABASE_URL', 'REDIS_URL', 'SWITCHBOARD_DATA_DIR', 'MASTER_KEY', 'SWITCHBOARD_CONFIG', 'NATS_NAMESPACE', 'REDIS_PREFIX']) delete base[name];
+  for (const name of ['NATS_URL', 'DATABASE_URL', 'REDIS_URL', 'SWITCHBOARD_DATA_DIR', 'MASTER_KEY', 'SWITCHBOARD_CONFIG', 'NATS_NAMESPACE', 'REDIS_PREFIX', 'SWITCHBOARD_SALT_KEY']) delete base[name];
   const fullEnv = { ...base, PORT: String(port), ...env };
   const child = viaNpm
     ? spawn('npm', ['start', ...(args.length ? ['--', ...args] : [])], { cwd: ROOT, env: fullEnv, stdio: ['ignore', 'pipe', 'pipe'] })
@@ -135,7 +135,7 @@ describe('npm start -- --distributed', () => {
     const s = npmStart('distributed without URLs', await freePort(), { NATS_URL: 'nats://127.0.0.1:4222' }, ['--distributed']);
     expect(await s.exited).toBe(1);
     const text = s.output.join('\n');
-    expect(text).toMatch(/--distributed .*set DATABASE_URL, REDIS_URL/);
+    expect(text).toMatch(/--distributed .*set DATABASE_URL, REDIS_URL, SWITCHBOARD_SALT_KEY/);
     expect(text).not.toMatch(/NATS_URL,/);
   });
 
@@ -159,6 +159,7 @@ describe('npm start -- --distributed', () => {
         DATABASE_URL: `postgres://postgres@127.0.0.1:5432/${database}`,
         REDIS_URL: 'redis://127.0.0.1:6379',
         REDIS_PREFIX: redisPrefix,
+        SWITCHBOARD_SALT_KEY: `e2e-start-salt-${id}`,
       },
       ['--distributed'],
     );

@@ -1,4 +1,4 @@
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import pg from 'pg';
 import type { DataSource } from 'typeorm';
 import type { DatabaseTarget } from './data-source.js';
@@ -48,6 +48,10 @@ export async function runDataCommand(argv: readonly string[], services: readonly
     const dump = command === 'copy' ? await readAll(from!, services) : parseDump(await readStdin(io.stdin));
     await writeAll(to!, services, dump, force);
     io.stdout.write(summary(dump, command === 'copy' ? `copied from ${describe(from!)} to ${describe(to!)}` : `imported into ${describe(to!)}`));
+    if (command === 'copy' && from!.kind === 'folder' && to!.kind === 'postgres') {
+      // the ciphertext was copied unchanged: it still needs the folder's key (never printed here)
+      io.stdout.write(`upstream credentials stay encrypted with the key in ${join(from!.dir, 'salt.key')}: start the gateway on the copy with SWITCHBOARD_SALT_KEY set to it\n`);
+    }
     return 0;
   } catch (error) {
     io.stderr.write(`switchboard data: ${(error as Error).message}\n`);

@@ -2,7 +2,8 @@ import { busService, required, type ServiceDefinition } from '#libs/runtime';
 import { RegistryEnv } from './config.js';
 import { openRegistryDatabase } from './database.js';
 import { RegistryModule } from './registry.module.js';
-import { CredentialCipher, credentialKeyMaterial } from './servers/credential-cipher.js';
+import { CredentialCipher } from './servers/credential-cipher.js';
+import { resolveSaltKey } from './servers/salt-key.js';
 
 /** MCP servers and the catalog: owns its tables, caches the catalog in the stores. */
 export const registryDefinition: ServiceDefinition<typeof RegistryEnv> = {
@@ -10,11 +11,12 @@ export const registryDefinition: ServiceDefinition<typeof RegistryEnv> = {
   env: RegistryEnv,
   needs: { database: true, stores: true },
   start: busService(async ({ settings, infrastructure, logger }) => {
-    const key = credentialKeyMaterial(settings.env.SWITCHBOARD_SALT_KEY, settings.masterKey);
-    if (key.source === 'development') {
-      logger.warn('neither SWITCHBOARD_SALT_KEY nor a master key is set: upstream credentials are encrypted with a fixed development key', 'Main');
+    const database = required(infrastructure.database, 'database');
+    const key = resolveSaltKey(settings.env.SWITCHBOARD_SALT_KEY, database);
+    if (key.source === 'data folder (generated now)') {
+      logger.warn(`generated the key for upstream credentials at rest in ${key.file}: keep it with the data folder (backups included)`, 'Main');
     }
-    const dataSource = await openRegistryDatabase(required(infrastructure.database, 'database'));
+    const dataSource = await openRegistryDatabase(database);
     return RegistryModule.register({
       bus: infrastructure.bus,
       dataSource,

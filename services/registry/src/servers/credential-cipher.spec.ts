@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DomainError } from '#libs/contracts';
-import { CredentialCipher, credentialKeyMaterial, DEVELOPMENT_KEY, maskEnv, maskSecret } from './credential-cipher.js';
+import { CredentialCipher, maskEnv, maskSecret } from './credential-cipher.js';
 
 describe('CredentialCipher', () => {
   const sut = new CredentialCipher('salt-key');
@@ -26,12 +26,6 @@ describe('CredentialCipher', () => {
     const tampered = stored.slice(0, -4) + (stored.endsWith('AAAA') ? 'BBBB' : 'AAAA');
     expect(() => sut.decrypt(tampered)).toThrow(/cannot decrypt/);
     expect(() => sut.decrypt('plain')).toThrow(DomainError);
-  });
-
-  it('takes SWITCHBOARD_SALT_KEY, then the master key, then the development key', () => {
-    expect(credentialKeyMaterial('salt', 'master')).toEqual({ material: 'salt', source: 'SWITCHBOARD_SALT_KEY' });
-    expect(credentialKeyMaterial(undefined, 'master')).toEqual({ material: 'master', source: 'master_key' });
-    expect(credentialKeyMaterial(undefined, undefined)).toEqual({ material: DEVELOPMENT_KEY, source: 'development' });
   });
 });
 

@@ -4,18 +4,6 @@ import { DomainError } from '#libs/contracts';
 const PREFIX = 'enc:v1:';
 const IV_LENGTH = 12;
 const TAG_LENGTH = 16;
-/** Used only when neither SWITCHBOARD_SALT_KEY nor a master key is set: a development set-up, warned about at start. */
-export const DEVELOPMENT_KEY = 'switchboard-development-only-key';
-
-export type CredentialKeySource = 'SWITCHBOARD_SALT_KEY' | 'master_key' | 'development';
-
-/** SWITCHBOARD_SALT_KEY, else the master key, else the fixed development key (warn when that happens). */
-export function credentialKeyMaterial(saltKey: string | undefined, masterKey: string | undefined): { material: string; source: CredentialKeySource } {
-  if (saltKey) return { material: saltKey, source: 'SWITCHBOARD_SALT_KEY' };
-  if (masterKey) return { material: masterKey, source: 'master_key' };
-  return { material: DEVELOPMENT_KEY, source: 'development' };
-}
-
 /** AES-256-GCM for upstream credentials at rest; the key is sha256 of the key material. */
 export class CredentialCipher {
   private readonly key: Buffer;
@@ -40,7 +28,7 @@ export class CredentialCipher {
       decipher.setAuthTag(raw.subarray(IV_LENGTH, IV_LENGTH + TAG_LENGTH));
       return Buffer.concat([decipher.update(raw.subarray(IV_LENGTH + TAG_LENGTH)), decipher.final()]).toString('utf8');
     } catch {
-      throw new DomainError('INTERNAL', 'cannot decrypt a stored credential: was SWITCHBOARD_SALT_KEY or the master key changed?');
+      throw new DomainError('INTERNAL', 'cannot decrypt a stored credential: was SWITCHBOARD_SALT_KEY (or the data folder\'s salt.key) changed?');
     }
   }
 

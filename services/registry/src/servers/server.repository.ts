@@ -108,6 +108,36 @@ export class ServerRepository {
     });
   }
 
+  /**
+   * Re-encrypts every stored credential (auth values and stdio env) from `from` to `to` in one transaction; a
+   * value `from` cannot decrypt aborts it with nothing written. Returns the number of servers rewritten.
+   */
+  async reencryptCredentials(from: CredentialCipher, to: CredentialCipher): Promise<number> {
+    return this.dataSource.transaction(async (manager) => {
+      const rows = await manager
+        .getRepository(McpServerEntity)
+        .createQueryBuilder('s')
+        .setLock('pessimistic_write')
+        .select(['s.id', 's.server_name', 's.env', 's.auth_value'])
+        .getMany();
+      let rewritten = 0;
+      for (const row of rows) {
+        if (!row.env && !row.auth_value) continue;
+        const reencrypt = (stored: string | null) => {
+          if (!stored) return null;
+          try {
+            return to.encrypt(from.decrypt(stored));
+          } catch {
+            throw new DomainError('INVALID_ARGUMENT', `the current key cannot decrypt the credentials of server ${row.server_name}: nothing was changed`);
+          }
+        };
+        await manager.getRepository(McpServerEntity).update({ id: row.id }, { env: reencrypt(row.env), auth_value: reencrypt(row.auth_value) });
+        rewritten++;
+      }
+      return rewritten;
+    });
+  }
+
   async ping(): Promise<boolean> {
     try {
       await this.dataSource.query('SELECT 1');
