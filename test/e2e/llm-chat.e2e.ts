@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startOpenAiProvider } from '../fixtures/openai-provider.js';
 import type { ProviderFixture } from '../fixtures/provider-server.js';
 import { MODES, api, generateKey, keyHeaders, printLogsOnFailure, startEverything, startSuite, textOf, waitForAudit, type Suite } from './support/index.js';
+import { waitForTools } from './support/llm.js';
 
 // Issue 10, done-means 1 (Chat Completions half): the `openai` npm client against http://…/v1, streaming and
 // not, with the gateway's MCP tools run by the gateway (require_approval "never") or returned as tool_calls that
@@ -32,6 +33,7 @@ describe.each(MODES)('%s', (mode) => {
       },
     });
     base = suite.edgeUrls[0]!;
+    await waitForTools(suite, ['everything-get-sum']);
     const { key } = await generateKey(suite, { key_alias: `chat-${mode}` });
     client = new OpenAI({ apiKey: key, baseURL: `${base}/v1`, maxRetries: 0 });
   });
@@ -127,6 +129,6 @@ describe.each(MODES)('%s', (mode) => {
       body: JSON.stringify({ model: 'fixture-gpt', messages: [{ role: 'user', content: 'x-litellm-api-key works' }] }),
     });
     expect(response.status).toBe(200);
-    expect((await response.json()).choices[0].message.content).toBe('You said: x-litellm-api-key works');
+    expect(((await response.json()) as any).choices[0].message.content).toBe('You said: x-litellm-api-key works');
   });
 });
