@@ -48,11 +48,11 @@ describe('growing: embedded data copied to Postgres', () => {
     const copy = spawnSync(process.execPath, ['scripts/data.mjs', 'copy', '--from', dataDir, '--to', `${PG_BASE}/${database}`], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
     expect(copy.status, `${copy.stdout}\n${copy.stderr}`).toBe(0);
     expect(copy.stdout + copy.stderr).toMatch(/keys/);
+    const saltKey = readFileSync(join(dataDir, 'salt.key'), 'utf8').trim();
     await embedded.stop();
     embedded = undefined;
 
     // 3. the distributed suite on the copy, with the data folder's key for upstream credentials
-    const saltKey = readFileSync(join(dataDir, 'salt.key'), 'utf8').trim();
     const distributed = await startSuite({ mode: 'distributed', config, masterKey: master, env: { DATABASE_URL: `${PG_BASE}/${database}`, SWITCHBOARD_SALT_KEY: saltKey } });
     cleanups.push(() => distributed.stop());
     const url = distributed.edgeUrls[0]!;
