@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { IncomingHttpHeaders } from 'node:http';
-import { DomainError, formatZodIssues, McpToolParam, type GrantedTool, type LlmCaller, type McpGrant, type Principal } from '#libs/contracts';
+import { DomainError, McpToolParam, type GrantedTool, type LlmCaller, type McpGrant, type Principal } from '#libs/contracts';
 import { extractApiKey } from '../auth/credentials.js';
 import { PrincipalService } from '../auth/principal.service.js';
 import { AccessService } from '../catalog/access.service.js';
@@ -36,7 +36,7 @@ export class McpGrants {
     for (const [index, tool] of tools.entries()) {
       if ((tool as { type?: unknown })?.type !== 'mcp') continue;
       const parsed = McpToolParam.safeParse(tool);
-      if (!parsed.success) throw invalid(`tools[${index}]`, formatZodIssues(parsed.error.issues, `tools[${index}]`));
+      if (!parsed.success) continue; // llm-proxy refuses the request, naming the field
       const entry = parsed.data;
       if (entry.connector_id) throw invalid(`tools[${index}].connector_id`, `tools[${index}].connector_id: OpenAI connectors are not available here; use server_url "litellm_proxy"`);
       const scope = this.scopeOf(entry.server_url ?? 'litellm_proxy', index, requestHeaders);

@@ -1,4 +1,5 @@
-import { DomainError, formatZodIssues, functionSafeNames, McpToolParam, type GrantedTool, type LlmCaller, type McpGrant } from '#libs/contracts';
+import { DomainError, functionSafeNames, McpToolParam, type GrantedTool, type LlmCaller, type McpGrant } from '#libs/contracts';
+import { parseOrThrow } from '../chat/request-errors.js';
 import type { ChatFunctionTool } from '../providers/chat-types.js';
 
 type ApprovalPolicy = McpToolParam['require_approval'];
@@ -53,16 +54,11 @@ export class McpToolbox {
     const toolsets: McpToolset[] = [];
     tools.forEach((tool, index) => {
       if ((tool as { type?: unknown })?.type !== 'mcp') return;
-      const parsed = McpToolParam.safeParse(tool);
-      if (!parsed.success) {
-        throw new DomainError('INVALID_ARGUMENT', formatZodIssues(parsed.error.issues, `tools[${index}]`), {
-          param: `tools[${index}].${parsed.error.issues[0]?.path.join('.') ?? ''}`,
-        });
-      }
+      const parsed = parseOrThrow(McpToolParam, tool, `tools[${index}]`);
       const grant = grants.find((g) => g.index === index);
       toolsets.push({
-        label: parsed.data.server_label,
-        approval: parsed.data.require_approval,
+        label: parsed.server_label,
+        approval: parsed.require_approval,
         tools: grant?.tools ?? [],
         forwardHeaders: grant?.forward_headers ?? {},
         ...(grant?.caller ? { caller: grant.caller } : {}),
