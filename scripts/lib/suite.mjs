@@ -213,6 +213,18 @@ export async function startSuite(options = {}) {
   return (options.mode ?? 'distributed') === 'one-process' ? startOneProcess(options) : startDistributed(options);
 }
 
+/** Runs `start`; when it fails, stops what it started and adds every process's output to the error. */
+async function startOrStop(start, stop, logs) {
+  try {
+    await start();
+  } catch (error) {
+    const text = logs();
+    await stop();
+    error.message += `\n${text}`;
+    throw error;
+  }
+}
+
 /** The suite's config file in a fresh temporary folder. */
 function writeSuiteConfig(config) {
   const dir = mkdtempSync(join(tmpdir(), 'switchboard-suite-'));
@@ -278,14 +290,7 @@ async function startOneProcess({ config = {}, masterKey = 'sk-e2e-master-key', e
     await current()?.stop();
     rmSync(dir, { recursive: true, force: true });
   }
-  try {
-    await start();
-  } catch (error) {
-    const text = logs();
-    await stop();
-    error.message += `\n${text}`;
-    throw error;
-  }
+  await startOrStop(start, stop, logs);
   return {
     mode: 'one-process',
     id,
@@ -372,7 +377,7 @@ async function startDistributed({ edges = 1, connectors = 1, config = {}, master
     rmSync(dir, { recursive: true, force: true });
   }
 
-  try {
+  await startOrStop(async () => {
     const starts = [];
     // registry and auth both create the suite's fresh database on first start: start auth once the registry has
     // created it, so that start-up does not depend on which of two concurrent CREATE DATABASE wins.
@@ -386,12 +391,7 @@ async function startDistributed({ edges = 1, connectors = 1, config = {}, master
     for (let i = 0; i < connectors; i++) starts.push(startService('connector'));
     await Promise.all(starts);
     await Promise.all(Array.from({ length: edges }, () => startService('edge')));
-  } catch (error) {
-    const text = logs();
-    await stop();
-    error.message += `\n${text}`;
-    throw error;
-  }
+  }, stop, logs);
 
   return {
     mode: 'distributed',
