@@ -13,9 +13,9 @@ if (service === 'edge') {
   const response = await fetch(`http://127.0.0.1:${port}/health/liveliness`).catch((error) => fail(error.message));
   process.exit(response.ok ? 0 : 1);
 } else {
-  const { BusClient } = await import('#libs/bus');
+  const { NatsBus } = await import('#libs/bus');
   const { pingContract } = await import('#libs/contracts');
-  const bus = await BusClient.connect({ url: process.env.NATS_URL ?? 'nats://127.0.0.1:4222', namespace: process.env.NATS_NAMESPACE ?? '', name: `healthcheck-${service}` });
+  const bus = await NatsBus.connect({ url: process.env.NATS_URL ?? 'nats://127.0.0.1:4222', namespace: process.env.NATS_NAMESPACE ?? '', name: `healthcheck-${service}` });
   try {
     await bus.call(pingContract(service), {}, { timeoutMs: 2000 });
   } catch (error) {
