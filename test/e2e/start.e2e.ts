@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -169,6 +169,16 @@ describe('npm start -- --distributed', () => {
     await eventually(async () => (await toolNames(client)).includes('everything-echo'), 20_000);
     expect(textOf(await client.callTool({ name: 'everything-echo', arguments: { message: 'distributed' } }))).toBe('Echo: distributed');
     await client.close();
+    // the container health check of deploy/ answers for every service of this suite
+    for (const service of ['registry', 'auth', 'connector', 'llm-proxy', 'edge']) {
+      const check = spawnSync(process.execPath, ['deploy/healthcheck.mjs', service], {
+        cwd: ROOT,
+        env: { ...process.env, NATS_URL: 'nats://127.0.0.1:4222', NATS_NAMESPACE: `e2e_start_${id}`, PORT: String(s.port) },
+        encoding: 'utf8',
+        timeout: 10_000,
+      });
+      expect(check.status, `healthcheck ${service}: ${check.stderr}`).toBe(0);
+    }
     // the socket reading that proves the one-process default connects to none of these sees them here
     const remote = descendants(s.child.pid!).flatMap(tcpRemotePorts);
     expect(remote).toContain(4222);
