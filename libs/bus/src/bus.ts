@@ -1,4 +1,6 @@
 import type { Contract, EventContract, PayloadOf, ReplyOf, RequestMeta, RequestOf } from '#libs/contracts';
+import { currentRequestId, currentTraceparent, inSpan, Metrics, SpanKind } from '#libs/observability';
+import { settleReply, wireMeta, type WireReply, type WireRequest } from './wire.js';
 
 export interface CallOptions {
   /** How long to wait for the reply. Required in spirit: every call has a deadline. */
@@ -41,8 +43,35 @@ export abstract class Bus {
   /** 'nats' or 'in-process': shown in health checks and the start-up line. */
   abstract readonly kind: 'nats' | 'in-process';
 
-  /** Calls `contract` and returns its parsed reply, or throws the callee's DomainError. */
-  abstract call<C extends Contract>(contract: C, request: RequestOf<C>, options: CallOptions): Promise<ReplyOf<C>>;
+  /**
+   * Calls `contract` and returns its parsed reply, or throws the callee's DomainError. The same on every bus:
+   * the request is parsed before it leaves, the deadline, trace and request id travel in the meta, and the call is
+   * measured (switchboard_bus_request_duration_seconds) and traced (a client span).
+   */
+  async call<C extends Contract>(contract: C, request: RequestOf<C>, options: CallOptions): Promise<ReplyOf<C>> {
+    const data = contract.request.parse(request);
+    const started = process.hrtime.bigint();
+    let outcome = 'ok';
+    try {
+      return await inSpan(`bus ${contract.name}`, SpanKind.CLIENT, { 'messaging.destination.name': contract.subject }, async () => {
+        const requestId = currentRequestId();
+        const { meta, timeout } = wireMeta(options.timeoutMs, options.deadline, options.traceparent ?? currentTraceparent());
+        if (requestId) meta.request_id = requestId;
+        return settleReply<ReplyOf<C>>(contract, await this.send(contract, { meta, data }, timeout, options.onMessage));
+      });
+    } catch (error) {
+      outcome = (error as { code?: string }).code ?? 'INTERNAL';
+      throw error;
+    } finally {
+      Metrics.busRequestDuration.observe({ contract: contract.name, outcome }, Number(process.hrtime.bigint() - started) / 1e9);
+    }
+  }
+
+  /**
+   * Delivers one parsed request and resolves with the callee's reply envelope; throws a DomainError for what the
+   * transport itself decides (no responders, timeout, broken connection). Streamed messages go to `onMessage`.
+   */
+  protected abstract send(contract: Contract, wire: WireRequest, timeoutMs: number, onMessage: ((message: unknown) => void) | undefined): Promise<WireReply>;
 
   abstract publish<E extends EventContract>(event: E, payload: PayloadOf<E>): void;
 

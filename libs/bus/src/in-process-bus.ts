@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
-import { DomainError, type Contract, type EventContract, type PayloadOf, type ReplyOf, type RequestOf } from '#libs/contracts';
+import { DomainError, type Contract, type EventContract, type PayloadOf } from '#libs/contracts';
 import { Bus, type CallOptions, type ServeHandler, type SubscribeOptions } from './bus.js';
-import { answerCall, busTimeout, noResponders, parseStreamed, settleReply, wireMeta } from './wire.js';
+import { answerCall, busTimeout, noResponders, parseStreamed, type WireReply, type WireRequest } from './wire.js';
 
 interface Responder {
   contract: Contract;
@@ -28,18 +28,15 @@ export class InProcessBus extends Bus {
   private closed = false;
   private readonly pending = new Set<Promise<unknown>>();
 
-  async call<C extends Contract>(contract: C, request: RequestOf<C>, options: CallOptions): Promise<ReplyOf<C>> {
+  protected async send(contract: Contract, wire: WireRequest, timeoutMs: number, onMessage: ((message: unknown) => void) | undefined): Promise<WireReply> {
     if (this.closed) throw new DomainError('UPSTREAM_UNAVAILABLE', `the bus is closed: ${contract.name} was not sent`, { subject: contract.subject }, true);
-    const data = contract.request.parse(request);
-    const { meta, timeout } = wireMeta(options.timeoutMs, options.deadline, options.traceparent);
     const responder = this.pick(this.responders.get(contract.subject));
     if (!responder) throw noResponders(contract);
     let timer: NodeJS.Timeout | undefined;
     let settled = false;
-    const onMessage = options.onMessage;
     const answered = (async () => {
       await Promise.resolve(); // the callee never runs inside the caller's stack, as on a broker
-      const { reply, internal } = await answerCall(responder.contract, responder.handler, contract.subject, { meta, data }, (message) => {
+      const { reply, internal } = await answerCall(responder.contract, responder.handler, contract.subject, wire, (message) => {
         if (!settled && onMessage) onMessage(parseStreamed(contract, message));
       });
       if (internal) this.log.error(internal);
@@ -47,11 +44,10 @@ export class InProcessBus extends Bus {
     })();
     this.track(answered);
     const expired = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(busTimeout(contract, timeout)), timeout);
+      timer = setTimeout(() => reject(busTimeout(contract, timeoutMs)), timeoutMs);
     });
     try {
-      const reply = await Promise.race([answered, expired]);
-      return settleReply<ReplyOf<C>>(contract, reply);
+      return await Promise.race([answered, expired]);
     } finally {
       settled = true;
       clearTimeout(timer);

@@ -1,8 +1,8 @@
 import { Logger } from '@nestjs/common';
 import { connect, createInbox, headers as natsHeaders, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from '@nats-io/transport-node';
-import { DomainError, type Contract, type EventContract, type PayloadOf, type ReplyOf, type RequestOf } from '#libs/contracts';
+import { DomainError, type Contract, type EventContract, type PayloadOf } from '#libs/contracts';
 import { Bus, type CallOptions, type ServeHandler, type SubscribeOptions } from './bus.js';
-import { answerCall, busTimeout, noResponders, parseStreamed, settleReply, wireMeta, type WireReply, type WireRequest } from './wire.js';
+import { answerCall, busTimeout, noResponders, parseStreamed, type WireReply, type WireRequest } from './wire.js';
 
 export interface NatsBusOptions {
   url: string;
@@ -86,29 +86,24 @@ export class NatsBus extends Bus {
     return Math.max(1024, (this.connection.info?.max_payload ?? 1024 * 1024) - ENVELOPE_BYTES);
   }
 
-  async call<C extends Contract>(contract: C, request: RequestOf<C>, options: CallOptions): Promise<ReplyOf<C>> {
-    const data = contract.request.parse(request);
-    const { meta, timeout } = wireMeta(options.timeoutMs, options.deadline, options.traceparent);
-    const body = encodeJson({ meta, data } satisfies WireRequest);
+  protected send(contract: Contract, wire: WireRequest, timeoutMs: number, onMessage: ((message: unknown) => void) | undefined): Promise<WireReply> {
+    const body = encodeJson(wire);
     const token = String(++this.nextToken);
     const replyTo = `${this.inbox}.${token}`;
     let timer: NodeJS.Timeout | undefined;
-    const reply = new Promise<WireReply>((resolve, reject) => {
-      const call: PendingCall = { contract, timeoutMs: timeout, resolve, reject, onMessage: options.onMessage, parts: [] };
+    return new Promise<WireReply>((resolve, reject) => {
+      const call: PendingCall = { contract, timeoutMs, resolve, reject, onMessage, parts: [] };
       this.pending.set(token, call);
-      timer = setTimeout(() => reject(busTimeout(contract, timeout)), timeout);
+      timer = setTimeout(() => reject(busTimeout(contract, timeoutMs)), timeoutMs);
       try {
         this.sendRequest(call, this.subject(contract.subject), replyTo, body);
       } catch (error) {
         reject(this.failure(contract, error));
       }
-    });
-    try {
-      return settleReply<ReplyOf<C>>(contract, await reply);
-    } finally {
+    }).finally(() => {
       clearTimeout(timer);
       this.pending.delete(token);
-    }
+    });
   }
 
   publish<E extends EventContract>(event: E, payload: PayloadOf<E>): void {
@@ -237,12 +232,12 @@ export class NatsBus extends Bus {
     try {
       wire = decodeJson(body) as WireRequest;
     } catch {
-      this.send(replyTo, 'r', encodeJson({ ok: false, error: { code: 'INVALID_ARGUMENT', message: 'the request is not JSON', retryable: false } }));
+      this.sendFrame(replyTo, 'r', encodeJson({ ok: false, error: { code: 'INVALID_ARGUMENT', message: 'the request is not JSON', retryable: false } }));
       return;
     }
-    const { reply, internal } = await answerCall(contract, handler, msg.subject, wire, (message) => this.send(replyTo, 'm', encodeJson(message)));
+    const { reply, internal } = await answerCall(contract, handler, msg.subject, wire, (message) => this.sendFrame(replyTo, 'm', encodeJson(message)));
     if (internal) this.log.error(internal);
-    this.send(replyTo, 'r', encodeJson(reply));
+    this.sendFrame(replyTo, 'r', encodeJson(reply));
   }
 
   /** Collects the other parts of a chunked request on a private subject announced to the caller. */
@@ -274,7 +269,7 @@ export class NatsBus extends Bus {
   }
 
   /** Sends one frame to a caller's inbox, cut in parts when it exceeds max_payload. */
-  private send(replyTo: string, frame: 'm' | 'r', body: Uint8Array): void {
+  private sendFrame(replyTo: string, frame: 'm' | 'r', body: Uint8Array): void {
     const parts = this.split(body);
     if (parts.length === 1 && frame === 'r') {
       this.connection.publish(replyTo, body);

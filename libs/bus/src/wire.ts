@@ -1,4 +1,6 @@
+import { context } from '@opentelemetry/api';
 import { DomainError, ErrorEnvelope, toErrorEnvelope, type Contract, type RequestMeta } from '#libs/contracts';
+import { inSpan, remoteContext, SpanKind } from '#libs/observability';
 import type { ServeHandler } from './bus.js';
 
 /** What travels for a call, and what comes back: the same shapes on every bus. */
@@ -26,9 +28,22 @@ export async function answerCall(
   wire: WireRequest,
   send: (message: unknown) => void,
 ): Promise<Answer> {
+  const meta = wire?.meta ?? {};
+  // the handler runs in the caller's trace (a server span) and request id, so its log lines carry them
+  const parent = meta.traceparent || meta.request_id ? remoteContext(meta.traceparent, meta.request_id) : context.active();
+  return inSpan(`serve ${contract.name}`, SpanKind.SERVER, { 'messaging.destination.name': contract.subject }, () => answerInContext(contract, handler, subject, wire, meta, send), parent);
+}
+
+async function answerInContext(
+  contract: Contract,
+  handler: ServeHandler,
+  subject: string,
+  wire: WireRequest,
+  meta: RequestMeta,
+  send: (message: unknown) => void,
+): Promise<Answer> {
   try {
     const data = contract.request.parse(wire?.data);
-    const meta = wire?.meta ?? {};
     let finished = false;
     const output = await handler(data, {
       subject,
@@ -67,7 +82,15 @@ export function wireMeta(timeoutMs: number, deadline: number | undefined, tracep
 }
 
 export const noResponders = (contract: Contract): DomainError =>
-  new DomainError('UPSTREAM_UNAVAILABLE', `no service is answering ${contract.name}`, { subject: contract.subject }, true);
+  new DomainError('UPSTREAM_UNAVAILABLE', `no service is answering ${contract.name}`, { subject: contract.subject, no_responders: true }, true);
+
+/**
+ * True when a call failed because no service answered its subject, at this hop or at any hop behind it (the
+ * envelope keeps the details across the bus): the callee's work was never attempted.
+ */
+export function isNoResponders(error: unknown): boolean {
+  return DomainError.is(error, 'UPSTREAM_UNAVAILABLE') && error.details?.no_responders === true;
+}
 
 export const busTimeout = (contract: Contract, timeoutMs: number): DomainError =>
   new DomainError('BUS_TIMEOUT', `${contract.name} did not answer within ${timeoutMs} ms`, { subject: contract.subject });

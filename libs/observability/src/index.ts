@@ -1,1 +1,3 @@
 export * from './json-logger.js';
+export * from './metrics.js';
+export * from './tracing.js';

@@ -3,3 +3,4 @@ export * from './infrastructure.js';
 export * from './service-definition.js';
 export * from './run-service.js';
 export * from './shutdown.js';
+export * from './observability.js';

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { BusEnv, ConfigError, DatabaseEnv, RedisEnv, loadServiceSettings, type ServiceSettings } from '#libs/config';
 import { JsonLogger } from '#libs/observability';
 import { openInfrastructure, type InfrastructureEnv } from './infrastructure.js';
+import { startObservability } from './observability.js';
 import { RuntimeEnv } from './runtime-env.js';
 import type { ServiceDefinition } from './service-definition.js';
 import { onShutdown } from './shutdown.js';
@@ -47,12 +48,15 @@ export async function runService<S extends z.ZodRawShape>(definition: ServiceDef
   const logger = new JsonLogger(definition.name, env.LOG_LEVEL);
   let infrastructure;
   let service;
+  let stopObservability: () => Promise<void> = async () => undefined;
   try {
+    stopObservability = await startObservability(env, definition.name, logger);
     infrastructure = await openInfrastructure(env as InfrastructureEnv, definition.needs, definition.name);
     service = await definition.start({ name: definition.name, settings: settings as never, infrastructure, logger, graceMs: env.SHUTDOWN_GRACE_MS });
   } catch (error) {
     logger.error(`${definition.name} failed to start: ${(error as Error).message}`, 'Main');
     await infrastructure?.close();
+    await stopObservability();
     process.exit(1);
   }
   logger.log(`${definition.name} ready (${infrastructure.description})`, 'Main');
@@ -62,6 +66,7 @@ export async function runService<S extends z.ZodRawShape>(definition: ServiceDef
     async () => {
       await running.close();
       await opened.close();
+      await stopObservability();
     },
     env.SHUTDOWN_GRACE_MS + 5_000,
     (message) => logger.log(`${definition.name} ${message}`, 'Main'),

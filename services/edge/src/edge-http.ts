@@ -2,12 +2,13 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { NestFactory } from '@nestjs/core';
 import { ExpressAdapter, type NestExpressApplication } from '@nestjs/platform-express';
 import { BusServer } from '#libs/bus';
-import type { JsonLogger } from '#libs/observability';
+import { renderMetrics, type JsonLogger } from '#libs/observability';
 import { required, type RunningService, type ServiceStartContext } from '#libs/runtime';
 import { EdgeModule } from './edge.module.js';
 import type { EdgeSettings } from './edge-settings.js';
 import { HttpErrorFilter } from './http/http-error.filter.js';
 import { McpRouter } from './mcp/mcp.router.js';
+import { observeRequest } from './http/request-observer.js';
 
 export class EdgeListenError extends Error {}
 
@@ -39,7 +40,10 @@ export async function startEdge(context: ServiceStartContext<EdgeSettings['env']
   const server = createServer((req, res) => {
     inFlight.add(res);
     res.once('close', () => inFlight.delete(res));
-    if (!mcp.route(req, res)) rest(req, res);
+    observeRequest(req, res, logger, () => {
+      if (req.method === 'GET' && req.url === '/metrics') return void serveMetrics(res);
+      if (!mcp.route(req, res)) rest(req, res);
+    });
   });
   server.keepAliveTimeout = 65_000;
   try {
@@ -69,4 +73,10 @@ async function drain(inFlight: Set<ServerResponse>, graceMs: number, logger: Jso
   while ([...inFlight].some((res) => !streaming(res)) && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
   const left = [...inFlight].filter((res) => !streaming(res)).length;
   if (left > 0) logger.warn(`${left} request(s) still in flight after ${graceMs} ms: closing them`, 'Main');
+}
+
+/** Prometheus text of this process's metrics (every service's, in the one-process default). */
+async function serveMetrics(res: ServerResponse): Promise<void> {
+  const { contentType, body } = await renderMetrics();
+  res.writeHead(200, { 'content-type': contentType }).end(body);
 }

@@ -4,6 +4,7 @@ import {
   loadSettingsOrExit,
   onShutdown,
   openInfrastructure,
+  startObservability,
   type InfrastructureEnv,
   type OpenedInfrastructure,
   type RunningService,
@@ -31,7 +32,9 @@ const log = new JsonLogger('switchboard', env.LOG_LEVEL);
 
 const needs = { database: SERVICES.some((s) => s.needs.database), stores: SERVICES.some((s) => s.needs.stores) };
 let infrastructure: OpenedInfrastructure;
+let stopObservability: () => Promise<void> = async () => undefined;
 try {
+  stopObservability = await startObservability(env, 'switchboard', log);
   infrastructure = await openInfrastructure(env as InfrastructureEnv, needs, 'switchboard');
 } catch (error) {
   log.error(`cannot start: ${(error as Error).message}`, 'Main');
@@ -44,6 +47,7 @@ async function stopAll(): Promise<void> {
   // The edge first (it was started last): stop taking requests before the services behind it go.
   for (const service of running.reverse()) await service.close().catch((error: Error) => log.error(`stopping: ${error.message}`, 'Main'));
   await infrastructure.close();
+  await stopObservability();
 }
 
 try {

@@ -2,7 +2,9 @@ import { Inject, Injectable, type OnModuleDestroy, type OnModuleInit } from '@ne
 import type { IncomingHttpHeaders } from 'node:http';
 import { Bus } from '#libs/bus';
 import { DomainError, KeysChanged, MASTER_PRINCIPAL, VerifyKey, type Principal } from '#libs/contracts';
+import { Metrics } from '#libs/observability';
 import { EDGE_SETTINGS, type EdgeSettings } from '../edge-settings.js';
+import { noteCaller } from '../http/request-observer.js';
 import { constantTimeEquals, extractApiKey, hashKey } from './credentials.js';
 
 const POSITIVE_TTL_MS = 60_000;
@@ -38,14 +40,21 @@ export class PrincipalService implements OnModuleInit, OnModuleDestroy {
     this.unsubscribe?.();
   }
 
-  /** Resolves the request's key to a Principal or throws UNAUTHENTICATED. */
+  /** Resolves the request's key to a Principal or throws UNAUTHENTICATED; the access log learns the key's alias. */
   async authenticate(headers: IncomingHttpHeaders): Promise<Principal> {
+    const principal = await this.resolve(headers);
+    noteCaller(headers, principal);
+    return principal;
+  }
+
+  private async resolve(headers: IncomingHttpHeaders): Promise<Principal> {
     const key = extractApiKey(headers);
     if (!key) throw new DomainError('UNAUTHENTICATED', 'missing API key: send x-litellm-api-key or Authorization: Bearer <key>');
     if (this.settings.masterKey && constantTimeEquals(key, this.settings.masterKey)) return MASTER_PRINCIPAL;
     const hash = hashKey(key);
     const now = Date.now();
     let entry = this.cache.get(hash);
+    Metrics.cacheRequests.inc({ cache: 'keys', result: entry && entry.until >= now ? 'hit' : 'miss' });
     if (!entry || entry.until < now) {
       entry = await this.verify(key, now);
       if (this.cache.size >= MAX_ENTRIES) this.cache.delete(this.cache.keys().next().value!);
