@@ -21,6 +21,16 @@ export const Subjects = {
     upstreamRequest: 'sb.v1.connector.upstream.request',
     fetchCatalog: 'sb.v1.connector.catalog.fetch',
     upstreamListChanged: 'sb.v1.connector.events.upstream.list-changed',
+    /** A connector replica started answering: the registry fetches again the servers no connector answered for. */
+    connectorStarted: 'sb.v1.connector.events.replicas.started',
+    /** A client cancelled a request it sent (`notifications/cancelled`): the connector running it tells the upstream. */
+    upstreamCancelled: 'sb.v1.connector.events.upstream.cancelled',
+    /**
+     * One connector instance (its per-client upstream sessions live there): forwarded requests for those sessions,
+     * and the client's answers to that instance's server-to-client requests. Served by that instance alone.
+     */
+    instanceUpstreamRequest: (instance: string) => `sb.v1.connector.instances.${instance}.upstream.request`,
+    instanceClientResponse: (instance: string) => `sb.v1.connector.instances.${instance}.client-response`,
   },
   auth: {
     verifyKey: 'sb.v1.auth.keys.verify',
@@ -54,7 +64,10 @@ export const Subjects = {
   },
   edge: {
     sessionEnded: 'sb.v1.edge.events.sessions.ended',
+    sessionChanged: 'sb.v1.edge.events.sessions.changed',
     sessionMessage: 'sb.v1.edge.events.sessions.message',
+    /** Messages for one client session's stream (GET /mcp or legacy /sse): only the replica holding it subscribes. */
+    sessionStream: (sessionId: string) => `sb.v1.edge.sessions.${sessionId}.stream`,
   },
   health: {
     /** Every service answers its own ping; readiness asks each one. */

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { defineContract, defineEvent } from '../contract.js';
 import { Subjects } from '../subjects.js';
-import { UpstreamTool } from '../registry/catalog.js';
+import { UpstreamPrompt, UpstreamResource, UpstreamResourceTemplate, UpstreamTool } from '../registry/catalog.js';
 
 /** Client-to-server MCP methods a connector forwards to an upstream. */
 export const ForwardedMethod = z.enum([
@@ -20,18 +20,83 @@ export const ForwardedMethod = z.enum([
 ]);
 export type ForwardedMethod = z.infer<typeof ForwardedMethod>;
 
-/** One MCP request forwarded to one upstream over the connector's pooled session. */
-export const UpstreamRequest = defineContract(
-  'UpstreamRequest',
-  Subjects.connector.upstreamRequest,
-  z.object({
-    server_id: z.string().min(1),
-    method: ForwardedMethod,
-    params: z.record(z.string(), z.unknown()).optional(),
-    /** Headers for the upstream taken from the client's request (x-mcp-{server}-authorization, extra_headers). */
-    forward_headers: z.record(z.string(), z.string()).optional(),
-  }),
-  z.object({ result: z.record(z.string(), z.unknown()) }),
+/**
+ * The client session a forwarded request comes from. With it the connector relays what the upstream sends back
+ * during the call (progress, logs, sampling, elicitation, roots) and lets the client cancel the call.
+ */
+export const ClientContext = z.object({
+  session_id: z.string().min(1),
+  /** The client's JSON-RPC id of this request (notifications/cancelled names it). */
+  request_id: z.union([z.string(), z.number()]).optional(),
+  /** The capabilities the client declared in initialize (sampling, elicitation, roots, …). */
+  capabilities: z.record(z.string(), z.unknown()).default({}),
+  /**
+   * The client needs an upstream session of its own on this server (it declared sampling, elicitation or roots,
+   * subscribed to a resource or set a log level): created lazily with the client's capabilities.
+   */
+  dedicated: z.boolean().default(false),
+});
+export type ClientContext = z.infer<typeof ClientContext>;
+
+const UpstreamRequestBody = z.object({
+  server_id: z.string().min(1),
+  method: ForwardedMethod,
+  params: z.record(z.string(), z.unknown()).optional(),
+  /** Headers for the upstream taken from the client's request (x-mcp-{server}-authorization, extra_headers). */
+  forward_headers: z.record(z.string(), z.string()).optional(),
+  client: ClientContext.optional(),
+});
+const UpstreamReply = z.object({
+  result: z.record(z.string(), z.unknown()),
+  /** Set when a dedicated upstream session answered: the connector instance holding it (the edge records it). */
+  instance: z.string().optional(),
+});
+/**
+ * What the connector streams ahead of the reply: a JSON-RPC message for the client, already rewritten (progress
+ * tokens back to the client's own, server-to-client request ids made routable: see ClientResponse).
+ */
+export const StreamedClientMessage = z.object({ message: z.looseObject({ jsonrpc: z.literal('2.0'), method: z.string() }) });
+export type StreamedClientMessage = z.infer<typeof StreamedClientMessage>;
+
+/** One MCP request forwarded to one upstream, over the pooled session or the client's dedicated one. */
+export const UpstreamRequest = defineContract('UpstreamRequest', Subjects.connector.upstreamRequest, UpstreamRequestBody, UpstreamReply, StreamedClientMessage);
+
+/** The same request sent to the one connector instance that holds the client's dedicated upstream session. */
+export const instanceUpstreamRequest = (instance: string) =>
+  defineContract(`UpstreamRequest(${instance})`, Subjects.connector.instanceUpstreamRequest(instance), UpstreamRequestBody, UpstreamReply, StreamedClientMessage);
+
+/**
+ * Ids of server-to-client requests as the client sees them: `sb-{instance}-{n}`, so that whichever edge replica
+ * receives the client's answer can route it to the connector instance whose upstream request is waiting.
+ */
+export const CLIENT_REQUEST_ID_PREFIX = 'sb-';
+export function clientRequestId(instance: string, n: number): string {
+  return `${CLIENT_REQUEST_ID_PREFIX}${instance}-${n}`;
+}
+/** The connector instance a client-facing request id names, or undefined when the id is not one of ours. */
+export function instanceOfClientRequestId(id: unknown): string | undefined {
+  if (typeof id !== 'string' || !id.startsWith(CLIENT_REQUEST_ID_PREFIX)) return undefined;
+  const end = id.lastIndexOf('-');
+  return end > CLIENT_REQUEST_ID_PREFIX.length ? id.slice(CLIENT_REQUEST_ID_PREFIX.length, end) : undefined;
+}
+
+/** The client's answer to a server-to-client request, delivered to the connector instance that asked. */
+export const clientResponseContract = (instance: string) =>
+  defineContract(
+    `ClientResponse(${instance})`,
+    Subjects.connector.instanceClientResponse(instance),
+    z.object({
+      session_id: z.string(),
+      response: z.looseObject({ jsonrpc: z.literal('2.0'), id: z.union([z.string(), z.number()]) }),
+    }),
+    z.object({ delivered: z.boolean() }),
+  );
+
+/** A client cancelled one of its requests: every connector checks its calls in flight (cancellations are rare). */
+export const UpstreamCancelled = defineEvent(
+  'UpstreamCancelled',
+  Subjects.connector.upstreamCancelled,
+  z.object({ session_id: z.string(), request_id: z.union([z.string(), z.number()]), reason: z.string().optional() }),
 );
 
 /** Everything the catalog keeps of one upstream, all pages collected. */
@@ -43,8 +108,21 @@ export const FetchServerCatalog = defineContract(
     tools: z.array(UpstreamTool),
     server_info: z.record(z.string(), z.unknown()).nullable(),
     protocol_version: z.string().nullable(),
+    /** The upstream's capabilities (what it serves: tools, prompts, resources, completions, logging). */
+    capabilities: z.record(z.string(), z.unknown()).default({}),
+    prompts: z.array(UpstreamPrompt).default([]),
+    resources: z.array(UpstreamResource).default([]),
+    resource_templates: z.array(UpstreamResourceTemplate).default([]),
+    /**
+     * Tools the upstream lists only to clients declaring one capability (server-everything shows its sampling tool
+     * only to clients that declare sampling): capability name -> the extra tools.
+     */
+    capability_tools: z.record(z.string(), z.array(UpstreamTool)).default({}),
   }),
 );
+
+/** Published by each connector replica once it answers on the bus (the registry then fetches what it is missing). */
+export const ConnectorStarted = defineEvent('ConnectorStarted', Subjects.connector.connectorStarted, z.object({ replica_id: z.string() }));
 
 export const UpstreamListChanged = defineEvent(
   'UpstreamListChanged',

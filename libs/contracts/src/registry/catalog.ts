@@ -6,6 +6,14 @@ import { Subjects } from '../subjects.js';
 export const UpstreamTool = z.looseObject({ name: z.string(), inputSchema: z.looseObject({}) });
 export type UpstreamTool = z.infer<typeof UpstreamTool>;
 
+/** A prompt, resource or resource template as the upstream described it (kept as data). */
+export const UpstreamPrompt = z.looseObject({ name: z.string() });
+export const UpstreamResource = z.looseObject({ uri: z.string(), name: z.string().optional() });
+export const UpstreamResourceTemplate = z.looseObject({ uriTemplate: z.string(), name: z.string().optional() });
+export type UpstreamPrompt = z.infer<typeof UpstreamPrompt>;
+export type UpstreamResource = z.infer<typeof UpstreamResource>;
+export type UpstreamResourceTemplate = z.infer<typeof UpstreamResourceTemplate>;
+
 /** One server's part of the catalog, with what the edge needs to filter it without another hop. */
 export const CatalogServer = z.object({
   server_id: z.string(),
@@ -20,6 +28,13 @@ export const CatalogServer = z.object({
   error: z.string().nullable(),
   checked_at: z.string(),
   tools: z.array(UpstreamTool),
+  /** What the upstream serves besides tools (its initialize capabilities), and its lists. */
+  capabilities: z.record(z.string(), z.unknown()).optional(),
+  prompts: z.array(UpstreamPrompt).optional(),
+  resources: z.array(UpstreamResource).optional(),
+  resource_templates: z.array(UpstreamResourceTemplate).optional(),
+  /** Tools listed only to clients declaring one capability (sampling, elicitation, roots): name -> extra tools. */
+  capability_tools: z.record(z.string(), z.array(UpstreamTool)).optional(),
 });
 export type CatalogServer = z.infer<typeof CatalogServer>;
 

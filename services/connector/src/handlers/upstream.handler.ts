@@ -1,7 +1,7 @@
 import { Controller, Inject } from '@nestjs/common';
 import { Ctx, Payload } from '@nestjs/microservices';
 import { BusContext, RpcHandler } from '#libs/bus';
-import { FetchServerCatalog, UpstreamRequest, type RequestOf } from '#libs/contracts';
+import { FetchServerCatalog, UpstreamRequest, type RequestOf, type StreamedClientMessage } from '#libs/contracts';
 import { UpstreamPool } from '../upstream/upstream-pool.js';
 
 @Controller()
@@ -10,7 +10,7 @@ export class UpstreamHandler {
 
   @RpcHandler(UpstreamRequest)
   request(@Payload() data: RequestOf<typeof UpstreamRequest>, @Ctx() ctx: BusContext) {
-    return this.pool.request(data, ctx.remainingMs());
+    return this.pool.request(data, ctx.remainingMs(), (message: StreamedClientMessage) => ctx.send(message));
   }
 
   @RpcHandler(FetchServerCatalog)

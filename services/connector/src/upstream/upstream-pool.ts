@@ -4,16 +4,35 @@ import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { getDefaultEnvironment, StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import {
+  ErrorCode,
+  McpError,
   PromptListChangedNotificationSchema,
   ResourceListChangedNotificationSchema,
   ToolListChangedNotificationSchema,
+  type ClientCapabilities,
 } from '@modelcontextprotocol/sdk/types.js';
+import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { Bus } from '#libs/bus';
-import { DomainError, UpstreamListChanged, type McpServerRuntime, type ReplyOf, type RequestOf, type FetchServerCatalog, type UpstreamRequest } from '#libs/contracts';
+import {
+  clientResponseContract,
+  DomainError,
+  instanceUpstreamRequest,
+  SessionEnded,
+  UpstreamCancelled,
+  UpstreamListChanged,
+  UpstreamRequest,
+  type ClientContext,
+  type FetchServerCatalog,
+  type McpServerRuntime,
+  type ReplyOf,
+  type RequestOf,
+  type StreamedClientMessage,
+} from '#libs/contracts';
 import { UpstreamUrlGuard, type HostResolver } from '#libs/net-guard';
 import { ServerDefinitionsService } from '../servers/server-definitions.service.js';
 import { Backoff } from './backoff.js';
+import { ClientRelay, type CallStream } from './client-relay.js';
 import { buildServerHeaders, mergeHeaders } from './headers.js';
 import { SessionExpiredError, StreamableHttpTransport } from './http-transport.js';
 import { NegotiatingTransport } from './negotiating-transport.js';
@@ -36,8 +55,22 @@ export interface UpstreamPoolOptions {
   restartMaxMs: number;
   /** Resolves upstream host names for the address check (the system's resolver by default; tests pass a stub). */
   resolver?: HostResolver;
+  /** A client's own upstream session is closed after this long without a request (ms). */
+  clientSessionIdleMs: number;
+  /** At most this many per-client stdio processes per server; past it such clients share one session per capability set. */
+  maxClientStdioSessions: number;
 }
-export const DEFAULT_POOL_OPTIONS: UpstreamPoolOptions = { defaultTimeoutMs: 60_000, replyMarginMs: 50, restartInitialMs: 500, restartMaxMs: 30_000 };
+export const DEFAULT_POOL_OPTIONS: UpstreamPoolOptions = {
+  defaultTimeoutMs: 60_000,
+  replyMarginMs: 50,
+  restartInitialMs: 500,
+  restartMaxMs: 30_000,
+  clientSessionIdleMs: 10 * 60_000,
+  maxClientStdioSessions: 4,
+};
+
+/** Client capabilities that make an upstream show more (tools needing them) and send requests back. */
+const CLIENT_FEATURES = ['elicitation', 'roots', 'sampling'] as const;
 
 const CLIENT_INFO = { name: 'switchboard-connector', version: '0.1.0' };
 const MAX_CATALOG_PAGES = 1_000;
@@ -49,6 +82,23 @@ interface Session {
   startedAt: number;
   /** Set when we close it ourselves, so its onclose is not taken for a crash. */
   closing: boolean;
+  /** Forwarded calls in flight on this session, in arrival order. */
+  calls: Set<CallStream>;
+}
+
+/**
+ * One upstream session of a server and what it is for: `''` the pooled session every stateless request shares;
+ * `caps:{set}` a shared session declaring a capability set (catalog fetches; clients past the stdio cap);
+ * `client:{session}` a client's own session, created with its capabilities.
+ */
+interface Slot {
+  key: string;
+  capabilities: ClientCapabilities;
+  /** The client session a `client:` slot belongs to. */
+  owner: string | undefined;
+  session: Session | undefined;
+  connecting: Promise<Session> | undefined;
+  lastUsed: number;
 }
 
 interface PoolEntry {
@@ -57,8 +107,7 @@ interface PoolEntry {
   semaphore: Semaphore | undefined;
   /** The registry's IP range rules for this server, checked on every connection to it. */
   guard: UpstreamUrlGuard;
-  session: Session | undefined;
-  connecting: Promise<Session> | undefined;
+  slots: Map<string, Slot>;
   backoff: Backoff;
 }
 
@@ -74,15 +123,25 @@ export interface PoolEntryState {
 }
 
 /**
- * One upstream MCP session per server in this replica, reused by every call (never an `initialize` per call).
- * Streamable HTTP sessions are re-initialized once, transparently, when the upstream forgets them (404); stdio
- * servers are restarted with backoff when they die; everything is closed on shutdown.
+ * The upstream MCP sessions of this connector instance. Stateless traffic shares one pooled session per server
+ * (never an `initialize` per call); a client that needs per-client state (it declared sampling, elicitation or
+ * roots, subscribed to a resource, set a log level) gets a session of its own per server, created lazily with its
+ * capabilities and closed after an idle timeout. Streamable HTTP sessions are re-initialized once, transparently,
+ * when the upstream forgets them (404); stdio servers are restarted with backoff when they die; everything is
+ * closed on shutdown.
  */
 @Injectable()
 export class UpstreamPool implements OnModuleInit, OnModuleDestroy {
   private readonly log = new Logger(UpstreamPool.name);
   private readonly entries = new Map<string, PoolEntry>();
   private readonly options: UpstreamPoolOptions;
+  /** This instance's id: its subjects (instance requests, client answers) and the ids of its client requests. */
+  readonly instance = randomBytes(6).toString('hex');
+  private readonly relay: ClientRelay;
+  /** Calls in flight by client session and request id (notifications/cancelled names them so). */
+  private readonly inflight = new Map<string, AbortController>();
+  private readonly stops: (() => void)[] = [];
+  private sweeper: NodeJS.Timeout | undefined;
   private stopped = false;
 
   constructor(
@@ -91,74 +150,153 @@ export class UpstreamPool implements OnModuleInit, OnModuleDestroy {
     @Optional() @Inject(UPSTREAM_POOL_OPTIONS) options?: Partial<UpstreamPoolOptions>,
   ) {
     this.options = { ...DEFAULT_POOL_OPTIONS, ...options };
+    this.relay = new ClientRelay(this.instance, bus);
   }
 
   onModuleInit(): void {
     this.definitions.onChange((serverId, serverName) => void this.drop(serverId, serverName));
+    const queue = `connector-${this.instance}`;
+    this.stops.push(
+      this.bus.serve(instanceUpstreamRequest(this.instance), queue, (data, ctx) =>
+        this.request(data as RequestOf<typeof UpstreamRequest>, (ctx.meta.deadline ?? Infinity) - Date.now(), (m) => ctx.send(m)),
+      ),
+      this.bus.serve(clientResponseContract(this.instance), queue, async (data) => {
+        const { session_id, response } = data as { session_id: string; response: { id: string | number } };
+        return { delivered: this.relay.deliver(session_id, response) };
+      }),
+      this.bus.subscribe(UpstreamCancelled, ({ session_id, request_id, reason }) => {
+        this.inflight.get(callKey(session_id, request_id))?.abort(reason ?? 'cancelled by the client');
+      }),
+      this.bus.subscribe(SessionEnded, ({ session_id }) => void this.closeClientSessions(session_id)),
+    );
+    this.sweeper = setInterval(() => this.closeIdle(), Math.min(30_000, Math.max(1_000, this.options.clientSessionIdleMs / 4)));
+    this.sweeper.unref();
   }
 
   async onModuleDestroy(): Promise<void> {
     this.stopped = true;
+    for (const stop of this.stops.splice(0)) stop();
+    clearInterval(this.sweeper);
+    this.relay.close();
     const entries = [...this.entries.values()];
     this.entries.clear();
     await Promise.all(entries.map((entry) => this.closeEntry(entry)));
   }
 
-  /** Forwards one MCP request and returns the upstream's `result` as it came. */
-  async request(req: RequestOf<typeof UpstreamRequest>, budgetMs: number): Promise<ReplyOf<typeof UpstreamRequest>> {
-    const result = await this.run(req.server_id, budgetMs, req.forward_headers, (session, timeout) =>
-      session.client.request({ method: req.method, params: req.params ?? {} } as never, LooseResult, { timeout }),
-    );
-    return { result: result as LooseResult };
+  /**
+   * Forwards one MCP request and returns the upstream's `result` as it came. What the upstream sends during the
+   * call (progress for the client's token, logs, requests to the client) is streamed through `send`.
+   */
+  async request(req: RequestOf<typeof UpstreamRequest>, budgetMs: number, send?: (message: StreamedClientMessage) => void): Promise<ReplyOf<typeof UpstreamRequest>> {
+    const client = req.client;
+    let slotKey = '';
+    const result = await this.run(req.server_id, budgetMs, req.forward_headers, client, (key) => (slotKey = key), async (session, timeout) => {
+      const params = { ...(req.params ?? {}) } as Record<string, unknown> & { _meta?: Record<string, unknown> };
+      const progressToken = params._meta?.progressToken;
+      if (params._meta) {
+        // the SDK puts its own token (the upstream request id, unique on this session) in place of the client's
+        const { progressToken: _token, ...meta } = params._meta;
+        params._meta = meta;
+        if (Object.keys(meta).length === 0) delete params._meta;
+      }
+      const call: CallStream | undefined = client && send ? { sessionId: client.session_id, send } : undefined;
+      const controller = client?.request_id !== undefined ? new AbortController() : undefined;
+      const key = controller ? callKey(client!.session_id, client!.request_id!) : undefined;
+      if (key) this.inflight.set(key, controller!);
+      if (call) session.calls.add(call);
+      try {
+        return await session.client.request({ method: req.method, params } as never, LooseResult, {
+          timeout,
+          ...(controller ? { signal: controller.signal } : {}),
+          ...(progressToken !== undefined && send
+            ? {
+                onprogress: (progress) =>
+                  send({ message: { jsonrpc: '2.0', method: 'notifications/progress', params: { ...progress, progressToken } } }),
+              }
+            : {}),
+        });
+      } finally {
+        if (key && this.inflight.get(key) === controller) this.inflight.delete(key);
+        if (call) session.calls.delete(call);
+      }
+    });
+    return { result: result as LooseResult, ...(slotKey.startsWith('client:') ? { instance: this.instance } : {}) };
   }
 
-  /** Every tool of one upstream (all pages), its serverInfo and the protocol version it chose. */
+  /** Every tool, prompt and resource of one upstream (all pages), its serverInfo and the protocol version it chose. */
   async fetchCatalog(req: RequestOf<typeof FetchServerCatalog>, budgetMs: number): Promise<ReplyOf<typeof FetchServerCatalog>> {
-    return this.run(req.server_id, budgetMs, undefined, async (session, _timeout, deadline) => {
-      const tools: ReplyOf<typeof FetchServerCatalog>['tools'] = [];
-      if (session.client.getServerCapabilities()?.tools) {
-        let cursor: string | undefined;
-        for (let page = 0; page < MAX_CATALOG_PAGES; page++) {
-          const params = cursor ? { cursor } : {};
-          const reply = await session.client.request({ method: 'tools/list', params }, LooseResult, { timeout: remaining(deadline) });
-          if (Array.isArray(reply.tools)) tools.push(...(reply.tools as typeof tools));
-          cursor = typeof reply.nextCursor === 'string' && reply.nextCursor ? reply.nextCursor : undefined;
-          if (!cursor) break;
-        }
-      }
+    const base = await this.run(req.server_id, budgetMs, undefined, undefined, undefined, async (session, _timeout, deadline) => {
+      const capabilities = (session.client.getServerCapabilities() ?? {}) as Record<string, unknown>;
+      const tools = capabilities.tools ? await listAll<ReplyOf<typeof FetchServerCatalog>['tools'][number]>(session, 'tools/list', 'tools', deadline) : [];
+      const prompts = capabilities.prompts ? await listAll<{ name: string }>(session, 'prompts/list', 'prompts', deadline).catch(() => []) : [];
+      const resources = capabilities.resources ? await listAll<{ uri: string }>(session, 'resources/list', 'resources', deadline).catch(() => []) : [];
+      const resource_templates = capabilities.resources
+        ? await listAll<{ uriTemplate: string }>(session, 'resources/templates/list', 'resourceTemplates', deadline).catch(() => [])
+        : [];
       const info = session.client.getServerVersion();
       return {
         tools,
+        prompts,
+        resources,
+        resource_templates,
+        capabilities,
         server_info: info ? { ...(info as Record<string, unknown>) } : null,
         protocol_version: session.transport.negotiatedVersion ?? null,
       };
     });
+    // Tools some upstreams list only to clients declaring a capability: one list per capability, kept as the extras.
+    const capability_tools: Record<string, ReplyOf<typeof FetchServerCatalog>['tools']> = {};
+    if (base.capabilities.tools) {
+      const known = new Set(base.tools.map((t) => t.name));
+      for (const feature of CLIENT_FEATURES) {
+        const context: ClientContext = { session_id: `catalog-${feature}`, capabilities: { [feature]: {} }, dedicated: false };
+        try {
+          const tools = await this.run(req.server_id, budgetMs, undefined, context, undefined, (session, _t, deadline) =>
+            listAll<ReplyOf<typeof FetchServerCatalog>['tools'][number]>(session, 'tools/list', 'tools', deadline),
+          );
+          const extra = tools.filter((t) => !known.has(t.name));
+          if (extra.length) capability_tools[feature] = extra;
+        } catch (error) {
+          this.log.debug(`tools/list declaring ${feature} failed: ${(error as Error).message}`);
+        }
+      }
+    }
+    return { ...base, capability_tools };
   }
 
   state(serverId: string): PoolEntryState | undefined {
     const entry = this.entries.get(serverId) ?? [...this.entries.values()].find((e) => e.server.server_name === serverId);
     if (!entry) return undefined;
-    const inner = entry.session?.inner;
+    const session = entry.slots.get('')?.session;
+    const inner = session?.inner;
     return {
       server_id: entry.server.server_id,
       revision: entry.server.revision,
-      connected: entry.session !== undefined,
-      session_id: entry.session?.transport.sessionId,
+      connected: session !== undefined,
+      session_id: session?.transport.sessionId,
       pid: inner instanceof StdioClientTransport ? inner.pid : null,
       restarts: entry.backoff.attempts,
-      protocol_version: entry.session?.transport.negotiatedVersion,
+      protocol_version: session?.transport.negotiatedVersion,
     };
+  }
+
+  /** The client sessions with an upstream session of their own on a server (tests and health checks). */
+  clientSessions(serverId: string): string[] {
+    const entry = this.entries.get(serverId);
+    return entry ? [...entry.slots.values()].filter((s) => s.owner && s.session).map((s) => s.owner!) : [];
   }
 
   /** The pooled HTTP transport of a server (tests measure it). */
   transportOf(serverId: string): Transport | undefined {
-    return this.entries.get(serverId)?.session?.inner;
+    return this.entries.get(serverId)?.slots.get('')?.session?.inner;
   }
 
   private async run<T>(
     serverRef: string,
     budgetMs: number,
     forwardHeaders: Record<string, string> | undefined,
+    client: ClientContext | undefined,
+    onSlot: ((key: string) => void) | undefined,
     call: (session: Session, timeoutMs: number, deadline: number) => Promise<T>,
   ): Promise<T> {
     if (this.stopped) throw new DomainError('UPSTREAM_UNAVAILABLE', 'connector is shutting down');
@@ -169,24 +307,27 @@ export class UpstreamPool implements OnModuleInit, OnModuleDestroy {
     const deadline = Math.min(callerDeadline, started + serverTimeoutMs);
     const timeoutMs = Math.max(0, deadline - started);
     const entry = this.entryFor(server);
+    const slot = this.slotFor(entry, client);
+    onSlot?.(slot.key);
     const headers = forwardHeaders ? mergeHeaders({}, forwardHeaders) : undefined;
     const release = entry.semaphore ? await entry.semaphore.acquire(deadline) : undefined;
     try {
       return await withRequestHeaders(headers, async () => {
-        let session = await this.sessionOf(entry, deadline);
+        let session = await this.sessionOf(entry, slot, deadline);
         try {
           return await call(session, remaining(deadline), deadline);
         } catch (error) {
           if (!(error instanceof SessionExpiredError)) throw error;
           this.log.log(`upstream ${server.server_name} forgot session ${error.sessionId}: re-initializing`);
-          this.discard(entry, session);
-          session = await this.sessionOf(entry, deadline);
+          this.discard(slot, session);
+          session = await this.sessionOf(entry, slot, deadline);
           return await call(session, remaining(deadline), deadline);
         }
       });
     } catch (error) {
       throw toUpstreamError(error, server.server_name, timeoutMs);
     } finally {
+      slot.lastUsed = Date.now();
       release?.();
     }
   }
@@ -203,25 +344,48 @@ export class UpstreamPool implements OnModuleInit, OnModuleDestroy {
       headers: buildServerHeaders(server),
       semaphore: server.max_concurrent_requests ? new Semaphore(server.max_concurrent_requests) : undefined,
       guard: new UpstreamUrlGuard(server.ip_ranges, this.options.resolver),
-      session: undefined,
-      connecting: undefined,
+      slots: new Map(),
       backoff: new Backoff(this.options.restartInitialMs, this.options.restartMaxMs),
     };
     this.entries.set(server.server_id, entry);
     return entry;
   }
 
-  private async sessionOf(entry: PoolEntry, deadline: number): Promise<Session> {
-    if (entry.session) return entry.session;
-    if (!entry.connecting) {
-      entry.connecting = this.connect(entry, deadline).finally(() => {
-        entry.connecting = undefined;
-      });
+  /** Which upstream session serves a request: the pooled one, a capability set's, or the client's own. */
+  private slotFor(entry: PoolEntry, client: ClientContext | undefined): Slot {
+    const features = client ? CLIENT_FEATURES.filter((f) => client.capabilities[f] !== undefined) : [];
+    let key = features.length ? `caps:${features.join('+')}` : '';
+    let owner: string | undefined;
+    if (client?.dedicated) {
+      const own = `client:${client.session_id}`;
+      const stdioOwners = entry.server.transport === 'stdio' ? [...entry.slots.values()].filter((s) => s.owner).length : 0;
+      if (entry.slots.has(own) || entry.server.transport !== 'stdio' || stdioOwners < this.options.maxClientStdioSessions) {
+        key = own;
+        owner = client.session_id;
+      } else {
+        this.log.warn(`upstream ${entry.server.server_name}: ${stdioOwners} per-client stdio sessions already; client ${client.session_id} shares ${key || 'the pooled session'}`);
+      }
     }
-    return entry.connecting;
+    let slot = entry.slots.get(key);
+    if (!slot) {
+      const capabilities: ClientCapabilities = owner ? clientCapabilities(client!.capabilities) : Object.fromEntries(features.map((f) => [f, client!.capabilities[f] ?? {}]));
+      slot = { key, capabilities, owner, session: undefined, connecting: undefined, lastUsed: Date.now() };
+      entry.slots.set(key, slot);
+    }
+    return slot;
   }
 
-  private async connect(entry: PoolEntry, deadline: number): Promise<Session> {
+  private async sessionOf(entry: PoolEntry, slot: Slot, deadline: number): Promise<Session> {
+    if (slot.session) return slot.session;
+    if (!slot.connecting) {
+      slot.connecting = this.connect(entry, slot, deadline).finally(() => {
+        slot.connecting = undefined;
+      });
+    }
+    return slot.connecting;
+  }
+
+  private async connect(entry: PoolEntry, slot: Slot, deadline: number): Promise<Session> {
     const { server } = entry;
     const stdio = server.transport === 'stdio';
     if (stdio) {
@@ -239,10 +403,10 @@ export class UpstreamPool implements OnModuleInit, OnModuleDestroy {
     if (!stdio) await entry.guard.check(requireUrl(server));
     const inner = this.createTransport(server, entry.headers, entry.guard);
     const transport = new NegotiatingTransport(inner, server.spec_version ?? undefined);
-    const client = new Client(CLIENT_INFO, { capabilities: {} });
-    const session: Session = { client, transport, inner, startedAt: Date.now(), closing: false };
+    const client = new Client(CLIENT_INFO, { capabilities: slot.capabilities });
+    const session: Session = { client, transport, inner, startedAt: Date.now(), closing: false, calls: new Set() };
     client.onerror = (error) => this.log.debug(`upstream ${server.server_name}: ${error.message}`);
-    client.onclose = () => this.onSessionClosed(entry, session);
+    client.onclose = () => this.onSessionClosed(entry, slot, session);
     const lists = [
       ['tools', ToolListChangedNotificationSchema],
       ['prompts', PromptListChangedNotificationSchema],
@@ -254,6 +418,17 @@ export class UpstreamPool implements OnModuleInit, OnModuleDestroy {
         this.bus.publish(UpstreamListChanged, { server_id: server.server_id, list });
       });
     }
+    // Everything else the upstream sends to "its client" is for the client session behind this upstream session.
+    client.fallbackNotificationHandler = async (notification) => {
+      const target = this.clientOf(slot, session);
+      if (target) this.relay.notify(target.sessionId, target.via, notification);
+    };
+    client.fallbackRequestHandler = async (request, extra) => {
+      const target = this.clientOf(slot, session);
+      if (target) return this.relay.request(target.sessionId, target.via, request, extra) as never;
+      if (request.method === 'roots/list') return { roots: [] } as never; // a shared session: no client's roots to tell
+      throw new McpError(ErrorCode.MethodNotFound, `${request.method} cannot be answered on a shared upstream session`);
+    };
     try {
       await client.connect(transport, { timeout: remaining(deadline) });
     } catch (error) {
@@ -265,18 +440,30 @@ export class UpstreamPool implements OnModuleInit, OnModuleDestroy {
       }
       throw error;
     }
-    if (this.stopped || this.entries.get(server.server_id) !== entry) {
-      // the pool stopped or the definition changed while we were connecting
+    if (this.stopped || this.entries.get(server.server_id) !== entry || entry.slots.get(slot.key) !== slot) {
+      // the pool stopped, the definition changed or the slot was closed while we were connecting
       session.closing = true;
       await client.close().catch(() => undefined);
       throw new DomainError('UPSTREAM_UNAVAILABLE', `upstream ${server.server_name} changed while connecting`, { server: server.server_name });
     }
-    entry.session = session;
+    slot.session = session;
     this.log.log(
       `connected to upstream ${server.server_name} over ${server.transport} (protocol ${transport.negotiatedVersion ?? 'unknown'}` +
-        `${stdio && inner instanceof StdioClientTransport ? `, pid ${inner.pid}` : ''})`,
+        `${stdio && inner instanceof StdioClientTransport ? `, pid ${inner.pid}` : ''}` +
+        `${slot.owner ? `, for client session ${slot.owner}` : slot.key ? `, ${slot.key}` : ''})`,
     );
     return session;
+  }
+
+  /**
+   * The client session an upstream session's unsolicited traffic is for: its owner (through the call in flight, if
+   * any); on a shared session, the client of the only call in flight, if exactly one is.
+   */
+  private clientOf(slot: Slot, session: Session): { sessionId: string; via: CallStream | undefined } | undefined {
+    const calls = [...session.calls];
+    if (slot.owner) return { sessionId: slot.owner, via: calls.at(-1) };
+    if (calls.length === 1) return { sessionId: calls[0]!.sessionId, via: calls[0] };
+    return undefined;
   }
 
   private createTransport(server: McpServerRuntime, headers: Record<string, string>, guard: UpstreamUrlGuard): Transport {
@@ -308,10 +495,11 @@ export class UpstreamPool implements OnModuleInit, OnModuleDestroy {
     }
   }
 
-  private onSessionClosed(entry: PoolEntry, session: Session): void {
-    if (session.closing || entry.session !== session) return;
-    entry.session = undefined;
+  private onSessionClosed(entry: PoolEntry, slot: Slot, session: Session): void {
+    if (session.closing || slot.session !== session) return;
+    slot.session = undefined;
     const { server } = entry;
+    if (slot.owner) this.relay.abandon(slot.owner);
     if (server.transport === 'stdio') {
       const delay = entry.backoff.fail(Date.now() - session.startedAt);
       this.log.warn(`stdio server ${server.server_name} exited unexpectedly; restart allowed in ${delay} ms (failure ${entry.backoff.attempts})`);
@@ -320,10 +508,41 @@ export class UpstreamPool implements OnModuleInit, OnModuleDestroy {
     }
   }
 
-  private discard(entry: PoolEntry, session: Session): void {
+  private discard(slot: Slot, session: Session): void {
     session.closing = true;
-    if (entry.session === session) entry.session = undefined;
+    if (slot.session === session) slot.session = undefined;
     void session.client.close().catch(() => undefined);
+  }
+
+  /** Closes the upstream sessions a client session had (it ended). */
+  private async closeClientSessions(sessionId: string): Promise<void> {
+    this.relay.abandon(sessionId);
+    for (const entry of this.entries.values()) {
+      const slot = entry.slots.get(`client:${sessionId}`);
+      if (slot) await this.closeSlot(entry, slot, 'the client session ended');
+    }
+  }
+
+  /** Closes per-client sessions idle for longer than the idle timeout (never one with a call in flight). */
+  private closeIdle(): void {
+    const cutoff = Date.now() - this.options.clientSessionIdleMs;
+    for (const entry of this.entries.values()) {
+      for (const slot of entry.slots.values()) {
+        if (!slot.owner || slot.lastUsed > cutoff || slot.connecting || (slot.session?.calls.size ?? 0) > 0) continue;
+        void this.closeSlot(entry, slot, `idle for ${Math.round(this.options.clientSessionIdleMs / 1000)} s`);
+      }
+    }
+  }
+
+  private async closeSlot(entry: PoolEntry, slot: Slot, why: string): Promise<void> {
+    if (entry.slots.get(slot.key) === slot) entry.slots.delete(slot.key);
+    const session = slot.session;
+    slot.session = undefined;
+    if (session) {
+      this.log.log(`closing the upstream session of ${entry.server.server_name} for client session ${slot.owner}: ${why}`);
+      session.closing = true;
+      await session.client.close().catch(() => undefined);
+    }
   }
 
   private async drop(serverId: string, serverName: string): Promise<void> {
@@ -336,16 +555,47 @@ export class UpstreamPool implements OnModuleInit, OnModuleDestroy {
   }
 
   private async closeEntry(entry: PoolEntry): Promise<void> {
-    const session = entry.session;
-    entry.session = undefined;
-    const pending = entry.connecting;
-    if (session) {
-      session.closing = true;
-      await session.client.close().catch(() => undefined);
-    }
-    // a connect still in flight notices the entry is gone and closes its own session; don't wait long for it
-    if (pending) await Promise.race([pending.catch(() => undefined), new Promise((r) => setTimeout(r, 2_000).unref())]);
+    const slots = [...entry.slots.values()];
+    entry.slots.clear();
+    await Promise.all(
+      slots.map(async (slot) => {
+        const session = slot.session;
+        slot.session = undefined;
+        const pending = slot.connecting;
+        if (session) {
+          session.closing = true;
+          await session.client.close().catch(() => undefined);
+        }
+        // a connect still in flight notices the slot is gone and closes its own session; don't wait long for it
+        if (pending) await Promise.race([pending.catch(() => undefined), new Promise((r) => setTimeout(r, 2_000).unref())]);
+      }),
+    );
   }
+}
+
+function callKey(sessionId: string, requestId: string | number): string {
+  return `${sessionId}\u0000${typeof requestId}:${requestId}`;
+}
+
+/** The capabilities a client declared, as its own upstream session declares them (experimental and tasks left out). */
+function clientCapabilities(declared: Record<string, unknown>): ClientCapabilities {
+  const out: Record<string, unknown> = {};
+  for (const feature of CLIENT_FEATURES) if (declared[feature] !== undefined) out[feature] = declared[feature];
+  return out as ClientCapabilities;
+}
+
+/** Every page of one list method. */
+async function listAll<T>(session: Session, method: string, field: string, deadline: number): Promise<T[]> {
+  const items: T[] = [];
+  let cursor: string | undefined;
+  for (let page = 0; page < MAX_CATALOG_PAGES; page++) {
+    const params = cursor ? { cursor } : {};
+    const reply = await session.client.request({ method, params } as never, LooseResult, { timeout: remaining(deadline) });
+    if (Array.isArray(reply[field])) items.push(...(reply[field] as T[]));
+    cursor = typeof reply.nextCursor === 'string' && reply.nextCursor ? reply.nextCursor : undefined;
+    if (!cursor) break;
+  }
+  return items;
 }
 
 function remaining(deadline: number): number {

@@ -1,9 +1,16 @@
 import { Injectable } from '@nestjs/common';
 import type { IncomingHttpHeaders } from 'node:http';
-import type { Principal } from '#libs/contracts';
+import type { CatalogServer, Principal } from '#libs/contracts';
 import { accessServersFromCatalog, levelsFingerprint, narrowByHeader, principalAccess, type EffectiveAccess } from '#libs/permissions';
 import type { PreparedCatalog } from './catalog.service.js';
 import { buildAccessView, type AccessView } from './access.js';
+
+function withCapabilityTools(server: CatalogServer): CatalogServer {
+  const extra = Object.values(server.capability_tools ?? {}).flat();
+  if (extra.length === 0) return server;
+  const names = new Set(server.tools.map((t) => t.name));
+  return { ...server, tools: [...server.tools, ...extra.filter((t) => !names.has(t.name) && names.add(t.name))] };
+}
 
 /**
  * Applies SPEC section 4's rules (libs/permissions) to the catalog for one caller. The result depends only on
@@ -24,7 +31,8 @@ export class AccessService {
   /** Every server of the catalog with the caller's decision and its reasons (for /v1/mcp/permissions). */
   effective(catalog: PreparedCatalog, principal: Principal): EffectiveAccess {
     return catalog.memoize(`effective:${this.fingerprint(principal)}`, () =>
-      principalAccess(principal, catalog.memoize('access-servers', () => accessServersFromCatalog(catalog.catalog.servers))),
+      // tool permissions cover every tool of a server, those listed only for a declared capability included
+      principalAccess(principal, catalog.memoize('access-servers', () => accessServersFromCatalog(catalog.catalog.servers.map(withCapabilityTools)))),
     );
   }
 

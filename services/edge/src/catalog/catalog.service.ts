@@ -24,7 +24,7 @@ export class PreparedCatalog {
     }
     for (const entry of catalog.aggregate_names) {
       const server = this.byId.get(entry.server_id);
-      const tool = server?.tools.find((t) => t.name === entry.tool);
+      const tool = server?.tools.find((t) => t.name === entry.tool) ?? capabilityTool(server, entry.tool);
       if (!server || !tool) continue;
       this.aggregateRoutes.set(entry.name, { server, tool });
       let names = this.aggregateNames.get(server.server_id);
@@ -49,6 +49,15 @@ export class PreparedCatalog {
     this.memo.set(key, value);
     return value;
   }
+}
+
+/** A tool the server lists only to clients declaring a capability (sampling, elicitation, roots). */
+function capabilityTool(server: CatalogServer | undefined, name: string): UpstreamTool | undefined {
+  for (const tools of Object.values(server?.capability_tools ?? {})) {
+    const tool = tools.find((t) => t.name === name);
+    if (tool) return tool;
+  }
+  return undefined;
 }
 
 const REFRESH_INTERVAL_MS = 30_000;

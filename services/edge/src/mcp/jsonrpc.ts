@@ -13,6 +13,13 @@ export interface JsonRpcNotification {
   params?: Record<string, unknown>;
 }
 
+export interface JsonRpcResponse {
+  jsonrpc: '2.0';
+  id: JsonRpcId;
+  result?: Record<string, unknown>;
+  error?: { code: number; message: string; data?: unknown };
+}
+
 export const JsonRpcErrorCode = {
   PARSE_ERROR: -32700,
   INVALID_REQUEST: -32600,
@@ -36,7 +43,7 @@ export class JsonRpcError extends Error {
 export type ClassifiedMessage =
   | { kind: 'request'; message: JsonRpcRequest }
   | { kind: 'notification'; message: JsonRpcNotification }
-  | { kind: 'response' }
+  | { kind: 'response'; message: JsonRpcResponse }
   | { kind: 'invalid'; id: JsonRpcId | null; reason: string };
 
 export function classify(value: unknown): ClassifiedMessage {
@@ -52,7 +59,7 @@ export function classify(value: unknown): ClassifiedMessage {
     if (id === null) return { kind: 'invalid', id: null, reason: 'id must be a string or a number' };
     return { kind: 'request', message: m as unknown as JsonRpcRequest };
   }
-  if (id !== null && ('result' in m || 'error' in m)) return { kind: 'response' };
+  if (id !== null && ('result' in m || 'error' in m)) return { kind: 'response', message: m as unknown as JsonRpcResponse };
   return { kind: 'invalid', id, reason: 'expected a request, a notification or a response' };
 }
 

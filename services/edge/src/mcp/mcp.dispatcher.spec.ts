@@ -6,6 +6,7 @@ import { PreparedCatalog, type CatalogService } from '../catalog/catalog.service
 import type { AuditTrail } from '../auth/audit-trail.js';
 import { JsonRpcError } from './jsonrpc.js';
 import { forwardHeaders, McpDispatcher } from './mcp.dispatcher.js';
+import type { SessionStore } from './session.store.js';
 
 function server(name: string, tools: string[], extra: Partial<CatalogServer> = {}): CatalogServer {
   return {
@@ -35,7 +36,8 @@ function setup(servers: CatalogServer[], busCall: (...args: unknown[]) => Promis
   const bus = { call: vi.fn(busCall) } as unknown as Bus;
   const catalogs = { current: async () => prepared } as unknown as CatalogService;
   const audit = { record: vi.fn() } as unknown as AuditTrail;
-  const sut = new McpDispatcher(bus, catalogs, new AccessService(), audit);
+  const sessions = { markDedicated: vi.fn(), recordUpstream: vi.fn() } as unknown as SessionStore;
+  const sut = new McpDispatcher(bus, catalogs, new AccessService(), audit, sessions);
   return { sut, bus, audit };
 }
 

@@ -1,23 +1,46 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { IncomingHttpHeaders } from 'node:http';
 import { Bus } from '#libs/bus';
-import { DomainError, MASTER_PRINCIPAL, UpstreamRequest, type AuditStatus, type CatalogServer, type Principal } from '#libs/contracts';
+import {
+  DomainError,
+  instanceUpstreamRequest,
+  MASTER_PRINCIPAL,
+  UpstreamRequest,
+  type AuditStatus,
+  type CatalogServer,
+  type ForwardedMethod,
+  type Principal,
+} from '#libs/contracts';
 import { AuditTrail } from '../auth/audit-trail.js';
 import { AccessService } from '../catalog/access.service.js';
 import type { AccessView } from '../catalog/access.js';
 import { CatalogService, type PreparedCatalog } from '../catalog/catalog.service.js';
-import { errorJson, JsonRpcError, JsonRpcErrorCode, resultJson, type JsonRpcRequest } from './jsonrpc.js';
+import { errorJson, JsonRpcError, JsonRpcErrorCode, resultJson, type JsonRpcId, type JsonRpcRequest } from './jsonrpc.js';
+import { featureKey, McpIndex, toolsFor } from './mcp-index.js';
 import { SERVER_NAME } from './protocol.js';
-import type { McpSession } from './session.store.js';
+import { SessionStore, type McpSession } from './session.store.js';
 
 /** Where a request landed: the aggregate `/mcp` or one server's endpoint. */
 export type McpScope = { kind: 'aggregate' } | { kind: 'server'; serverName: string };
+
+/**
+ * The channel back to the client for one request, shaped like the SDK's `RequestHandlerExtra`: what the upstream
+ * sends during the call (progress, logs, sampling, elicitation, roots requests) goes out through it. The
+ * transport decides how (the POST's response switches to SSE; the legacy transport writes to its stream).
+ */
+export interface RequestExtra {
+  sendNotification(notification: Record<string, unknown>): void;
+  sendRequest(request: Record<string, unknown>): void;
+}
 
 export interface McpCallContext {
   principal: Principal;
   scope: McpScope;
   headers: IncomingHttpHeaders;
   session: McpSession;
+  /** The client's JSON-RPC id of the request being answered (cancellation names it). */
+  requestId?: JsonRpcId;
+  extra?: RequestExtra;
 }
 
 const UPSTREAM_CALL_BUDGET_MS = 300_000;
@@ -36,15 +59,34 @@ export class McpDispatcher {
     @Inject(CatalogService) private readonly catalogs: CatalogService,
     @Inject(AccessService) private readonly access: AccessService,
     @Inject(AuditTrail) private readonly audit: AuditTrail,
+    @Inject(SessionStore) private readonly sessions: SessionStore,
   ) {}
+
+  /** Bus contracts of the connector instances holding client sessions, built once per instance. */
+  private readonly instanceContracts = new Map<string, ReturnType<typeof instanceUpstreamRequest>>();
 
   serverInfo(scope: McpScope): Record<string, unknown> {
     return { name: scope.kind === 'aggregate' ? SERVER_NAME : `${SERVER_NAME}/${scope.serverName}`, version: PACKAGE_VERSION };
   }
 
-  /** The result of `initialize` (as JSON text) once the protocol revision is agreed. */
-  initializeResult(scope: McpScope, protocolVersion: string): string {
-    return JSON.stringify({ protocolVersion, capabilities: { tools: { listChanged: true } }, serverInfo: this.serverInfo(scope) });
+  /**
+   * The result of `initialize` (as JSON text) once the protocol revision is agreed. The aggregate serves every
+   * feature; a server's own endpoint serves what that upstream declared (tools always).
+   */
+  async initializeResult(scope: McpScope, protocolVersion: string): Promise<string> {
+    let capabilities: Record<string, unknown> = {
+      tools: { listChanged: true },
+      prompts: { listChanged: true },
+      resources: { subscribe: true, listChanged: true },
+      completions: {},
+      logging: {},
+    };
+    if (scope.kind === 'server') {
+      const upstream = (await this.catalogs.current()).server(scope.serverName)?.capabilities ?? {};
+      capabilities = Object.fromEntries(Object.entries(capabilities).filter(([name]) => name === 'tools' || upstream[name] !== undefined));
+      if (upstream.resources && !(upstream.resources as { subscribe?: boolean }).subscribe) capabilities.resources = { listChanged: true };
+    }
+    return JSON.stringify({ protocolVersion, capabilities, serverInfo: this.serverInfo(scope) });
   }
 
   /** Answers one request as JSON-RPC response text; never throws. */
@@ -84,13 +126,145 @@ export class McpDispatcher {
         return this.listTools(ctx);
       case 'tools/call':
         return this.callTool(request, ctx);
+      case 'prompts/list':
+        return this.listPrompts(ctx);
+      case 'prompts/get':
+        return this.getPrompt(request, ctx);
+      case 'resources/list':
+        return this.listResources(ctx);
+      case 'resources/templates/list':
+        return this.listTemplates(ctx);
+      case 'resources/read':
+      case 'resources/subscribe':
+      case 'resources/unsubscribe':
+        return this.resourceRequest(request, ctx);
+      case 'completion/complete':
+        return this.complete(request, ctx);
       case 'logging/setLevel':
-        return '{}';
+        return this.setLevel(request, ctx);
       case 'initialize':
         throw new JsonRpcError(JsonRpcErrorCode.INVALID_REQUEST, 'session is already initialized');
       default:
         throw new JsonRpcError(JsonRpcErrorCode.METHOD_NOT_FOUND, `Method not found: ${request.method}`);
     }
+  }
+
+  // ---- prompts, resources, completion, logging ----------------------------------------------------------
+
+  /** The servers this caller may use in this scope, healthy ones only. */
+  private async usable(ctx: McpCallContext): Promise<{ catalog: PreparedCatalog; index: McpIndex; servers: CatalogServer[] }> {
+    const catalog = await this.catalogs.current();
+    const view = this.viewFor(catalog, ctx.principal, ctx.headers);
+    const index = catalog.memoize('mcp-index', () => new McpIndex(catalog));
+    const servers = [...view.servers.values()]
+      .map((v) => v.server)
+      .filter((s) => ctx.scope.kind === 'aggregate' || s.server_name === ctx.scope.serverName);
+    return { catalog, index, servers };
+  }
+
+  private async listPrompts(ctx: McpCallContext): Promise<string> {
+    const { index, servers } = await this.usable(ctx);
+    const prompts = servers.flatMap((s) =>
+      (s.prompts ?? []).map((p) => (ctx.scope.kind === 'server' ? p : { ...p, name: index.promptNames.get(s.server_id)?.get(p.name) ?? p.name })),
+    );
+    return JSON.stringify({ prompts });
+  }
+
+  private async getPrompt(request: JsonRpcRequest, ctx: McpCallContext): Promise<string> {
+    const name = requireString(request.params, 'name');
+    const { index, servers } = await this.usable(ctx);
+    let target: { server: CatalogServer; name: string } | undefined;
+    if (ctx.scope.kind === 'server') {
+      const server = servers[0];
+      if (server && (server.prompts ?? []).some((p) => p.name === name)) target = { server, name };
+    } else {
+      const route = index.promptRoutes.get(name);
+      if (route && servers.includes(route.server)) target = route;
+    }
+    if (!target) throw new JsonRpcError(JsonRpcErrorCode.INVALID_PARAMS, `Unknown prompt: ${name}`);
+    return JSON.stringify(await this.forward(target.server, 'prompts/get', { ...request.params, name: target.name }, ctx));
+  }
+
+  private async listResources(ctx: McpCallContext): Promise<string> {
+    const { servers } = await this.usable(ctx);
+    return JSON.stringify({ resources: servers.flatMap((s) => s.resources ?? []) });
+  }
+
+  private async listTemplates(ctx: McpCallContext): Promise<string> {
+    const { index, servers } = await this.usable(ctx);
+    const resourceTemplates = servers.flatMap((s) =>
+      (s.resource_templates ?? []).map((t) => {
+        if (ctx.scope.kind === 'server') return t;
+        const name = index.templateNames.get(s.server_id)?.get(t.name ?? t.uriTemplate);
+        return name ? { ...t, name } : t;
+      }),
+    );
+    return JSON.stringify({ resourceTemplates });
+  }
+
+  /** resources/read, subscribe and unsubscribe: routed by URI (exactly as the upstream gave it). */
+  private async resourceRequest(request: JsonRpcRequest, ctx: McpCallContext): Promise<string> {
+    const uri = requireString(request.params, 'uri');
+    const server = await this.serverForUri(uri, ctx);
+    if (request.method !== 'resources/read') await this.sessions.markDedicated(ctx.session);
+    return JSON.stringify(await this.forward(server, request.method as ForwardedMethod, request.params ?? {}, ctx));
+  }
+
+  private async serverForUri(uri: string, ctx: McpCallContext): Promise<CatalogServer> {
+    const { index, servers } = await this.usable(ctx);
+    if (ctx.scope.kind === 'server') {
+      if (!servers[0]) throw new JsonRpcError(-32002, `Resource not found: ${uri}`);
+      return servers[0];
+    }
+    const claimed = index.serversForUri(uri);
+    const usable = servers.filter((s) => claimed.includes(s.server_id));
+    if (usable.length === 1) return usable[0]!;
+    if (usable.length > 1) {
+      const names = usable.map((s) => s.server_name);
+      throw new JsonRpcError(JsonRpcErrorCode.INVALID_PARAMS, `Resource ${uri} is served by ${names.join(' and ')}: use /mcp/${names[0]} (or /mcp/{server}) to choose`, {
+        uri,
+        servers: names,
+        endpoints: names.map((n) => `/mcp/${n}`),
+      });
+    }
+    throw new JsonRpcError(-32002, `Resource not found: ${uri}`, { uri });
+  }
+
+  private async complete(request: JsonRpcRequest, ctx: McpCallContext): Promise<string> {
+    const ref = request.params?.ref as { type?: string; name?: string; uri?: string } | undefined;
+    if (!ref || typeof ref !== 'object') throw new JsonRpcError(JsonRpcErrorCode.INVALID_PARAMS, 'completion/complete needs params.ref');
+    const { index, servers } = await this.usable(ctx);
+    let server: CatalogServer | undefined;
+    let upstreamRef: Record<string, unknown> = ref;
+    if (ref.type === 'ref/prompt' && typeof ref.name === 'string') {
+      if (ctx.scope.kind === 'server') server = servers[0];
+      else {
+        const route = index.promptRoutes.get(ref.name);
+        if (route && servers.includes(route.server)) {
+          server = route.server;
+          upstreamRef = { ...ref, name: route.name };
+        }
+      }
+    } else if (ref.type === 'ref/resource' && typeof ref.uri === 'string') {
+      server = await this.serverForUri(ref.uri, ctx).catch(() => undefined);
+    }
+    if (!server) throw new JsonRpcError(JsonRpcErrorCode.INVALID_PARAMS, `Unknown completion reference: ${JSON.stringify(ref)}`);
+    if (!server.capabilities?.completions) return JSON.stringify({ completion: { values: [], total: 0, hasMore: false } });
+    return JSON.stringify(await this.forward(server, 'completion/complete', { ...request.params, ref: upstreamRef }, ctx));
+  }
+
+  /** The level is the client's own: its upstream sessions (one per server, its own) carry it. */
+  private async setLevel(request: JsonRpcRequest, ctx: McpCallContext): Promise<string> {
+    requireString(request.params, 'level');
+    const { servers } = await this.usable(ctx);
+    await this.sessions.markDedicated(ctx.session);
+    const logging = servers.filter((s) => s.capabilities?.logging !== undefined);
+    const results = await Promise.allSettled(logging.map((s) => this.forward(s, 'logging/setLevel', request.params ?? {}, ctx)));
+    results.forEach((r, i) => {
+      if (r.status === 'rejected') this.log.warn(`${logging[i]!.server_name}: logging/setLevel failed: ${(r.reason as Error).message}`);
+    });
+    if (ctx.scope.kind === 'server' && results[0]?.status === 'rejected') throw results[0].reason;
+    return '{}';
   }
 
   private viewFor(catalog: PreparedCatalog, principal: Principal, headers: IncomingHttpHeaders): AccessView {
@@ -101,11 +275,14 @@ export class McpDispatcher {
     const catalog = await this.catalogs.current();
     const view = this.viewFor(catalog, ctx.principal, ctx.headers);
     const scopeKey = ctx.scope.kind === 'aggregate' ? '*' : ctx.scope.serverName;
-    return catalog.memoize(`tools/list:${scopeKey}:${view.fingerprint}`, () => {
+    // Lists as this client would see them: upstreams show some tools only to clients declaring a capability.
+    const features = featureKey(ctx.session.clientCapabilities);
+    return catalog.memoize(`tools/list:${scopeKey}:${features}:${view.fingerprint}`, () => {
       const tools: unknown[] = [];
-      for (const { server, tools: allowed } of view.servers.values()) {
+      for (const { server, toolNames } of view.servers.values()) {
+        if (ctx.scope.kind === 'server' && server.server_name !== ctx.scope.serverName) continue;
+        const allowed = toolsFor(server, features).filter((t) => toolNames.has(t.name));
         if (ctx.scope.kind === 'server') {
-          if (server.server_name !== ctx.scope.serverName) continue;
           tools.push(...allowed);
           continue;
         }
@@ -126,7 +303,7 @@ export class McpDispatcher {
     if (args !== undefined && (typeof args !== 'object' || args === null || Array.isArray(args))) {
       throw new JsonRpcError(JsonRpcErrorCode.INVALID_PARAMS, 'params.arguments must be an object');
     }
-    const result = await this.callToolAs(ctx.principal, ctx.scope, name, request.params!, ctx.headers, ctx.session.id);
+    const result = await this.callToolAs(ctx.principal, ctx.scope, name, request.params!, ctx.headers, ctx.session.id, ctx);
     if (result === undefined) throw new JsonRpcError(JsonRpcErrorCode.INVALID_PARAMS, `Unknown tool: ${name}`);
     return JSON.stringify(result);
   }
@@ -142,10 +319,13 @@ export class McpDispatcher {
     params: Record<string, unknown>,
     headers: IncomingHttpHeaders,
     sessionId: string | null,
+    ctx?: McpCallContext,
   ): Promise<unknown> {
     const started = Date.now();
     const catalog = await this.catalogs.current();
-    const target = this.resolveTool(catalog, this.viewFor(catalog, principal, headers), scope, name);
+    let target = this.resolveTool(catalog, this.viewFor(catalog, principal, headers), scope, name);
+    // a tool listed only for a capability is unknown to a client that did not declare it
+    if (target && !toolsFor(target.server, featureKey(ctx?.session.clientCapabilities)).some((t) => t.name === target!.tool)) target = undefined;
     if (!target) {
       // A tool the master key could reach is one this caller may not: audited as denied. Unknown names are not.
       const known = this.resolveTool(catalog, this.viewFor(catalog, MASTER_PRINCIPAL, {}), scope, name);
@@ -155,7 +335,7 @@ export class McpDispatcher {
     let status: AuditStatus = 'error';
     let errorCode: string | null = null;
     try {
-      const result = await this.forward(target.server, 'tools/call', { ...params, name: target.tool }, headers);
+      const result = await this.forwardTool(target.server, { ...params, name: target.tool }, headers, ctx);
       status = (result as { isError?: boolean }).isError ? 'error' : 'success';
       return result;
     } catch (error) {
@@ -180,18 +360,11 @@ export class McpDispatcher {
   }
 
   /** One bus request to a connector. Upstream trouble on a tool call becomes an `isError` result. */
-  async forward(server: CatalogServer, method: 'tools/call', params: Record<string, unknown>, headers: IncomingHttpHeaders): Promise<unknown> {
+  async forwardTool(server: CatalogServer, params: Record<string, unknown>, headers: IncomingHttpHeaders, ctx?: McpCallContext): Promise<unknown> {
     try {
-      const { result } = await this.bus.call(
-        UpstreamRequest,
-        { server_id: server.server_id, method, params, forward_headers: forwardHeaders(server, headers) },
-        { timeoutMs: UPSTREAM_CALL_BUDGET_MS },
-      );
-      return result;
+      return await this.forward(server, 'tools/call', params, ctx ?? { headers });
     } catch (error) {
       if (!(error instanceof DomainError)) throw error;
-      const jsonRpcCode = error.details?.jsonrpc_code;
-      if (typeof jsonRpcCode === 'number') throw new JsonRpcError(jsonRpcCode, error.message, error.details?.data);
       if (['UPSTREAM_UNAVAILABLE', 'UPSTREAM_TIMEOUT', 'BUS_TIMEOUT'].includes(error.code)) {
         this.log.warn(`${server.server_name}: ${error.message}`);
         return { content: [{ type: 'text', text: `MCP server "${server.server_name}" failed: ${error.message}` }], isError: true };
@@ -199,6 +372,87 @@ export class McpDispatcher {
       throw error;
     }
   }
+
+  /**
+   * One bus request to a connector: to the queue group, or to the connector instance holding this client's own
+   * upstream session on that server (recorded in the session; if that instance is gone, the queue group again,
+   * where the session is made anew). What the upstream sends during the call is streamed to `ctx.extra`.
+   * An upstream's JSON-RPC error comes back as the same JsonRpcError.
+   */
+  async forward(
+    server: CatalogServer,
+    method: ForwardedMethod,
+    params: Record<string, unknown>,
+    ctx: Pick<McpCallContext, 'headers'> & Partial<McpCallContext>,
+  ): Promise<Record<string, unknown>> {
+    const session = ctx.session;
+    const request = {
+      server_id: server.server_id,
+      method,
+      params,
+      forward_headers: forwardHeaders(server, ctx.headers),
+      ...(session
+        ? {
+            client: {
+              session_id: session.id,
+              ...(ctx.requestId !== undefined ? { request_id: ctx.requestId } : {}),
+              capabilities: session.clientCapabilities,
+              dedicated: featureKey(session.clientCapabilities) !== '' || session.dedicated === true,
+            },
+          }
+        : {}),
+    };
+    const extra = ctx.extra;
+    const options = {
+      timeoutMs: UPSTREAM_CALL_BUDGET_MS,
+      ...(extra
+        ? {
+            onMessage: (streamed: unknown) => {
+              const message = (streamed as { message: Record<string, unknown> }).message;
+              if ('id' in message) extra.sendRequest(message);
+              else extra.sendNotification(message);
+            },
+          }
+        : {}),
+    };
+    const instance = session?.upstreams?.[server.server_id];
+    try {
+      let reply;
+      if (instance) {
+        try {
+          reply = await this.bus.call(this.instanceContract(instance), request, options);
+        } catch (error) {
+          if (!(error instanceof DomainError) || error.code !== 'UPSTREAM_UNAVAILABLE' || !/no service is answering/.test(error.message)) throw error;
+          this.log.warn(`connector instance ${instance} is gone: ${server.server_name} gets a new upstream session for client session ${session!.id}`);
+          reply = await this.bus.call(UpstreamRequest, request, options);
+        }
+      } else {
+        reply = await this.bus.call(UpstreamRequest, request, options);
+      }
+      if (session && reply.instance && reply.instance !== instance) await this.sessions.recordUpstream(session, server.server_id, reply.instance);
+      return reply.result;
+    } catch (error) {
+      if (!(error instanceof DomainError)) throw error;
+      const jsonRpcCode = error.details?.jsonrpc_code;
+      if (typeof jsonRpcCode === 'number') throw new JsonRpcError(jsonRpcCode, error.message, error.details?.data);
+      throw error;
+    }
+  }
+
+  private instanceContract(instance: string): ReturnType<typeof instanceUpstreamRequest> {
+    let contract = this.instanceContracts.get(instance);
+    if (!contract) {
+      if (this.instanceContracts.size > 1000) this.instanceContracts.clear();
+      this.instanceContracts.set(instance, (contract = instanceUpstreamRequest(instance)));
+    }
+    return contract;
+  }
+}
+
+function requireString(params: Record<string, unknown> | undefined, field: string): string {
+  const value = params?.[field];
+  if (typeof value !== 'string' || !value) throw new JsonRpcError(JsonRpcErrorCode.INVALID_PARAMS, `params.${field} must be a non-empty string`);
+  return value;
 }
 
 /**

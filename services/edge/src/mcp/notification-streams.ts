@@ -1,21 +1,58 @@
 import { Inject, Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import type { ServerResponse } from 'node:http';
-import { CatalogService } from '../catalog/catalog.service.js';
+import { Bus } from '#libs/bus';
+import { sessionStreamEvent, type CatalogServer } from '#libs/contracts';
+import { CatalogService, type PreparedCatalog } from '../catalog/catalog.service.js';
 import { notificationJson } from './jsonrpc.js';
 
 const KEEPALIVE_MS = 25_000;
+/** Events kept per session on this replica for a client resuming with Last-Event-ID. */
+const REPLAY_EVENTS = 200;
+/** How long a session's subscription and replay buffer outlive its last stream here (a client reconnecting). */
+const RESUME_GRACE_MS = 5 * 60_000;
 
-/** The GET /mcp streams open on this replica, by session: where server-to-client messages are written. */
+interface SessionStreams {
+  responses: Set<ServerResponse>;
+  /** The session's subject subscription: server-to-client messages from any replica or connector arrive here. */
+  unsubscribe: () => void;
+  nextEventId: number;
+  recent: { id: number; chunk: string }[];
+  /** 'legacy' streams (GET /sse) write plain `event: message` frames without ids. */
+  legacy: boolean;
+  expiry?: NodeJS.Timeout;
+}
+
+/**
+ * The client streams (GET /mcp, the legacy GET /sse) open on this replica, by session: where server-to-client
+ * messages are written. Opening a session's first stream subscribes to the session's own subject, so messages
+ * for it (from a connector or another edge replica) reach this replica and no other: no broadcast. Events carry
+ * ids; a client reconnecting with Last-Event-ID gets what it missed (kept in memory, per replica).
+ */
 @Injectable()
 export class NotificationStreams implements OnModuleInit, OnModuleDestroy {
-  private readonly streams = new Map<string, Set<ServerResponse>>();
+  private readonly streams = new Map<string, SessionStreams>();
   private keepalive?: NodeJS.Timeout;
   private stopListening?: () => void;
+  private lists?: Record<'tools' | 'prompts' | 'resources', string>;
 
-  constructor(@Inject(CatalogService) private readonly catalogs: CatalogService) {}
+  constructor(
+    @Inject(CatalogService) private readonly catalogs: CatalogService,
+    @Inject(Bus) private readonly bus: Bus,
+  ) {}
 
   onModuleInit(): void {
-    this.stopListening = this.catalogs.onChange(() => this.broadcast(notificationJson('notifications/tools/list_changed')));
+    void this.catalogs
+      .current()
+      .then((catalog) => (this.lists ??= listFingerprints(catalog)))
+      .catch(() => undefined);
+    this.stopListening = this.catalogs.onChange((catalog) => {
+      const next = listFingerprints(catalog);
+      const previous = this.lists;
+      this.lists = next;
+      for (const list of ['tools', 'prompts', 'resources'] as const) {
+        if (!previous || previous[list] !== next[list]) this.broadcast(notificationJson(`notifications/${list}/list_changed`));
+      }
+    });
     this.keepalive = setInterval(() => this.writeAll(': keepalive\n\n'), KEEPALIVE_MS);
     this.keepalive.unref();
   }
@@ -23,40 +60,93 @@ export class NotificationStreams implements OnModuleInit, OnModuleDestroy {
   onModuleDestroy(): void {
     this.stopListening?.();
     clearInterval(this.keepalive);
-    for (const set of this.streams.values()) for (const res of set) res.end();
+    for (const entry of this.streams.values()) {
+      entry.unsubscribe();
+      for (const res of entry.responses) res.end();
+    }
     this.streams.clear();
   }
 
-  open(sessionId: string, res: ServerResponse): void {
+  /** Opens a stream for a session; with `lastEventId`, first replays the events after it that this replica kept. */
+  open(sessionId: string, res: ServerResponse, options: { lastEventId?: string; legacy?: boolean } = {}): void {
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache, no-transform', connection: 'keep-alive', 'mcp-session-id': sessionId });
     res.flushHeaders();
-    let set = this.streams.get(sessionId);
-    if (!set) this.streams.set(sessionId, (set = new Set()));
-    set.add(res);
+    let entry = this.streams.get(sessionId);
+    if (!entry) {
+      const unsubscribe = this.bus.subscribe(sessionStreamEvent(sessionId), ({ message }) => void this.send(sessionId, message));
+      entry = { responses: new Set(), unsubscribe, nextEventId: 1, recent: [], legacy: options.legacy ?? false };
+      this.streams.set(sessionId, entry);
+    }
+    const last = Number(options.lastEventId);
+    if (options.lastEventId !== undefined && Number.isInteger(last)) {
+      for (const event of entry.recent) if (event.id > last) res.write(event.chunk);
+    }
+    entry.responses.add(res);
+    clearTimeout(entry.expiry);
+    const current = entry;
     res.on('close', () => {
-      set.delete(res);
-      if (set.size === 0) this.streams.delete(sessionId);
+      current.responses.delete(res);
+      if (current.responses.size > 0) return;
+      // the subscription and the replay buffer stay a while for a client that reconnects with Last-Event-ID
+      current.expiry = setTimeout(() => {
+        if (current.responses.size === 0 && this.streams.get(sessionId) === current) this.close(sessionId);
+      }, current.legacy ? 0 : RESUME_GRACE_MS);
+      current.expiry.unref();
     });
   }
 
   close(sessionId: string): void {
-    for (const res of this.streams.get(sessionId) ?? []) res.end();
+    const entry = this.streams.get(sessionId);
+    if (!entry) return;
+    clearTimeout(entry.expiry);
+    entry.unsubscribe();
+    for (const res of entry.responses) res.end();
     this.streams.delete(sessionId);
   }
 
-  /** Writes one message to a session's stream if this replica holds it; false when it does not. */
+  /** True when this replica holds a stream for the session. */
+  holds(sessionId: string): boolean {
+    return (this.streams.get(sessionId)?.responses.size ?? 0) > 0;
+  }
+
+  /**
+   * Writes one message to a session's stream if this replica holds it (kept for resumption); false when it does
+   * not hold it (publish it on the session's subject instead: `publish`).
+   */
   send(sessionId: string, messageJson: string): boolean {
-    const set = this.streams.get(sessionId);
-    if (!set?.size) return false;
-    for (const res of set) res.write(`event: message\ndata: ${messageJson}\n\n`);
-    return true;
+    const entry = this.streams.get(sessionId);
+    if (!entry) return false;
+    let chunk: string;
+    if (entry.legacy) chunk = `event: message\ndata: ${messageJson}\n\n`;
+    else {
+      const id = entry.nextEventId++;
+      chunk = `id: ${id}\nevent: message\ndata: ${messageJson}\n\n`;
+      entry.recent.push({ id, chunk });
+      if (entry.recent.length > REPLAY_EVENTS) entry.recent.shift();
+    }
+    for (const res of entry.responses) res.write(chunk);
+    return entry.responses.size > 0 || !entry.legacy;
+  }
+
+  /** Sends a message to a session's stream wherever it is held (here, or on the replica subscribed to its subject). */
+  publish(sessionId: string, messageJson: string): void {
+    if (!this.send(sessionId, messageJson)) this.bus.publish(sessionStreamEvent(sessionId), { message: messageJson });
   }
 
   broadcast(messageJson: string): void {
-    this.writeAll(`event: message\ndata: ${messageJson}\n\n`);
+    for (const sessionId of this.streams.keys()) this.send(sessionId, messageJson);
   }
 
   private writeAll(chunk: string): void {
-    for (const set of this.streams.values()) for (const res of set) res.write(chunk);
+    for (const entry of this.streams.values()) for (const res of entry.responses) res.write(chunk);
   }
+}
+
+function listFingerprints(catalog: PreparedCatalog): Record<'tools' | 'prompts' | 'resources', string> {
+  const pick = (f: (s: CatalogServer) => unknown) => JSON.stringify(catalog.catalog.servers.map((s) => [s.server_id, s.status, f(s)]));
+  return {
+    tools: pick(({ prompts: _p, resources: _r, resource_templates: _t, checked_at: _c, error: _e, ...rest }) => rest),
+    prompts: pick((s) => s.prompts ?? []),
+    resources: pick((s) => [s.resources ?? [], s.resource_templates ?? []]),
+  };
 }

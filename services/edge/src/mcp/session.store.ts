@@ -2,7 +2,7 @@ import { Inject, Injectable, type OnModuleDestroy, type OnModuleInit } from '@ne
 import { randomUUID } from 'node:crypto';
 import { Bus } from '#libs/bus';
 import { CacheKeys, KeyValueStore } from '#libs/cache';
-import { SessionEnded } from '#libs/contracts';
+import { SessionChanged, SessionEnded } from '#libs/contracts';
 
 /** A client's MCP session as every edge replica sees it. */
 export interface McpSession {
@@ -15,6 +15,13 @@ export interface McpSession {
   clientInfo: Record<string, unknown> | null;
   clientCapabilities: Record<string, unknown>;
   createdAt: number;
+  /**
+   * The client needs upstream sessions of its own (it subscribed to a resource or set a log level; declaring
+   * sampling, elicitation or roots implies it without this flag).
+   */
+  dedicated?: boolean;
+  /** server_id -> the connector instance holding this client's own upstream session on that server. */
+  upstreams?: Record<string, string>;
 }
 
 const LOCAL_TTL_MS = 60_000;
@@ -36,7 +43,9 @@ export class SessionStore implements OnModuleInit, OnModuleDestroy {
   ) {}
 
   onModuleInit(): void {
-    this.unsubscribe = this.bus.subscribe(SessionEnded, ({ session_id }) => void this.local.delete(session_id));
+    const forget = ({ session_id }: { session_id: string }) => void this.local.delete(session_id);
+    const stops = [this.bus.subscribe(SessionEnded, forget), this.bus.subscribe(SessionChanged, forget)];
+    this.unsubscribe = () => stops.forEach((stop) => stop());
     this.bus.onReconnect(() => this.local.clear());
   }
 
@@ -66,6 +75,39 @@ export class SessionStore implements OnModuleInit, OnModuleDestroy {
     const session = JSON.parse(raw) as McpSession;
     this.remember(session);
     return session;
+  }
+
+  /** The legacy transport learns the client's info and capabilities only from its initialize message. */
+  async setClient(session: McpSession, clientInfo: Record<string, unknown> | null, clientCapabilities: Record<string, unknown>): Promise<void> {
+    await this.update(session, { clientInfo, clientCapabilities });
+  }
+
+  /** Marks the session as needing upstream sessions of its own (once; later calls change nothing). */
+  async markDedicated(session: McpSession): Promise<void> {
+    if (session.dedicated) return;
+    await this.update(session, { dedicated: true });
+  }
+
+  /** Records the connector instance that holds the client's own upstream session on a server. */
+  async recordUpstream(session: McpSession, serverId: string, instance: string): Promise<void> {
+    if (session.upstreams?.[serverId] === instance) return;
+    await this.update(session, { upstreams: { ...session.upstreams, [serverId]: instance } });
+  }
+
+  /**
+   * Writes changed fields (re-reading the stored session first, so that two replicas' changes to different fields
+   * both survive) and tells every replica to drop its cached copy. Not on the hot path: a session changes a
+   * handful of times in its life.
+   */
+  private async update(session: McpSession, fields: Partial<McpSession>): Promise<void> {
+    const { key, ttlSeconds } = CacheKeys.session(session.id);
+    const raw = await this.store.get(key);
+    const stored = raw ? (JSON.parse(raw) as McpSession) : session;
+    const next: McpSession = { ...stored, ...fields, ...(fields.upstreams ? { upstreams: { ...stored.upstreams, ...fields.upstreams } } : {}) };
+    await this.store.set(key, JSON.stringify(next), ttlSeconds);
+    Object.assign(session, next);
+    this.remember(next);
+    this.bus.publish(SessionChanged, { session_id: session.id });
   }
 
   async end(id: string): Promise<boolean> {

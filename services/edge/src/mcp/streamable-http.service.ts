@@ -1,6 +1,7 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Principal } from '#libs/contracts';
+import { Bus } from '#libs/bus';
+import { clientResponseContract, instanceOfClientRequestId, UpstreamCancelled, type Principal } from '#libs/contracts';
 import { PrincipalService } from '../auth/principal.service.js';
 import { UsageLimiter, type Release } from '../auth/usage-limiter.js';
 import { EDGE_SETTINGS, type EdgeSettings } from '../edge-settings.js';
@@ -8,8 +9,8 @@ import { HttpProblem } from '../http/http-problem.js';
 import { readJsonBody } from '../http/json-body.js';
 import type { OriginPolicy } from '../http/origin.js';
 import { ORIGIN_POLICY } from '../tokens.js';
-import { classify, errorJson, JsonRpcErrorCode, resultJson, type JsonRpcRequest } from './jsonrpc.js';
-import { McpDispatcher, type McpScope } from './mcp.dispatcher.js';
+import { classify, errorJson, JsonRpcErrorCode, resultJson, type ClassifiedMessage, type JsonRpcRequest } from './jsonrpc.js';
+import { McpDispatcher, type McpScope, type RequestExtra } from './mcp.dispatcher.js';
 import { writeMcpError } from './mcp-errors.js';
 import { NotificationStreams } from './notification-streams.js';
 import { isSupportedProtocolHeader, negotiateProtocolVersion } from './protocol.js';
@@ -23,6 +24,7 @@ const SESSION_HEADER = 'mcp-session-id';
  */
 @Injectable()
 export class StreamableHttpService {
+  private readonly log = new Logger(StreamableHttpService.name);
   private readonly bodyLimit: number;
 
   constructor(
@@ -33,6 +35,7 @@ export class StreamableHttpService {
     @Inject(McpDispatcher) private readonly dispatcher: McpDispatcher,
     @Inject(NotificationStreams) private readonly streams: NotificationStreams,
     @Inject(UsageLimiter) private readonly limits: UsageLimiter,
+    @Inject(Bus) private readonly bus: Bus,
   ) {
     this.bodyLimit = settings.env.MAX_REQUEST_BODY_BYTES;
   }
@@ -41,6 +44,7 @@ export class StreamableHttpService {
     try {
       this.origins.check(req.headers.origin);
       const principal = await this.principals.authenticate(req.headers);
+      await this.limits.countRequest(principal); // every authenticated request counts once against rpm_limit
       const body = await readJsonBody(req, this.bodyLimit, { jsonRpc: true });
       if (!isSupportedProtocolHeader(req.headers['mcp-protocol-version'] as string | undefined)) {
         throw new HttpProblem(400, `Unsupported MCP-Protocol-Version: ${req.headers['mcp-protocol-version']}`, JsonRpcErrorCode.INVALID_REQUEST);
@@ -60,12 +64,14 @@ export class StreamableHttpService {
         throw new HttpProblem(400, `Invalid Request: ${invalid.reason}`, JsonRpcErrorCode.INVALID_REQUEST);
       }
       const session = await this.requireSession(req, scope, principal);
+      // The client's answers to server-to-client requests, and its cancellations, go where they are awaited.
+      for (const message of classified) this.routeClientMessage(session, message);
 
       if (!classified.some((m) => m.kind !== 'notification' && m.kind !== 'response')) {
         res.writeHead(202).end();
         return;
       }
-      // One HTTP request counts once against the key's limits; over them, the whole request gets 429.
+      // Requests that do work hold a max_parallel_requests slot; over the limit, the whole request gets 429.
       let release: Release;
       try {
         release = await this.limits.admit(principal);
@@ -73,18 +79,19 @@ export class StreamableHttpService {
         const only = !batch && classified[0]!.kind === 'request' ? (classified[0] as { message: JsonRpcRequest }).message.id : null;
         return writeMcpError(res, error, only);
       }
+      const responder = new PostResponder(req, res);
       try {
         const texts = await Promise.all(
           classified.map((message) =>
             message.kind === 'request'
-              ? this.dispatcher.respond(message.message, { principal, scope, headers: req.headers, session })
+              ? this.dispatcher.respond(message.message, { principal, scope, headers: req.headers, session, requestId: message.message.id, extra: responder })
               : message.kind === 'invalid'
                 ? errorJson(message.id, JsonRpcErrorCode.INVALID_REQUEST, `Invalid Request: ${message.reason}`)
                 : null,
           ),
         );
         const replies = texts.filter((t): t is string => t !== null);
-        this.writeMessage(req, res, 200, batch ? `[${replies.join(',')}]` : replies[0]!);
+        responder.finish(batch ? `[${replies.join(',')}]` : replies[0]!);
       } finally {
         release();
       }
@@ -97,11 +104,13 @@ export class StreamableHttpService {
     try {
       this.origins.check(req.headers.origin);
       const principal = await this.principals.authenticate(req.headers);
+      await this.limits.countRequest(principal); // every authenticated request counts once against rpm_limit
       const session = await this.requireSession(req, scope, principal);
       if (!String(req.headers.accept ?? '').includes('text/event-stream')) {
         throw new HttpProblem(406, 'GET needs Accept: text/event-stream', JsonRpcErrorCode.INVALID_REQUEST);
       }
-      this.streams.open(session.id, res);
+      const lastEventId = req.headers['last-event-id'];
+      this.streams.open(session.id, res, { lastEventId: typeof lastEventId === 'string' ? lastEventId : undefined });
     } catch (error) {
       writeMcpError(res, error);
     }
@@ -111,6 +120,7 @@ export class StreamableHttpService {
     try {
       this.origins.check(req.headers.origin);
       const principal = await this.principals.authenticate(req.headers);
+      await this.limits.countRequest(principal); // every authenticated request counts once against rpm_limit
       const session = await this.requireSession(req, scope, principal);
       await this.sessions.end(session.id);
       this.streams.close(session.id);
@@ -132,7 +142,7 @@ export class StreamableHttpService {
       clientCapabilities: (params.capabilities as Record<string, unknown>) ?? {},
     });
     res.setHeader(SESSION_HEADER, session.id);
-    this.writeMessage(req, res, 200, resultJson(request.id, this.dispatcher.initializeResult(scope, protocolVersion)));
+    this.writeMessage(req, res, 200, resultJson(request.id, await this.dispatcher.initializeResult(scope, protocolVersion)));
   }
 
   private async requireSession(req: IncomingMessage, scope: McpScope, principal: Principal): Promise<McpSession> {
@@ -146,6 +156,29 @@ export class StreamableHttpService {
       throw new HttpProblem(404, 'Session not found', -32001);
     }
     return session;
+  }
+
+  /**
+   * A message from the client that is not a request: its answer to a server-to-client request goes to the
+   * connector instance named in the id (whichever replica holds the waiting upstream request); a cancellation
+   * goes to the connectors, one of which runs the cancelled call.
+   */
+  routeClientMessage(session: McpSession, message: ClassifiedMessage): void {
+    if (message.kind === 'response') {
+      const instance = instanceOfClientRequestId(message.message.id);
+      if (!instance) return;
+      void this.bus
+        .call(clientResponseContract(instance), { session_id: session.id, response: message.message as unknown as { jsonrpc: '2.0'; id: string | number } }, { timeoutMs: 10_000 })
+        .then(({ delivered }) => {
+          if (!delivered) this.log.debug(`answer ${message.message.id} of session ${session.id} found nothing waiting`);
+        })
+        .catch((error: Error) => this.log.warn(`answer ${message.message.id} of session ${session.id} not delivered: ${error.message}`));
+    } else if (message.kind === 'notification' && message.message.method === 'notifications/cancelled') {
+      const requestId = message.message.params?.requestId;
+      if (typeof requestId !== 'string' && typeof requestId !== 'number') return;
+      const reason = message.message.params?.reason;
+      this.bus.publish(UpstreamCancelled, { session_id: session.id, request_id: requestId, ...(typeof reason === 'string' ? { reason } : {}) });
+    }
   }
 
   /** JSON when the client accepts it (every conforming client does); an SSE frame for those that only take a stream. */
@@ -164,4 +197,59 @@ export class StreamableHttpService {
 
 function scopeKey(scope: McpScope): string {
   return scope.kind === 'aggregate' ? 'aggregate' : `server:${scope.serverName}`;
+}
+
+/**
+ * The response to one POST: JSON written once, unless the upstream sends something during the call (progress,
+ * logs, a request to the client); then the response switches to an SSE stream, carries those messages as they
+ * come and ends with the reply. Clients that accept only `text/event-stream` get the reply framed as SSE.
+ */
+export class PostResponder implements RequestExtra {
+  private streaming = false;
+  private readonly canStream: boolean;
+  private nextEventId = 1;
+
+  constructor(
+    private readonly req: IncomingMessage,
+    private readonly res: ServerResponse,
+  ) {
+    this.canStream = String(req.headers.accept ?? '').includes('text/event-stream');
+  }
+
+  sendNotification(notification: Record<string, unknown>): void {
+    this.write(JSON.stringify(notification));
+  }
+
+  sendRequest(request: Record<string, unknown>): void {
+    this.write(JSON.stringify(request));
+  }
+
+  finish(json: string): void {
+    if (this.res.writableEnded) return;
+    if (this.streaming) {
+      this.res.end(this.frame(json));
+      return;
+    }
+    const accept = String(this.req.headers.accept ?? '');
+    if (accept.includes('text/event-stream') && !accept.includes('application/json') && !accept.includes('*/*')) {
+      this.res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+      this.res.end(this.frame(json));
+      return;
+    }
+    this.res.writeHead(200, { 'content-type': 'application/json' });
+    this.res.end(json);
+  }
+
+  private write(json: string): void {
+    if (!this.canStream || this.res.writableEnded) return; // a client that takes no stream gets the reply alone
+    if (!this.streaming) {
+      this.streaming = true;
+      this.res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache, no-transform', connection: 'keep-alive' });
+    }
+    this.res.write(this.frame(json));
+  }
+
+  private frame(json: string): string {
+    return `id: ${this.nextEventId++}\nevent: message\ndata: ${json}\n\n`;
+  }
 }

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { aggregateToolNames, type AggregateToolName, type Catalog, type CatalogServer } from '#libs/contracts';
+import { aggregateToolNames, type AggregateToolName, type Catalog, type CatalogServer, type UpstreamTool } from '#libs/contracts';
 import { canonicalJson, type ServerRecord } from '../servers/server-definition.js';
 import type { ServerFetch } from './catalog.repository.js';
 
@@ -28,11 +28,16 @@ export function assembleCatalog(servers: readonly ServerRecord[], fetches: Reado
       error: healthy ? null : (fetch.error ?? 'unavailable'),
       checked_at: fetch.checked_at,
       tools: healthy ? [...fetch.tools].sort((a, b) => compare(a.name, b.name)) : [],
+      capabilities: healthy ? (fetch.capabilities ?? {}) : {},
+      prompts: healthy ? [...(fetch.prompts ?? [])].sort((a, b) => compare(a.name, b.name)) : [],
+      resources: healthy ? [...(fetch.resources ?? [])].sort((a, b) => compare(a.uri, b.uri)) : [],
+      resource_templates: healthy ? [...(fetch.resource_templates ?? [])].sort((a, b) => compare(a.uriTemplate, b.uriTemplate)) : [],
+      capability_tools: healthy ? sortedCapabilityTools(fetch.capability_tools ?? {}) : {},
     };
   });
   const entries = catalogServers
     .filter((s) => s.status === 'healthy')
-    .flatMap((s) => s.tools.map((tool) => ({ server: s.server_name, server_id: s.server_id, tool: tool.name })));
+    .flatMap((s) => allToolNames(s).map((tool) => ({ server: s.server_name, server_id: s.server_id, tool })));
   const names = aggregateToolNames(entries);
   const aggregate_names: AggregateToolName[] = entries.map((e, i) => ({ name: names[i]!, server_id: e.server_id, tool: e.tool }));
   return { version: catalogVersion(catalogServers, aggregate_names), servers: catalogServers, aggregate_names };
@@ -57,6 +62,19 @@ export function changedServerIds(previous: Catalog | null, next: Catalog): strin
   for (const [id, k] of after) if (before.get(id) !== k) ids.add(id);
   for (const id of before.keys()) if (!after.has(id)) ids.add(id);
   return [...ids].sort();
+}
+
+/** A server's tools for every client: the common list, then those listed only for a declared capability. */
+export function allToolNames(server: Pick<CatalogServer, 'tools' | 'capability_tools'>): string[] {
+  const names = new Set(server.tools.map((t) => t.name));
+  for (const [_, tools] of Object.entries(server.capability_tools ?? {}).sort(([a], [b]) => compare(a, b))) for (const tool of tools) names.add(tool.name);
+  return [...names];
+}
+
+function sortedCapabilityTools(byCapability: Record<string, UpstreamTool[]>): Record<string, UpstreamTool[]> {
+  const out: Record<string, UpstreamTool[]> = {};
+  for (const capability of Object.keys(byCapability).sort()) out[capability] = [...byCapability[capability]!].sort((a, b) => compare(a.name, b.name));
+  return out;
 }
 
 function compare(a: string, b: string): number {

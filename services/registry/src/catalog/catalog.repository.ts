@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { CacheKeys, KeyValueStore } from '#libs/cache';
-import { Catalog, UpstreamTool } from '#libs/contracts';
+import { Catalog, UpstreamPrompt, UpstreamResource, UpstreamResourceTemplate, UpstreamTool } from '#libs/contracts';
 import { z } from 'zod';
 
 /** The outcome of asking one upstream for its tools, cached per server. */
@@ -10,8 +10,13 @@ export const ServerFetch = z.object({
   checked_at: z.string(),
   tools: z.array(UpstreamTool),
   protocol_version: z.string().nullable(),
+  capabilities: z.record(z.string(), z.unknown()).default({}),
+  prompts: z.array(UpstreamPrompt).default([]),
+  resources: z.array(UpstreamResource).default([]),
+  resource_templates: z.array(UpstreamResourceTemplate).default([]),
+  capability_tools: z.record(z.string(), z.array(UpstreamTool)).default({}),
 });
-export type ServerFetch = z.infer<typeof ServerFetch>;
+export type ServerFetch = z.input<typeof ServerFetch>;
 
 /** The only place that touches the cache store: the assembled catalog and each server's last fetch. */
 @Injectable()

@@ -51,7 +51,7 @@ export class CatalogService implements OnModuleInit, OnApplicationBootstrap, OnM
   onModuleInit(): void {
     this.unsubscribe.push(
       this.bus.subscribe(ServersChanged, (event) => this.onChange(event.server_id, `server ${event.change}`)),
-      this.bus.subscribe(UpstreamListChanged, (event) => (event.list === 'tools' ? this.onChange(event.server_id, 'tools/list_changed') : undefined)),
+      this.bus.subscribe(UpstreamListChanged, (event) => this.onChange(event.server_id, `${event.list}/list_changed`)),
     );
   }
 
@@ -172,7 +172,8 @@ export class CatalogService implements OnModuleInit, OnApplicationBootstrap, OnM
     let fetch: ServerFetch;
     try {
       const reply = await this.bus.call(FetchServerCatalog, { server_id: server.id }, { timeoutMs });
-      fetch = { status: 'healthy', error: null, checked_at: new Date().toISOString(), tools: reply.tools, protocol_version: reply.protocol_version };
+      const { server_info: _info, ...lists } = reply;
+      fetch = { status: 'healthy', error: null, checked_at: new Date().toISOString(), ...lists };
       if (previous?.status === 'unhealthy') this.log.log(`MCP server ${server.server_name} is back: ${reply.tools.length} tools`);
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
