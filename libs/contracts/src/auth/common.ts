@@ -28,6 +28,9 @@ export function durationToSeconds(duration: string): number {
 
 export const Metadata = z.record(z.string(), z.unknown());
 
+/** LiteLLM's `models` of a key or team: the model_names it may use on /v1 (empty = every model). */
+export const ModelNames = z.array(z.string().min(1, 'expected a model name').max(256)).max(1000);
+
 /** Requests per minute; null = unlimited, 0 = every request refused. */
 export const RpmLimit = z.number().int('expected an integer').min(0, 'expected 0 or more');
 /** Calls in flight at once across replicas; null = unlimited. */

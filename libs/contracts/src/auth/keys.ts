@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { defineContract } from '../contract.js';
 import { Subjects } from '../subjects.js';
-import { Alias, Duration, EntityId, Metadata, ParallelLimit, RpmLimit, Timestamp } from './common.js';
+import { Alias, Duration, EntityId, Metadata, ModelNames, ParallelLimit, RpmLimit, Timestamp } from './common.js';
 import { ObjectPermission } from './permission.js';
 
 /**
@@ -29,6 +29,8 @@ export const KeyInfo = z.object({
   rpm_limit: z.number().nullable(),
   max_parallel_requests: z.number().nullable(),
   object_permission: ObjectPermission.nullable(),
+  /** model_names this key may use on /v1; empty = every model (its team's `models` apply too). */
+  models: z.array(z.string()),
   is_admin: z.boolean(),
   created_at: Timestamp,
   updated_at: Timestamp,
@@ -54,6 +56,8 @@ export const GenerateKeyRequest = z.strictObject({
   max_parallel_requests: ParallelLimit.nullish(),
   /** null/absent = the key level is not set (adds no restriction; team/org levels still apply). */
   object_permission: ObjectPermission.nullish(),
+  /** model_names the key may use on /v1; absent or empty = every model. */
+  models: ModelNames.optional(),
   /** Admin keys may use the management API (the edge checks Principal.is_admin). */
   is_admin: z.boolean().optional(),
   /** Create the key blocked. */
@@ -82,6 +86,7 @@ export const UpdateKeyRequest = z.strictObject({
   rpm_limit: RpmLimit.nullish(),
   max_parallel_requests: ParallelLimit.nullish(),
   object_permission: ObjectPermission.nullish(),
+  models: ModelNames.optional(),
   is_admin: z.boolean().optional(),
   blocked: z.boolean().optional(),
 });

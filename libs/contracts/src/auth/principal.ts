@@ -35,6 +35,9 @@ export const Principal = z.object({
   team_rpm_limit: z.number().nullable().optional(),
   team_max_parallel_requests: z.number().nullable().optional(),
   organization_rpm_limit: z.number().nullable().optional(),
+  /** The key's and its team's `models` (LLM proxy): each non-empty list restricts /v1 to those model_names. */
+  models: z.array(z.string()).optional(),
+  team_models: z.array(z.string()).optional(),
 });
 export type Principal = z.infer<typeof Principal>;
 
@@ -57,6 +60,8 @@ export const MASTER_PRINCIPAL: Principal = Object.freeze({
   team_rpm_limit: null,
   team_max_parallel_requests: null,
   organization_rpm_limit: null,
+  models: [],
+  team_models: [],
 });
 
 /**

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { defineContract } from '../contract.js';
 import { Subjects } from '../subjects.js';
-import { Alias, EntityId, Metadata, ParallelLimit, RpmLimit, Timestamp } from './common.js';
+import { Alias, EntityId, Metadata, ModelNames, ParallelLimit, RpmLimit, Timestamp } from './common.js';
 import { KeyInfo } from './keys.js';
 import { ObjectPermission } from './permission.js';
 
@@ -14,6 +14,8 @@ export const TeamInfo = z.object({
   /** Shared by all the team's keys; null = unlimited. */
   rpm_limit: z.number().nullable(),
   max_parallel_requests: z.number().nullable(),
+  /** model_names the team's keys may use on /v1; empty = every model. */
+  models: z.array(z.string()),
   metadata: Metadata,
   /** A blocked team's keys are refused (UNAUTHENTICATED, reason team_blocked). */
   blocked: z.boolean(),
@@ -31,6 +33,7 @@ export const NewTeamRequest = z.strictObject({
   object_permission: ObjectPermission.nullish(),
   rpm_limit: RpmLimit.nullish(),
   max_parallel_requests: ParallelLimit.nullish(),
+  models: ModelNames.optional(),
   metadata: Metadata.optional(),
   blocked: z.boolean().optional(),
 });

@@ -3,11 +3,12 @@ import { openServiceDatabase, type DatabaseTarget, type ServiceData } from '#lib
 import { AuditLogEntity } from '../audit/audit.entity.js';
 import { KeyEntity } from '../keys/key.entity.js';
 import { CreateAuthTables1764000000000 } from '../migrations/1764000000000-create-auth-tables.js';
+import { AddModels1765000000000 } from '../migrations/1765000000000-add-models.js';
 import { OrganizationEntity } from '../organizations/organization.entity.js';
 import { TeamEntity } from '../teams/team.entity.js';
 
 export const AUTH_ENTITIES = [OrganizationEntity, TeamEntity, KeyEntity, AuditLogEntity];
-export const AUTH_MIGRATIONS = [CreateAuthTables1764000000000];
+export const AUTH_MIGRATIONS = [CreateAuthTables1764000000000, AddModels1765000000000];
 
 /** Opens auth's database (creating it if needed) and runs auth's migrations (table `auth_migrations`). */
 export function openAuthDatabase(target: DatabaseTarget): Promise<DataSource> {

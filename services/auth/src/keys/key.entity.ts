@@ -14,6 +14,7 @@ export interface KeyRow {
   rpm_limit: number | null;
   max_parallel_requests: number | null;
   object_permission: ObjectPermission | null;
+  models: string[];
   is_admin: boolean;
   created_at: Date;
   updated_at: Date;
@@ -34,6 +35,7 @@ export const KeyEntity = new EntitySchema<KeyRow>({
     rpm_limit: { type: 'integer', nullable: true },
     max_parallel_requests: { type: 'integer', nullable: true },
     object_permission: { type: 'jsonb', nullable: true },
+    models: { type: 'jsonb', default: () => "'[]'" },
     is_admin: { type: 'boolean', default: false },
     created_at: { type: 'timestamptz', createDate: true },
     updated_at: { type: 'timestamptz', updateDate: true },

@@ -12,6 +12,7 @@ export interface PrincipalRecord extends KeyRecord {
   team_rpm_limit: number | null;
   team_max_parallel_requests: number | null;
   team_blocked: boolean | null;
+  team_models: string[] | null;
   organization_alias: string | null;
   organization_permission: ObjectPermission | null;
   organization_rpm_limit: number | null;
@@ -33,7 +34,7 @@ export class KeyRepository {
   async findPrincipal(tokenHash: string): Promise<PrincipalRecord | null> {
     const rows: PrincipalRecord[] = await this.manager.query(
       `SELECT k.*, t.organization_id, t.team_alias, t.object_permission AS team_permission, t.rpm_limit AS team_rpm_limit,
-              t.max_parallel_requests AS team_max_parallel_requests, t.blocked AS team_blocked,
+              t.max_parallel_requests AS team_max_parallel_requests, t.blocked AS team_blocked, t.models AS team_models,
               o.organization_alias, o.object_permission AS organization_permission, o.rpm_limit AS organization_rpm_limit
          FROM keys k LEFT JOIN teams t ON t.id = k.team_id LEFT JOIN organizations o ON o.id = t.organization_id
         WHERE k.token_hash = $1`,

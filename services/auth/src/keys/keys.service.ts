@@ -71,6 +71,7 @@ export class KeysService {
         rpm_limit: request.rpm_limit ?? null,
         max_parallel_requests: request.max_parallel_requests ?? null,
         object_permission: request.object_permission ?? null,
+        models: request.models ?? [],
         is_admin: request.is_admin ?? false,
       });
       return (await r.keys.get(tokenHash))!;
@@ -94,6 +95,7 @@ export class KeysService {
         'rpm_limit',
         'max_parallel_requests',
         'object_permission',
+        'models',
         'is_admin',
         'blocked',
       ] as const);
@@ -205,5 +207,7 @@ export function toPrincipal(row: PrincipalRecord): Principal {
     team_rpm_limit: row.team_rpm_limit ?? null,
     team_max_parallel_requests: row.team_max_parallel_requests ?? null,
     organization_rpm_limit: row.organization_rpm_limit ?? null,
+    models: row.models ?? [],
+    team_models: hasTeam ? (row.team_models ?? []) : [],
   };
 }

@@ -8,6 +8,7 @@ export interface TeamRow {
   object_permission: ObjectPermission | null;
   rpm_limit: number | null;
   max_parallel_requests: number | null;
+  models: string[];
   metadata: Record<string, unknown>;
   blocked: boolean;
   created_at: Date;
@@ -24,6 +25,7 @@ export const TeamEntity = new EntitySchema<TeamRow>({
     object_permission: { type: 'jsonb', nullable: true },
     rpm_limit: { type: 'integer', nullable: true },
     max_parallel_requests: { type: 'integer', nullable: true },
+    models: { type: 'jsonb', default: () => "'[]'" },
     metadata: { type: 'jsonb', default: () => "'{}'" },
     blocked: { type: 'boolean', default: false },
     created_at: { type: 'timestamptz', createDate: true },

@@ -10,7 +10,7 @@ import { presentFields, toKeyInfo, toTeamInfo } from '../views.js';
 type NewTeam = z.output<typeof NewTeamRequest>;
 type UpdateTeam = z.output<typeof UpdateTeamRequest>;
 
-const FIELDS = ['team_alias', 'organization_id', 'object_permission', 'rpm_limit', 'max_parallel_requests', 'metadata', 'blocked'] as const;
+const FIELDS = ['team_alias', 'organization_id', 'object_permission', 'rpm_limit', 'max_parallel_requests', 'models', 'metadata', 'blocked'] as const;
 
 @Injectable()
 export class TeamsService {
@@ -33,6 +33,7 @@ export class TeamsService {
         object_permission: request.object_permission ?? null,
         rpm_limit: request.rpm_limit ?? null,
         max_parallel_requests: request.max_parallel_requests ?? null,
+        models: request.models ?? [],
         metadata: request.metadata ?? {},
         blocked: request.blocked ?? false,
       });

@@ -8,6 +8,7 @@ import {
   DeleteTeams,
   GenerateKey,
   GetKeyInfo,
+  GetKeySpend,
   GetOrganizationInfo,
   GetTeamInfo,
   ListKeys,
@@ -57,7 +58,12 @@ export class ManagementController {
   @Post('key/generate') @HttpCode(200) generateKey(@Req() req: Request) { return this.fromBody(GenerateKey, req); }
   @Post('key/update') @HttpCode(200) updateKey(@Req() req: Request) { return this.fromBody(UpdateKey, req); }
   @Post('key/delete') @HttpCode(200) deleteKeys(@Req() req: Request) { return this.fromBody(DeleteKeys, req); }
-  @Get('key/info') keyInfo(@Query() query: Record<string, unknown>) { return this.fromQuery(GetKeyInfo, query); }
+  @Get('key/info') async keyInfo(@Query() query: Record<string, unknown>) {
+    const reply = await this.fromQuery(GetKeyInfo, query);
+    // LiteLLM's `spend`: the key's LLM cost so far, from llm-proxy's usage rows (null when llm-proxy does not answer).
+    const spend = await this.bus.call(GetKeySpend, { tokens: [reply.info.token] }, ADMIN_CALL).then((r) => r.spend[reply.info.token] ?? 0, () => null);
+    return { ...reply, info: { ...reply.info, spend } };
+  }
   @Get('key/list') listKeys(@Query() query: Record<string, unknown>) { return this.fromQuery(ListKeys, query); }
 
   @Post('team/new') @HttpCode(200) newTeam(@Req() req: Request) { return this.fromBody(NewTeam, req); }

@@ -7,6 +7,7 @@ import { UsageLimiter } from '../auth/usage-limiter.js';
 import { EDGE_SETTINGS, type EdgeSettings } from '../edge-settings.js';
 import { readJsonBody } from '../http/json-body.js';
 import { llmCaller, McpGrants } from './mcp-grants.js';
+import { assertModelAllowed } from './model-access.js';
 import { OpenAiErrorFilter, toOpenAiError } from './openai-error.filter.js';
 
 /** A model answer may take minutes (tool rounds, slow providers): llm-proxy applies each provider's own timeout. */
@@ -57,8 +58,8 @@ export class LlmController {
       if (!body || typeof body !== 'object' || Array.isArray(body)) {
         throw new DomainError('INVALID_ARGUMENT', 'body: expected a JSON object', { param: 'body', type: 'invalid_request_error' });
       }
-      const tools = (body as { tools?: unknown }).tools;
-      const mcp = await this.grants.resolve(tools, req.principal, req.headers);
+      assertModelAllowed(req.principal, (body as { model?: unknown }).model);
+      const mcp = await this.grants.resolve((body as { tools?: unknown }).tools, req.principal, req.headers);
       const reply = await this.bus.call(
         contract,
         { caller: llmCaller(req.principal), body: body as Record<string, unknown>, mcp },

@@ -3,9 +3,10 @@ import { Bus } from '#libs/bus';
 import { ListModels } from '#libs/contracts';
 import { ApiKeyGuard, type AuthenticatedRequest } from '../auth/api-key.guard.js';
 import { UsageLimiter } from '../auth/usage-limiter.js';
+import { mayUseModel } from './model-access.js';
 import { OpenAiErrorFilter } from './openai-error.filter.js';
 
-/** OpenAI-compatible model listing, answered by llm-proxy from `model_list`. */
+/** OpenAI-compatible model listing, answered by llm-proxy from `model_list`: the models this key may use. */
 @Controller()
 @UseGuards(ApiKeyGuard)
 @UseFilters(OpenAiErrorFilter)
@@ -19,7 +20,8 @@ export class ModelsController {
   async list(@Req() req: AuthenticatedRequest) {
     const release = await this.limits.admit(req.principal);
     try {
-      return await this.bus.call(ListModels, {}, { timeoutMs: 5_000 });
+      const list = await this.bus.call(ListModels, {}, { timeoutMs: 5_000 });
+      return { ...list, data: list.data.filter((model) => mayUseModel(req.principal, model.id)) };
     } finally {
       release();
     }
