@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
+import { Duration } from './duration.js';
 import { McpServerSpec, SERVER_NAME_PATTERN } from '#libs/contracts';
 import { parseIpRange, UpstreamUrlGuard, UpstreamUrlRefused } from '#libs/net-guard';
 import { ConfigError, issuesToProblems } from './config-error.js';
@@ -43,6 +44,12 @@ const GeneralSettings = z.strictObject({
   mcp_allowed_ip_ranges: IpRangeList.default([]),
   /** stdio servers admin keys may add or change (command names or paths, matched exactly); else config and master key only. */
   mcp_stdio_allowed_commands: z.array(z.string().min(1)).default([]),
+  /** How long audit-log rows are kept (e.g. 90d); unset keeps them. */
+  mcp_audit_log_retention_period: Duration.optional(),
+  /** LiteLLM's name: how long usage rows and stored responses of the LLM proxy are kept (e.g. 30d); unset keeps them. */
+  maximum_spend_logs_retention_period: Duration.optional(),
+  /** LiteLLM's name: how often the retention cleanup runs (1h by default). */
+  maximum_spend_logs_retention_interval: Duration.optional(),
 });
 export type GeneralSettings = z.infer<typeof GeneralSettings>;
 

@@ -10,6 +10,16 @@ export const authDefinition: ServiceDefinition<typeof AuthEnv> = {
   needs: { database: true },
   start: busService(async ({ settings, infrastructure }) => {
     const dataSource = await openAuthDatabase(required(infrastructure.database, 'database'));
-    return AuthModule.register({ bus: infrastructure.bus, dataSource, masterKey: settings.masterKey, ownsDataSource: true });
+    const general = settings.file.config.general_settings;
+    return AuthModule.register({
+      bus: infrastructure.bus,
+      dataSource,
+      masterKey: settings.masterKey,
+      ownsDataSource: true,
+      retention: {
+        auditRetentionMs: general.mcp_audit_log_retention_period,
+        ...(general.maximum_spend_logs_retention_interval ? { intervalMs: general.maximum_spend_logs_retention_interval } : {}),
+      },
+    });
   }),
 };

@@ -2,6 +2,7 @@ import { Inject, Injectable, Module, type DynamicModule, type OnApplicationShutd
 import { DataSource } from 'typeorm';
 import { Bus } from '#libs/bus';
 import { AuditConsumer } from './audit/audit.consumer.js';
+import { AuditRetention } from './audit/audit-retention.js';
 import { AuditRepository } from './audit/audit.repository.js';
 import { AuditService } from './audit/audit.service.js';
 import { UnitOfWork } from './database/unit-of-work.js';
@@ -17,7 +18,7 @@ import { KeysService } from './keys/keys.service.js';
 import { OrganizationsService } from './organizations/organizations.service.js';
 import { KnownServers } from './permissions/known-servers.js';
 import { TeamsService } from './teams/teams.service.js';
-import { AUDIT_BATCH_OPTIONS, CLOCK, MASTER_KEY, type AuditBatchOptions, type Clock } from './tokens.js';
+import { AUDIT_BATCH_OPTIONS, CLOCK, MASTER_KEY, RETENTION_OPTIONS, type AuditBatchOptions, type Clock, type RetentionOptions } from './tokens.js';
 
 export interface AuthModuleOptions {
   bus: Bus;
@@ -27,6 +28,8 @@ export interface AuthModuleOptions {
   /** Destroy the DataSource when the app shuts down (after the audit buffer is flushed). */
   ownsDataSource?: boolean;
   audit?: Partial<AuditBatchOptions>;
+  /** How long audit rows are kept (general_settings.mcp_audit_log_retention_period and its interval). */
+  retention?: Partial<RetentionOptions>;
   clock?: Clock;
 }
 
@@ -58,6 +61,7 @@ export class AuthModule {
         { provide: OWNS_DATA_SOURCE, useValue: options.ownsDataSource ?? false },
         { provide: CLOCK, useValue: options.clock ?? Date.now },
         { provide: AUDIT_BATCH_OPTIONS, useValue: { flushIntervalMs: 200, maxBatch: 500, ...options.audit } satisfies AuditBatchOptions },
+        { provide: RETENTION_OPTIONS, useValue: { intervalMs: 3_600_000, firstRunDelayMs: 60_000, ...options.retention } satisfies RetentionOptions },
         UnitOfWork,
         KeyEvents,
         KnownServers,
@@ -67,6 +71,7 @@ export class AuthModule {
         AuditRepository,
         AuditService,
         AuditConsumer,
+        AuditRetention,
         HealthRepository,
         HealthService,
         DataSourceLifecycle,

@@ -10,3 +10,12 @@ export interface AuditBatchOptions {
   /** Flush at once when this many records are buffered; also the insert chunk size. */
   maxBatch: number;
 }
+export const RETENTION_OPTIONS = Symbol('RETENTION_OPTIONS');
+export interface RetentionOptions {
+  /** Audit rows older than this are deleted; undefined keeps them all. */
+  auditRetentionMs?: number;
+  /** Between two cleanups. */
+  intervalMs: number;
+  /** From start to the first cleanup. */
+  firstRunDelayMs: number;
+}

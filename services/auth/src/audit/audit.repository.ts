@@ -57,4 +57,14 @@ export class AuditRepository {
       rows: rows.map((row) => ({ ...row, id: String(row.id), time: new Date(row.time).toISOString() }) as AuditRow),
     };
   }
+
+  /** Deletes at most `limit` rows older than `cutoff`, oldest first; returns how many it deleted. */
+  async deleteOlderThan(cutoff: Date, limit: number): Promise<number> {
+    // a SELECT around the DELETE: TypeORM returns a plain row list for it on every driver
+    const [{ n }] = await this.dataSource.query(
+      'WITH gone AS (DELETE FROM audit_log WHERE id IN (SELECT id FROM audit_log WHERE time < $1 ORDER BY time LIMIT $2) RETURNING 1) SELECT count(*)::int AS n FROM gone',
+      [cutoff, limit],
+    );
+    return n as number;
+  }
 }
