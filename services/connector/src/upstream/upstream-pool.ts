@@ -165,7 +165,11 @@ export class UpstreamPool implements OnModuleInit, OnModuleDestroy {
         return { delivered: this.relay.deliver(session_id, response) };
       }),
       this.bus.subscribe(UpstreamCancelled, ({ session_id, request_id, reason }) => {
-        this.inflight.get(callKey(session_id, request_id))?.abort(reason ?? 'cancelled by the client');
+        const call = this.inflight.get(callKey(session_id, request_id));
+        if (!call) return;
+        // the SDK sends the upstream notifications/cancelled with the upstream's own request id
+        this.log.log(`client session ${session_id} cancelled request ${request_id}: cancelling it upstream`);
+        call.abort(reason ?? 'cancelled by the client');
       }),
       this.bus.subscribe(SessionEnded, ({ session_id }) => void this.closeClientSessions(session_id)),
     );
