@@ -10,8 +10,8 @@ import { readDeployments } from './models/deployments.js';
 import { DEPLOYMENTS, ModelClient } from './models/model-client.js';
 import { MODEL_LIST, ModelsService } from './models/models.service.js';
 import { ResponseStore } from './responses/response-store.js';
-import { RESPONSE_RETENTION_MS, ResponsesService } from './responses/responses.service.js';
-import { RetentionService } from './responses/retention.service.js';
+import { ResponsesService } from './responses/responses.service.js';
+import { LLM_RETENTION, RetentionService, type LlmRetention } from './retention/retention.service.js';
 import { ToolRunner } from './tools/tool-runner.js';
 import { SpendService } from './usage/spend.service.js';
 import { SpendStore } from './usage/spend-store.js';
@@ -24,7 +24,8 @@ export interface LlmProxyDeps {
   responses: ResponseStore;
   spend: SpendStore;
   maxToolRounds: number;
-  responseRetentionMs: number;
+  /** How long stored responses and usage rows are kept, and how often the cleanup runs. */
+  retention: LlmRetention;
   /** Releases what the stores hold (the database connection), after the last usage rows are written. */
   close?: () => Promise<void>;
 }
@@ -52,7 +53,7 @@ export class LlmProxyModule {
         { provide: MODEL_LIST, useValue: deps.models },
         { provide: DEPLOYMENTS, useValue: readDeployments(deps.models) },
         { provide: MAX_TOOL_ROUNDS, useValue: deps.maxToolRounds },
-        { provide: RESPONSE_RETENTION_MS, useValue: deps.responseRetentionMs },
+        { provide: LLM_RETENTION, useValue: deps.retention },
         { provide: ResponseStore, useValue: deps.responses },
         { provide: SpendStore, useValue: deps.spend },
         { provide: CLOSE, useValue: deps.close },

@@ -21,16 +21,14 @@ export interface StoredResponse {
   conversation: ChatMessage[];
   pending: PendingApproval[];
   createdAt: Date;
-  expiresAt: Date;
 }
 
 /** Where responses are kept: a table of llm-proxy's own (ResponseTableRepository) or memory (tests). */
 export abstract class ResponseStore {
   abstract save(response: StoredResponse): Promise<void>;
-  /** The response unless it expired. */
   abstract find(id: string): Promise<StoredResponse | undefined>;
-  /** Drops what expired before `now`; returns how many. */
-  abstract deleteExpired(now: Date): Promise<number>;
+  /** Deletes at most `limit` responses created before `cutoff`; returns how many. */
+  abstract deleteOlderThan(cutoff: Date, limit: number): Promise<number>;
 }
 
 export class InMemoryResponseStore extends ResponseStore {
@@ -42,13 +40,14 @@ export class InMemoryResponseStore extends ResponseStore {
 
   async find(id: string): Promise<StoredResponse | undefined> {
     const found = this.responses.get(id);
-    return found && found.expiresAt.getTime() > Date.now() ? structuredClone(found) : undefined;
+    return found && structuredClone(found);
   }
 
-  async deleteExpired(now: Date): Promise<number> {
+  async deleteOlderThan(cutoff: Date, limit: number): Promise<number> {
     let deleted = 0;
     for (const [id, r] of this.responses) {
-      if (r.expiresAt.getTime() <= now.getTime()) {
+      if (deleted >= limit) break;
+      if (r.createdAt < cutoff) {
         this.responses.delete(id);
         deleted++;
       }

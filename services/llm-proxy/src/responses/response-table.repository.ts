@@ -1,6 +1,7 @@
-import { DataSource, LessThanOrEqual, MoreThan } from 'typeorm';
+import { DataSource } from 'typeorm';
 import type { ChatMessage } from '../providers/chat-types.js';
 import { ResponseStore, type PendingApproval, type StoredResponse } from './response-store.js';
+import { deleteOldest } from '../retention/delete-oldest.js';
 import { StoredResponseEntity } from './stored-response.entity.js';
 
 /** Stored responses in llm-proxy's own table `llm_responses` (Postgres, or the embedded database). */
@@ -17,12 +18,11 @@ export class ResponseTableRepository extends ResponseStore {
       conversation: r.conversation,
       pending: r.pending,
       created_at: r.createdAt,
-      expires_at: r.expiresAt,
     });
   }
 
   async find(id: string): Promise<StoredResponse | undefined> {
-    const row = await this.dataSource.getRepository(StoredResponseEntity).findOneBy({ id, expires_at: MoreThan(new Date()) });
+    const row = await this.dataSource.getRepository(StoredResponseEntity).findOneBy({ id });
     if (!row) return undefined;
     return {
       id: row.id,
@@ -31,12 +31,10 @@ export class ResponseTableRepository extends ResponseStore {
       conversation: row.conversation as ChatMessage[],
       pending: row.pending as PendingApproval[],
       createdAt: row.created_at,
-      expiresAt: row.expires_at,
     };
   }
 
-  async deleteExpired(now: Date): Promise<number> {
-    const result = await this.dataSource.getRepository(StoredResponseEntity).delete({ expires_at: LessThanOrEqual(now) });
-    return result.affected ?? 0;
+  deleteOlderThan(cutoff: Date, limit: number): Promise<number> {
+    return deleteOldest(this.dataSource, 'llm_responses', 'id', 'created_at', cutoff, limit);
   }
 }

@@ -15,12 +15,11 @@ import { convertInput } from './response-input.js';
 import { ResponseBodySchema, ResponseFunctionToolSchema, type ResponseBody } from './response-schemas.js';
 import { ResponseStore, type StoredResponse } from './response-store.js';
 
-export const RESPONSE_RETENTION_MS = Symbol('RESPONSE_RETENTION_MS');
-
 /**
  * POST /v1/responses on top of the chat tool loop: input items become chat messages, what happens becomes
  * output items, and the response is stored (unless `store: false`) so that `previous_response_id` continues it,
- * including after tools the gateway ran and with answers to its approval requests.
+ * including after tools the gateway ran and with answers to its approval requests. They are kept for
+ * general_settings.maximum_spend_logs_retention_period (RetentionService), only for the key that created them.
  */
 @Injectable()
 export class ResponsesService {
@@ -29,7 +28,6 @@ export class ResponsesService {
     @Inject(ToolLoop) private readonly loop: ToolLoop,
     @Inject(UsageService) private readonly usage: UsageService,
     @Inject(ResponseStore) private readonly store: ResponseStore,
-    @Inject(RESPONSE_RETENTION_MS) private readonly retentionMs: number,
   ) {}
 
   async create(call: ChatCall, send: (event: LlmStreamEvent) => void): Promise<{ body?: unknown }> {
@@ -86,7 +84,6 @@ export class ResponsesService {
           conversation: result.messages.slice(instructions.length),
           pending: builder.approvals,
           createdAt: new Date(started),
-          expiresAt: new Date(started + this.retentionMs),
         });
       }
       this.usage.record({ caller: call.caller, requestId: id, callType: 'responses', modelGroup: model, turns, started, status: 'success' });

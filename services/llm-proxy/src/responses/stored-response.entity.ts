@@ -18,10 +18,7 @@ export class StoredResponseEntity {
   @Column({ type: 'jsonb', default: () => "'[]'::jsonb" })
   pending!: unknown[];
 
+  @Index('ix_llm_responses_created_at')
   @Column({ type: 'timestamptz' })
   created_at!: Date;
-
-  @Index('ix_llm_responses_expires_at')
-  @Column({ type: 'timestamptz' })
-  expires_at!: Date;
 }

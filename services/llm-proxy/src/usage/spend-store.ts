@@ -20,6 +20,8 @@ export abstract class SpendStore {
   abstract query(filter: SpendFilter): Promise<SpendLogRow[]>;
   /** Total spend per key token; tokens without rows are left out. */
   abstract totals(tokens: readonly string[]): Promise<Record<string, number>>;
+  /** Deletes at most `limit` rows of requests started before `cutoff`; returns how many. */
+  abstract deleteOlderThan(cutoff: Date, limit: number): Promise<number>;
 }
 
 export class InMemorySpendStore extends SpendStore {
@@ -50,5 +52,13 @@ export class InMemorySpendStore extends SpendStore {
     const out: Record<string, number> = {};
     for (const r of this.rows) if (r.api_key && wanted.has(r.api_key)) out[r.api_key] = (out[r.api_key] ?? 0) + r.spend;
     return out;
+  }
+
+  async deleteOlderThan(cutoff: Date, limit: number): Promise<number> {
+    const before = this.rows.length;
+    let budget = limit;
+    const kept = this.rows.filter((r) => !(Date.parse(r.startTime) < cutoff.getTime() && budget-- > 0));
+    this.rows.splice(0, this.rows.length, ...kept);
+    return before - kept.length;
   }
 }

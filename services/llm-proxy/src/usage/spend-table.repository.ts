@@ -1,5 +1,6 @@
 import { DataSource } from 'typeorm';
 import type { SpendLogRow } from '#libs/contracts';
+import { deleteOldest } from '../retention/delete-oldest.js';
 import { SpendLogEntity } from './spend-log.entity.js';
 import { SpendStore, type SpendFilter } from './spend-store.js';
 
@@ -78,5 +79,9 @@ export class SpendTableRepository extends SpendStore {
       [tokens],
     );
     return Object.fromEntries(rows.map((r) => [r.api_key, Number(r.spend)]));
+  }
+
+  deleteOlderThan(cutoff: Date, limit: number): Promise<number> {
+    return deleteOldest(this.dataSource, 'llm_spend_logs', 'request_id', 'start_time', cutoff, limit);
   }
 }
