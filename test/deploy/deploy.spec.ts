@@ -1,9 +1,17 @@
+import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml, parseAllDocuments } from 'yaml';
 import { parseGatewayConfig } from '#libs/config';
+import { metricsRegistry, startProcessMetrics } from '#libs/observability';
+import { InfrastructureEnvShape } from '#libs/runtime';
+import { authDefinition } from '../../services/auth/src/auth.definition.js';
+import { connectorDefinition } from '../../services/connector/src/connector.definition.js';
+import { edgeDefinition } from '../../services/edge/src/edge.definition.js';
+import { llmProxyDefinition } from '../../services/llm-proxy/src/llm-proxy.definition.js';
+import { registryDefinition } from '../../services/registry/src/registry.definition.js';
 
 // Docker is not available where the tests run, so docker-compose.yml and deploy/ are checked for consistency
 // with the code instead: every service, env var, port and path the code needs appears in them.
@@ -28,6 +36,15 @@ const serviceDirs = readdirSync(join(ROOT, 'services'), { withFileTypes: true })
   .filter((d) => d.isDirectory())
   .map((d) => d.name);
 const APP_SERVICES = ['edge', 'registry', 'auth', 'connector', 'llm-proxy'];
+/** Every variable a Switchboard process reads: the infrastructure and runtime settings and each service's own. */
+const KNOWN_ENV = [
+  ...Object.keys(InfrastructureEnvShape),
+  ...[registryDefinition, authDefinition, connectorDefinition, llmProxyDefinition, edgeDefinition].flatMap((d) => Object.keys(d.env)),
+  'MASTER_KEY',
+  'SWITCHBOARD_CONFIG',
+  'NODE_ENV',
+];
+startProcessMetrics('deploy-test'); // the process metrics the dashboard charts are registered by this
 
 function environmentOf(service: ComposeService): Record<string, string> {
   const env = service.environment ?? {};
@@ -122,10 +139,20 @@ describe('docker-compose.yml', () => {
       expect(env.REDIS_URL, name).toBe('redis://redis:6379');
       expect(env.MASTER_KEY, name).toBe('${MASTER_KEY:-sk-1234}');
       expect(env.SWITCHBOARD_CONFIG, name).toBe('/app/config.yaml');
+      expect(env.METRICS_PORT, `${name} serves its metrics`).toBe('9464');
+      expect(env.SWITCHBOARD_SALT_KEY, name).toBeDefined();
       const mounts = (services[name]!.volumes ?? []).map(String);
       expect(mounts, name).toContain('./config.example.yaml:/app/config.yaml:ro');
       expect(services[name]!.healthcheck, `${name} healthcheck`).toBeDefined();
     }
+  });
+
+  it('reads an optional .env, and starts the edge only once the other services are healthy', () => {
+    const envFiles = (services.registry as { env_file?: { path: string; required?: boolean }[] }).env_file ?? [];
+    expect(envFiles).toEqual([{ path: '.env', required: false }]);
+    expect(existsSync(join(ROOT, '.env.example'))).toBe(true);
+    const dependsOn = services.edge!.depends_on as Record<string, { condition: string }>;
+    for (const name of ['registry', 'auth', 'connector', 'llm-proxy', 'nats', 'postgres', 'redis']) expect(dependsOn[name]?.condition, name).toBe('service_healthy');
   });
 
   it('publishes the edge on 4000 and nothing else on the host', () => {
@@ -219,36 +246,132 @@ describe('config.example.yaml', () => {
   });
 });
 
-describe('deploy/k8s/switchboard.yaml', () => {
-  interface K8sContainer {
-    args?: string[];
-    envFrom?: { configMapRef?: { name: string }; secretRef?: { name: string } }[];
-    readinessProbe?: { httpGet?: { path: string } };
-  }
-  const documents = parseAllDocuments(read('deploy/k8s/switchboard.yaml')).map((d) => d.toJS() as { kind: string; metadata: { name: string }; data?: Record<string, string>; spec?: any });
-  const deployment = (name: string) => documents.find((d) => d.kind === 'Deployment' && d.metadata.name === `switchboard-${name}`);
-  const container = (name: string) => deployment(name)?.spec.template.spec.containers[0] as K8sContainer | undefined;
+/** What `kubectl kustomize` renders for an overlay: every document as a plain object. */
+function renderOverlay(overlay: string): K8sObject[] {
+  const rendered = spawnSync('kubectl', ['kustomize', join(ROOT, 'deploy/k8s/overlays', overlay)], { encoding: 'utf8' });
+  if (rendered.error) throw new Error(`kubectl is needed to render the Kustomize overlays (Debian: kubernetes-client): ${rendered.error.message}`);
+  if (rendered.status !== 0) throw new Error(`kubectl kustomize ${overlay} failed:\n${rendered.stderr}`);
+  return parseAllDocuments(rendered.stdout).map((d) => d.toJS() as K8sObject);
+}
 
-  it('has a Deployment per service running the same dist main.js as compose', () => {
+interface K8sContainer {
+  args?: string[];
+  env?: { name: string; value?: string }[];
+  envFrom?: { configMapRef?: { name: string }; secretRef?: { name: string } }[];
+  ports?: { name?: string; containerPort: number }[];
+  readinessProbe?: K8sProbe;
+  livenessProbe?: K8sProbe;
+}
+interface K8sProbe {
+  httpGet?: { path: string; port: string | number };
+  exec?: { command: string[] };
+}
+interface K8sObject {
+  kind: string;
+  metadata: { name: string };
+  data?: Record<string, string>;
+  spec?: any;
+}
+
+const OVERLAYS = readdirSync(join(ROOT, 'deploy/k8s/overlays'));
+/** What each service needs besides the bus, from the code's own service definitions. */
+const NEEDS: Record<string, { database?: boolean; stores?: boolean }> = {
+  registry: registryDefinition.needs,
+  auth: authDefinition.needs,
+  connector: connectorDefinition.needs,
+  'llm-proxy': llmProxyDefinition.needs,
+  edge: edgeDefinition.needs,
+};
+/** HTTP paths the edge and the metrics listener answer (health controller, observability). */
+const PROBE_PATHS = ['/health/readiness', '/health/liveliness', '/metrics'];
+
+describe.each(OVERLAYS)('deploy/k8s/overlays/%s (kubectl kustomize)', (overlay) => {
+  const documents = renderOverlay(overlay);
+  const find = (kind: string, name: string) => documents.find((d) => d.kind === kind && d.metadata.name === name);
+  const container = (name: string) => find('Deployment', `switchboard-${name}`)?.spec.template.spec.containers[0] as K8sContainer | undefined;
+  const env = (name: string): Record<string, string> => {
+    const c = container(name)!;
+    const fromMaps = (c.envFrom ?? []).flatMap((ref) => (ref.configMapRef ? Object.entries(find('ConfigMap', ref.configMapRef.name)?.data ?? {}) : []));
+    const fromSecrets = (c.envFrom ?? []).flatMap((ref) => {
+      const secret = ref.secretRef ? find('Secret', ref.secretRef.name) : undefined;
+      return Object.keys({ ...(secret?.data ?? {}), ...(secret as { stringData?: object } | undefined)?.stringData }).map((k) => [k, '(secret)'] as [string, string]);
+    });
+    return Object.fromEntries([...fromMaps, ...fromSecrets, ...(c.env ?? []).map((e) => [e.name, e.value ?? ''] as [string, string])]);
+  };
+
+  it('runs every service from the image, with the dist main.js of a real main.ts', () => {
     for (const name of APP_SERVICES) {
-      expect(deployment(name), `switchboard-${name}`).toBeDefined();
+      expect(container(name), `switchboard-${name}`).toBeDefined();
       expect(container(name)!.args).toEqual([`dist/services/${name}/src/main.js`]);
+      expect(existsSync(join(ROOT, `services/${name}/src/main.ts`))).toBe(true);
     }
   });
 
-  it('gives every service the env compose sets, from one ConfigMap and one Secret', () => {
-    const env = documents.find((d) => d.kind === 'ConfigMap' && d.metadata.name === 'switchboard-env')!.data!;
-    for (const key of ['NATS_URL', 'DATABASE_URL', 'REDIS_URL', 'SWITCHBOARD_CONFIG']) expect(Object.keys(env)).toContain(key);
+  it('gives every service what its definition needs: NATS, and Postgres, Redis and the salt key where it uses them', () => {
     for (const name of APP_SERVICES) {
-      const refs = container(name)!.envFrom ?? [];
-      expect(refs.some((r) => r.configMapRef?.name === 'switchboard-env'), name).toBe(true);
-      expect(refs.some((r) => r.secretRef?.name === 'switchboard-secrets'), name).toBe(true);
+      const vars = env(name);
+      expect(vars.NATS_URL, `${name} NATS_URL`).toMatch(/^nats:\/\//);
+      if (NEEDS[name]!.database) expect(vars.DATABASE_URL, `${name} DATABASE_URL`).toMatch(/^postgres:\/\//);
+      if (NEEDS[name]!.stores) expect(vars.REDIS_URL, `${name} REDIS_URL`).toMatch(/^redis:\/\//);
+      expect(vars.MASTER_KEY, `${name} MASTER_KEY from a Secret`).toBe('(secret)');
+      expect(vars.SWITCHBOARD_SALT_KEY, `${name} SWITCHBOARD_SALT_KEY from a Secret`).toBe('(secret)');
+      expect(vars.SWITCHBOARD_CONFIG, name).toBe('/app/config/config.yaml');
+      // every variable set is one a Switchboard process reads
+      for (const key of Object.keys(vars)) expect(KNOWN_ENV, `${name} sets ${key}, which no service reads`).toContain(key);
     }
+    expect(find('ConfigMap', documents.find((d) => d.kind === 'ConfigMap' && d.metadata.name.startsWith('switchboard-config'))!.metadata.name)?.data?.['config.yaml']).toBeDefined();
   });
 
-  it('exposes the edge through a Service on 4000 with a readiness probe', () => {
+  it('probes real paths on declared ports, and serves metrics on METRICS_PORT', () => {
+    for (const name of APP_SERVICES) {
+      const c = container(name)!;
+      const ports = new Map((c.ports ?? []).map((p) => [p.name, p.containerPort]));
+      expect(ports.get('metrics'), `${name} metrics port`).toBe(Number(env(name).METRICS_PORT));
+      for (const probe of [c.readinessProbe, c.livenessProbe]) {
+        expect(probe, `${name} probes`).toBeDefined();
+        if (probe!.httpGet) {
+          expect(PROBE_PATHS).toContain(probe!.httpGet.path);
+          expect(ports.has(String(probe!.httpGet.port)) || [...ports.values()].includes(Number(probe!.httpGet.port)), `${name} probes a declared port`).toBe(true);
+        } else {
+          expect(probe!.exec?.command).toEqual(['node', 'healthcheck.mjs', name]);
+        }
+      }
+    }
     expect(container('edge')!.readinessProbe?.httpGet?.path).toBe('/health/readiness');
-    const service = documents.find((d) => d.kind === 'Service' && d.metadata.name === 'switchboard-edge');
-    expect(service?.spec.ports[0].port).toBe(4000);
+    expect(Number(env('edge').PORT)).toBe(4000);
+  });
+
+  it('exposes only the edge, on 4000, and keeps the other services closed but for metrics', () => {
+    const services = documents.filter((d) => d.kind === 'Service' && d.metadata.name.startsWith('switchboard-'));
+    expect(services.map((s) => s.metadata.name)).toEqual(['switchboard-edge']);
+    expect(services[0]!.spec.ports[0].port).toBe(4000);
+    const policies = documents.filter((d) => d.kind === 'NetworkPolicy');
+    const closed = policies.find((p) => p.metadata.name === 'switchboard-services-ingress')!;
+    expect(closed.spec.podSelector.matchExpressions[0].values.sort()).toEqual(['auth', 'connector', 'llm-proxy', 'registry']);
+    expect(closed.spec.ingress.flatMap((rule: { ports: { port: number }[] }) => rule.ports.map((p) => p.port))).toEqual([9464]);
+  });
+
+  it('targets real Deployments with its autoscalers and disruption budgets', () => {
+    for (const hpa of documents.filter((d) => d.kind === 'HorizontalPodAutoscaler')) expect(find('Deployment', hpa.spec.scaleTargetRef.name), hpa.metadata.name).toBeDefined();
+    for (const pdb of documents.filter((d) => d.kind === 'PodDisruptionBudget')) {
+      const selector = pdb.spec.selector.matchLabels as Record<string, string>;
+      const matches = documents.filter((d) => d.kind === 'Deployment' && Object.entries(selector).every(([k, v]) => d.spec.template.metadata.labels[k] === v));
+      expect(matches.length, `${pdb.metadata.name} selects one Deployment`).toBe(1);
+    }
+    if (overlay === 'production') {
+      expect(documents.filter((d) => d.kind === 'HorizontalPodAutoscaler').map((h) => h.spec.scaleTargetRef.name).sort()).toEqual(['switchboard-connector', 'switchboard-edge']);
+      expect(documents.filter((d) => d.kind === 'PodDisruptionBudget')).toHaveLength(APP_SERVICES.length);
+      for (const name of APP_SERVICES) expect(find('Deployment', `switchboard-${name}`)!.spec.replicas, name).toBeGreaterThanOrEqual(2);
+    }
+  });
+});
+
+describe('deploy/grafana/switchboard.json', () => {
+  it('charts only metrics the code exports', async () => {
+    const dashboard = JSON.parse(read('deploy/grafana/switchboard.json')) as { panels: { targets: { expr: string }[] }[] };
+    const exported = new Set((await metricsRegistry.getMetricsAsJSON()).map((m) => m.name));
+    const used = new Set(dashboard.panels.flatMap((p) => p.targets.flatMap((t) => [...t.expr.matchAll(/\b((?:switchboard|process|nodejs)_[a-z_]+?)(?:_bucket|_count|_sum)?\b(?=[{[ )]|$)/g)].map((m) => m[1]!))));
+    expect(used.size).toBeGreaterThan(10);
+    for (const name of used) expect(exported, `the dashboard uses ${name}`).toContain(name);
   });
 });

@@ -18,12 +18,24 @@ type HostEnv = z.infer<z.ZodObject<typeof InfrastructureEnvShape>>;
  */
 export function loadSettingsOrExit<S extends z.ZodRawShape>(name: string, shape: S): ServiceSettings<z.infer<z.ZodObject<S>> & HostEnv> {
   try {
-    return loadServiceSettings({ ...InfrastructureEnvShape, ...shape }, process.argv.slice(2), process.env) as never;
+    const settings = loadServiceSettings({ ...InfrastructureEnvShape, ...shape }, process.argv.slice(2), process.env);
+    const placeholders = placeholderSecrets(settings.masterKey, process.env.SWITCHBOARD_SALT_KEY);
+    if (placeholders.length) throw new ConfigError(placeholders);
+    return settings as never;
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     process.stderr.write(`${name}: configuration is invalid:\n${error.problems.map((p) => `  ${p}`).join('\n')}\n`);
     process.exit(1);
   }
+}
+
+/** The deploy files ship `change-me…` placeholders for secrets: refuse to run with one rather than be guessable. */
+export function placeholderSecrets(masterKey: string | undefined, saltKey: string | undefined): string[] {
+  const placeholder = (value: string | undefined) => value !== undefined && /^change-?me/i.test(value);
+  return [
+    ...(placeholder(masterKey) ? ['MASTER_KEY: still the placeholder of the deploy files; set a secret of your own'] : []),
+    ...(placeholder(saltKey) ? ['SWITCHBOARD_SALT_KEY: still the placeholder of the deploy files; set a secret of your own'] : []),
+  ];
 }
 
 /**
