@@ -1,31 +1,24 @@
-/** JSON-RPC 2.0 as MCP uses it: the shapes and codes the edge reads and writes. */
-export type JsonRpcId = string | number;
+/** JSON-RPC 2.0 as MCP uses it: the SDK's message types and error codes, and how the edge reads and writes them. */
+import { ErrorCode, type JSONRPCErrorResponse, type JSONRPCResultResponse, type RequestId } from '@modelcontextprotocol/sdk/types.js';
 
+export type JsonRpcId = RequestId;
+
+/** The SDK's JSONRPCRequest, with params read as a plain record (the edge routes on a few fields). */
 export interface JsonRpcRequest {
   jsonrpc: '2.0';
   id: JsonRpcId;
   method: string;
   params?: Record<string, unknown>;
 }
-export interface JsonRpcNotification {
-  jsonrpc: '2.0';
-  method: string;
-  params?: Record<string, unknown>;
-}
-
-export interface JsonRpcResponse {
-  jsonrpc: '2.0';
-  id: JsonRpcId;
-  result?: Record<string, unknown>;
-  error?: { code: number; message: string; data?: unknown };
-}
+export type JsonRpcNotification = Omit<JsonRpcRequest, 'id'>;
+export type JsonRpcResponse = JSONRPCResultResponse | JSONRPCErrorResponse;
 
 export const JsonRpcErrorCode = {
-  PARSE_ERROR: -32700,
-  INVALID_REQUEST: -32600,
-  METHOD_NOT_FOUND: -32601,
-  INVALID_PARAMS: -32602,
-  INTERNAL_ERROR: -32603,
+  PARSE_ERROR: ErrorCode.ParseError,
+  INVALID_REQUEST: ErrorCode.InvalidRequest,
+  METHOD_NOT_FOUND: ErrorCode.MethodNotFound,
+  INVALID_PARAMS: ErrorCode.InvalidParams,
+  INTERNAL_ERROR: ErrorCode.InternalError,
   /** Switchboard: the key is over its rpm_limit or max_parallel_requests (data.retry_after_seconds). */
   RATE_LIMITED: -32029,
 } as const;
