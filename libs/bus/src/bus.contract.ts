@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { DomainError, defineContract, defineEvent } from '#libs/contracts';
 import { waitFor } from '#libs/testing';
 import type { Bus } from './bus.js';
+import { isNoResponders } from './wire.js';
 
 // The one test suite every Bus implementation passes (run by nats-bus.int-spec.ts and in-process-bus.spec.ts).
 
@@ -14,6 +15,7 @@ const Slow = defineContract('Slow', 'sb.v1.test.slow', z.object({ ms: z.number()
 const Who = defineContract('Who', 'sb.v1.test.who', z.object({}), z.object({ replica: z.number() }));
 const Size = defineContract('Size', 'sb.v1.test.size', z.object({ blob: z.string(), replyBytes: z.number() }), z.object({ received: z.number(), blob: z.string() }));
 const Count = defineContract('Count', 'sb.v1.test.count', z.object({ to: z.number(), bytes: z.number().default(0) }), z.object({ done: z.boolean() }), z.object({ n: z.number(), pad: z.string() }));
+const Relay = defineContract('Relay', 'sb.v1.test.relay', z.object({}), z.object({}));
 const Happened = defineEvent('Happened', 'sb.v1.test.events.thing.happened', z.object({ n: z.number() }));
 
 export interface BusFixture {
@@ -43,6 +45,7 @@ export function describeBusContract(name: string, makeFixture: () => Promise<Bus
           throw new TypeError('boom');
         }),
         server.serve(Slow, 'test', (data) => new Promise((resolve) => setTimeout(() => resolve({}), (data as { ms: number }).ms))),
+        server.serve(Relay, 'test', () => server.call(Nobody, {}, { timeoutMs: 2000 })),
         server.serve(Who, 'test', async () => ({ replica: 1 })),
         replica.serve(Who, 'test', async () => ({ replica: 2 })),
         server.serve(Size, 'test', async (data) => {
@@ -95,7 +98,16 @@ export function describeBusContract(name: string, makeFixture: () => Promise<Bus
       const started = Date.now();
       const error = await bus.call(Nobody, {}, { timeoutMs: 5000 }).catch((e: unknown) => e);
       expect(error).toMatchObject({ code: 'UPSTREAM_UNAVAILABLE', retryable: true });
+      expect(isNoResponders(error)).toBe(true);
       expect(Date.now() - started).toBeLessThan(1000);
+    });
+
+    it('keeps "no service answered" recognisable when it comes from a hop behind the callee', async () => {
+      const error = await bus.call(Relay, {}, { timeoutMs: 5000 }).catch((e: unknown) => e);
+      expect(error).toMatchObject({ code: 'UPSTREAM_UNAVAILABLE', message: 'no service is answering Nobody' });
+      expect(isNoResponders(error)).toBe(true);
+      const other = await bus.call(Fail, { code: 'x' }, { timeoutMs: 2000 }).catch((e: unknown) => e);
+      expect(isNoResponders(other)).toBe(false);
     });
 
     it('gives BUS_TIMEOUT when the callee is too slow, and the late reply goes nowhere', async () => {

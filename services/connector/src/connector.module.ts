@@ -1,5 +1,6 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { Bus } from '#libs/bus';
+import { ConnectorAnnouncer } from './connector-announcer.js';
 import { HealthHandler } from './handlers/health.handler.js';
 import { UpstreamHandler } from './handlers/upstream.handler.js';
 import { ServerDefinitionsService } from './servers/server-definitions.service.js';
@@ -22,6 +23,7 @@ export class ConnectorModule {
         { provide: UPSTREAM_POOL_OPTIONS, useValue: options.pool ?? {} },
         ServerDefinitionsService,
         UpstreamPool,
+        ConnectorAnnouncer,
       ],
       exports: [UpstreamPool, ServerDefinitionsService],
     };

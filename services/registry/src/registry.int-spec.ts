@@ -113,8 +113,12 @@ describe.each(TEST_DATABASE_KINDS)('registry service (real Redis and NATS, datab
     await database?.close();
   });
 
-  it('answers its ping with bus, postgres and store checks', async () => {
-    expect(await bus.call(RegistryPing, {}, { timeoutMs: 2000 })).toEqual({ service: 'registry', checks: { bus: true, postgres: true, store: true } });
+  it('answers its ping with bus, postgres, store and catalog checks (catalog: every server fetched once)', async () => {
+    const ping = await waitFor(async () => {
+      const reply = await bus.call(RegistryPing, {}, { timeoutMs: 2000 });
+      return reply.checks.catalog ? reply : undefined;
+    });
+    expect(ping).toEqual({ service: 'registry', checks: { bus: true, postgres: true, store: true, catalog: true } });
   });
 
   it('seeds servers from the config at start, with masked credentials', async () => {

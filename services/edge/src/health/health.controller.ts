@@ -7,7 +7,11 @@ import { KeyValueStore } from '#libs/cache';
 const BACKEND_SERVICES: ServiceName[] = ['registry', 'auth', 'connector', 'llm-proxy'];
 const PING_TIMEOUT_MS = 1_500;
 
-/** LiteLLM's health paths: liveliness says the process runs, readiness that it can serve. No key needed. */
+/**
+ * LiteLLM's health paths: liveliness says the process runs, readiness that it can serve. No key needed.
+ * Readiness asks every service: one counts as ready when it answers and every check of its own passes (the
+ * registry's `catalog`: every server fetched once). `services` shows each one's checks.
+ */
 @Controller('health')
 export class HealthController {
   constructor(
@@ -23,15 +27,15 @@ export class HealthController {
   @Get('readiness')
   async readiness(@Res() res: Response) {
     const checks: Record<string, boolean> = { bus: this.bus.isConnected() };
+    const services: Record<string, Record<string, boolean>> = {};
     const pings = BACKEND_SERVICES.map(async (service) => {
-      checks[service] = await this.bus.call(pingContract(service), {}, { timeoutMs: PING_TIMEOUT_MS }).then(
-        () => true,
-        () => false,
-      );
+      const reply = await this.bus.call(pingContract(service), {}, { timeoutMs: PING_TIMEOUT_MS }).catch(() => undefined);
+      if (reply) services[service] = reply.checks;
+      checks[service] = reply !== undefined && Object.values(reply.checks).every(Boolean);
     });
     const store = this.store.ping().then((answered) => (checks.store = answered)); // bounded in time by the store
     await Promise.all([...pings, store]);
     const healthy = Object.values(checks).every(Boolean);
-    res.status(healthy ? 200 : 503).json({ status: healthy ? 'healthy' : 'unhealthy', checks });
+    res.status(healthy ? 200 : 503).json({ status: healthy ? 'healthy' : 'unhealthy', checks, services });
   }
 }

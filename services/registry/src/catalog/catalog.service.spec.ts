@@ -1,6 +1,8 @@
-import { describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Bus } from '#libs/bus';
+import { waitFor } from '#libs/testing';
 import { DomainError, McpServerSpec, type Catalog, type Contract, type EventContract } from '#libs/contracts';
+import type { RegistryOptions } from '../options.js';
 import { definitionFromSpec, type ServerRecord } from '../servers/server-definition.js';
 import type { ServerRepository } from '../servers/server.repository.js';
 import type { CatalogRepository, ServerFetch } from './catalog.repository.js';
@@ -14,7 +16,10 @@ const server = (name: string, timeout?: number): ServerRecord => ({
   updated_at: new Date(0),
 });
 
-function setup(servers: ServerRecord[], answer: (serverId: string) => Promise<string[]>) {
+/** What a bus call gets when no service serves the subject (libs/bus's noResponders). */
+const noConnector = () => new DomainError('UPSTREAM_UNAVAILABLE', 'no service is answering FetchServerCatalog', { subject: 'x', no_responders: true }, true);
+
+function setup(servers: ServerRecord[], answer: (serverId: string) => Promise<string[]>, options: Partial<RegistryOptions> = {}) {
   let catalog: Catalog | null = null;
   const fetches = new Map<string, ServerFetch>();
   const cache = {
@@ -25,6 +30,7 @@ function setup(servers: ServerRecord[], answer: (serverId: string) => Promise<st
     dropFetch: vi.fn(async (id: string) => void fetches.delete(id)),
   } as unknown as CatalogRepository;
   const published: { event: string; payload: unknown }[] = [];
+  const subscribers = new Map<string, (payload: unknown) => void>();
   const calls: { serverId: string; timeoutMs: number }[] = [];
   const bus = {
     call: vi.fn(async (_c: Contract, req: { server_id: string }, opts: { timeoutMs: number }) => {
@@ -33,12 +39,22 @@ function setup(servers: ServerRecord[], answer: (serverId: string) => Promise<st
       return { tools: tools.map((name) => ({ name, inputSchema: { type: 'object' } })), server_info: null, protocol_version: '2025-06-18' };
     }),
     publish: vi.fn((e: EventContract, payload: unknown) => void published.push({ event: e.name, payload })),
-    subscribe: vi.fn(() => () => undefined),
+    subscribe: vi.fn((e: EventContract, handler: (payload: unknown) => void) => {
+      subscribers.set(e.name, handler);
+      return () => undefined;
+    }),
   } as unknown as Bus;
   const repo = { list: vi.fn(async () => servers) } as unknown as ServerRepository;
-  const sut = new CatalogService(repo, cache, bus, { seedServers: {}, maxFetchMs: 10_000 });
-  return { sut, published, calls, fetches, cache };
+  const sut = new CatalogService(repo, cache, bus, { seedServers: {}, maxFetchMs: 10_000, ...options });
+  sut.onModuleInit();
+  cleanups.push(() => sut.onModuleDestroy());
+  return { sut, published, calls, fetches, cache, subscribers };
 }
+
+const cleanups: (() => void)[] = [];
+afterEach(() => {
+  for (const cleanup of cleanups.splice(0)) cleanup();
+});
 
 describe('CatalogService', () => {
   it('shares one build between concurrent callers', async () => {
@@ -90,20 +106,63 @@ describe('CatalogService', () => {
     expect(published[1]).toMatchObject({ event: 'CatalogChanged', payload: { server_ids: ['id-a'] } });
   });
 
-  it('re-checks an unhealthy server on the next refresh and keeps healthy ones cached', async () => {
-    let down = true;
-    const { sut, calls, fetches } = setup([server('a'), server('b')], async (id) => {
-      if (id === 'id-b' && down) throw new Error('refused');
-      return ['t'];
-    });
+  it('fetches a server left out again with backoff until it answers, keeping healthy ones cached', async () => {
+    let failures = 3;
+    const { sut, calls } = setup(
+      [server('a'), server('b')],
+      async (id) => {
+        if (id === 'id-b' && failures-- > 0) throw new Error('connect ECONNREFUSED');
+        return ['t'];
+      },
+      { retryInitialMs: 20, unhealthyRefreshMs: 80 },
+    );
     await sut.rebuild();
-    // age the unhealthy entry past the 5 s re-check interval
-    const entry = fetches.get('id-b')!;
-    fetches.set('id-b', { ...entry, checked_at: new Date(Date.now() - 6000).toISOString() });
-    down = false;
-    const catalog = await sut.rebuild();
-    expect(calls.map((c) => c.serverId)).toEqual(['id-a', 'id-b', 'id-b']);
-    expect(catalog.servers.every((s) => s.status === 'healthy')).toBe(true);
+    const catalog = await waitFor(async () => {
+      const c = await sut.getCatalog();
+      return c.servers.every((s) => s.status === 'healthy') ? c : undefined;
+    }, 3000);
+    expect(catalog.aggregate_names.map((n) => n.name)).toEqual(['a-t', 'b-t']);
+    expect(calls.map((c) => c.serverId)).toEqual(['id-a', 'id-b', 'id-b', 'id-b', 'id-b']);
+  });
+
+  it('is ready once every server answered or failed on its own account, not while no connector answers', async () => {
+    let connector = false;
+    const { sut } = setup([server('a'), server('down')], async (id) => {
+      if (!connector) throw noConnector();
+      if (id === 'id-down') throw new DomainError('UPSTREAM_UNAVAILABLE', 'upstream down is unreachable: connect ECONNREFUSED');
+      return ['t'];
+    }, { retryInitialMs: 60_000 });
+    await sut.rebuild();
+    expect(sut.isReady()).toBe(false);
+    await sut.rebuild(); // nothing is due: the cached failures stand
+    expect(sut.isReady()).toBe(false);
+    connector = true;
+    await sut.rebuild(); // still nothing due before the (long) retry
+    expect(sut.isReady()).toBe(false);
+  });
+
+  it('fetches what is missing as soon as a connector starts, and stays ready afterwards', async () => {
+    let connector = false;
+    const { sut, subscribers, calls } = setup([server('a'), server('down')], async (id) => {
+      if (!connector) throw noConnector();
+      if (id === 'id-down') throw new DomainError('UPSTREAM_UNAVAILABLE', 'upstream down is unreachable: connect ECONNREFUSED');
+      return ['t'];
+    }, { retryInitialMs: 60_000 });
+    await sut.rebuild();
+    expect(sut.isReady()).toBe(false);
+    connector = true;
+    subscribers.get('ConnectorStarted')!({ replica_id: 'r1' });
+    await waitFor(() => sut.isReady(), 3000);
+    const catalog = await sut.getCatalog();
+    expect(catalog.servers.map((s) => [s.server_name, s.status])).toEqual([
+      ['a', 'healthy'],
+      ['down', 'unhealthy'],
+    ]);
+    expect(calls).toHaveLength(4);
+    connector = false;
+    subscribers.get('ConnectorStarted')!({ replica_id: 'r2' }); // 'down' is fetched again, and fails for want of a connector
+    await waitFor(() => calls.length === 5, 3000);
+    expect(sut.isReady()).toBe(true);
   });
 
   it('queues a rebuild requested during a build instead of returning the stale one', async () => {

@@ -1,7 +1,8 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
-import { Bus } from '#libs/bus';
+import { Bus, isNoResponders } from '#libs/bus';
 import {
   CatalogChanged,
+  ConnectorStarted,
   DomainError,
   FetchServerCatalog,
   ServersChanged,
@@ -9,18 +10,21 @@ import {
   type Catalog,
   type ServerHealth,
 } from '#libs/contracts';
-import { DEFAULT_HEALTHY_REFRESH_MS, DEFAULT_MAX_FETCH_MS, DEFAULT_UNHEALTHY_REFRESH_MS, type RegistryOptions } from '../options.js';
+import { DEFAULT_HEALTHY_REFRESH_MS, DEFAULT_MAX_FETCH_MS, DEFAULT_RETRY_INITIAL_MS, DEFAULT_UNHEALTHY_REFRESH_MS, type RegistryOptions } from '../options.js';
 import { ServerRepository } from '../servers/server.repository.js';
 import type { ServerRecord } from '../servers/server-definition.js';
 import { REGISTRY_OPTIONS } from '../tokens.js';
 import { assembleCatalog, changedServerIds } from './catalog-assembly.js';
 import { CatalogRepository, type ServerFetch } from './catalog.repository.js';
+import { FetchRetries } from './fetch-retries.js';
 
 /**
  * The tool catalog: each server's tools fetched through a connector (in parallel, each with its own deadline),
  * cached per server in Redis, assembled into one versioned catalog. Change events from any replica and
- * upstream list_changed drop the server's entry; a periodic pass re-checks unhealthy servers (every 5 s) and
- * everything else (every 30 s). CatalogChanged is published only when the version changes.
+ * upstream list_changed drop the server's entry; a periodic pass re-checks healthy servers (every 30 s). A server
+ * left out (no connector answering, upstream down) is fetched again with backoff (0.5 s doubling to 30 s, with
+ * jitter), and at once when a connector starts (ConnectorStarted). CatalogChanged is published only when the
+ * version changes. The catalog is ready (the ping's `catalog` check) once every server has been fetched.
  */
 @Injectable()
 export class CatalogService implements OnModuleInit, OnApplicationBootstrap, OnModuleDestroy {
@@ -36,6 +40,7 @@ export class CatalogService implements OnModuleInit, OnApplicationBootstrap, OnM
   private unsubscribe: (() => void)[] = [];
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
+  private readonly retries: FetchRetries;
 
   constructor(
     @Inject(ServerRepository) private readonly servers: ServerRepository,
@@ -46,13 +51,31 @@ export class CatalogService implements OnModuleInit, OnApplicationBootstrap, OnM
     this.healthyRefreshMs = options.healthyRefreshMs ?? DEFAULT_HEALTHY_REFRESH_MS;
     this.unhealthyRefreshMs = options.unhealthyRefreshMs ?? DEFAULT_UNHEALTHY_REFRESH_MS;
     this.maxFetchMs = options.maxFetchMs ?? DEFAULT_MAX_FETCH_MS;
+    const retryInitialMs = options.retryInitialMs ?? DEFAULT_RETRY_INITIAL_MS;
+    this.retries = new FetchRetries({ initialMs: retryInitialMs, maxMs: Math.max(this.unhealthyRefreshMs, 1) }, () =>
+      void this.rebuild().catch((error) => this.log.warn(`catalog retry failed: ${(error as Error).message}`)),
+    );
   }
 
   onModuleInit(): void {
     this.unsubscribe.push(
       this.bus.subscribe(ServersChanged, (event) => this.onChange(event.server_id, `server ${event.change}`)),
       this.bus.subscribe(UpstreamListChanged, (event) => this.onChange(event.server_id, `${event.list}/list_changed`)),
+      this.bus.subscribe(ConnectorStarted, () => this.onConnectorStarted()),
     );
+  }
+
+  /** A connector joined: the servers left out are fetched now instead of at their next retry. */
+  private onConnectorStarted(): void {
+    const due = this.retries.retryAllNow();
+    if (due === 0) return;
+    this.log.log(`a connector started: fetching the ${due} server(s) left out of the catalog`);
+    void this.rebuild().catch((error) => this.log.warn(`catalog rebuild after a connector started failed: ${(error as Error).message}`));
+  }
+
+  /** True once every server has been fetched: answered, or failed on its own account (not for want of a connector). */
+  isReady(): boolean {
+    return this.retries.isReady();
   }
 
   private async onChange(serverId: string, why: string): Promise<void> {
@@ -64,13 +87,15 @@ export class CatalogService implements OnModuleInit, OnApplicationBootstrap, OnM
   }
 
   onApplicationBootstrap(): void {
-    void this.rebuild().catch((error) => this.log.warn(`initial catalog build failed: ${(error as Error).message}`));
+    // On the next turn: Nest runs this hook just before the registry serves, and connectors resolve servers through it.
+    setImmediate(() => void this.rebuild().catch((error) => this.log.warn(`initial catalog build failed: ${(error as Error).message}`)));
     this.schedule();
   }
 
   onModuleDestroy(): void {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
+    this.retries.stop();
     for (const off of this.unsubscribe.splice(0)) off();
   }
 
@@ -134,13 +159,15 @@ export class CatalogService implements OnModuleInit, OnApplicationBootstrap, OnM
 
   private async build(): Promise<Catalog> {
     const servers = await this.servers.list();
+    this.retries.keepOnly(new Set(servers.map((s) => s.id)));
     const cached = await this.cache.getFetches(servers.map((s) => s.id));
     const now = Date.now();
     const fetches = new Map<string, ServerFetch>();
     await Promise.all(
       servers.map(async (server) => {
         const entry = cached.get(server.id);
-        if (entry && !this.isStale(entry, now)) {
+        if (entry && !this.retries.takeDue(server.id) && !this.isStale(server.id, entry, now)) {
+          if (entry.status === 'healthy') this.retries.markAnswered(server.id);
           fetches.set(server.id, entry);
           return;
         }
@@ -148,6 +175,8 @@ export class CatalogService implements OnModuleInit, OnApplicationBootstrap, OnM
       }),
     );
     const catalog = assembleCatalog(servers, fetches);
+    const wasReady = this.retries.isReady();
+    if (this.retries.noteBuilt(servers.map((s) => s.id)) && !wasReady) this.log.log(`catalog ready: every one of ${servers.length} server(s) fetched`);
     const previous = await this.cache.getCatalog();
     await this.cache.saveCatalog(catalog);
     const before = previous?.version ?? this.lastVersion;
@@ -160,9 +189,10 @@ export class CatalogService implements OnModuleInit, OnApplicationBootstrap, OnM
     return catalog;
   }
 
-  private isStale(entry: ServerFetch, now: number): boolean {
-    const age = now - Date.parse(entry.checked_at);
-    return age >= (entry.status === 'healthy' ? this.healthyRefreshMs : this.unhealthyRefreshMs);
+  /** A healthy entry is re-checked after healthyRefreshMs; a failed one when its retry is due (now, if none is scheduled here). */
+  private isStale(serverId: string, entry: ServerFetch, now: number): boolean {
+    if (entry.status !== 'healthy') return !this.retries.isWaiting(serverId);
+    return now - Date.parse(entry.checked_at) >= this.healthyRefreshMs;
   }
 
   /** Asks a connector for one server's tools; a failure makes an unhealthy entry, never an exception. */
@@ -175,10 +205,14 @@ export class CatalogService implements OnModuleInit, OnApplicationBootstrap, OnM
       const { server_info: _info, ...lists } = reply;
       fetch = { status: 'healthy', error: null, checked_at: new Date().toISOString(), ...lists };
       if (previous?.status === 'unhealthy') this.log.log(`MCP server ${server.server_name} is back: ${reply.tools.length} tools`);
+      this.retries.record(server.id, 'answered');
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       fetch = { status: 'unhealthy', error: message, checked_at: new Date().toISOString(), tools: [], protocol_version: null };
-      if (previous?.status !== 'unhealthy') this.log.warn(`MCP server ${server.server_name} left out of the catalog: ${message}`);
+      const wait = this.retries.record(server.id, isNoResponders(error) ? 'unanswered' : 'failed');
+      if (this.retries.attempts(server.id) === 1) {
+        this.log.warn(`MCP server ${server.server_name} left out of the catalog: ${message} (fetched again in ${wait} ms, or when a connector starts)`);
+      }
     }
     if ((this.invalidatedAt.get(server.id) ?? 0) <= started) await this.cache.saveFetch(server.id, fetch);
     return fetch;
