@@ -38,6 +38,8 @@ const GeneralSettings = z.strictObject({
   master_key: z.string().min(1).optional(),
   /** Browser origins allowed on /mcp besides loopback ones (MCP's DNS-rebinding protection). */
   allowed_origins: z.array(z.string()).optional(),
+  /** Host header values the edge accepts (with ALLOWED_HOSTS; DNS-rebinding protection). */
+  allowed_hosts: z.array(z.string()).optional(),
   /** Upstream URLs whose address is in these ranges are refused (link-local and metadata addresses always are). */
   mcp_blocked_ip_ranges: IpRangeList.default([]),
   /** Holes in mcp_blocked_ip_ranges. */
@@ -50,6 +52,13 @@ const GeneralSettings = z.strictObject({
   maximum_spend_logs_retention_period: Duration.optional(),
   /** LiteLLM's name: how often the retention cleanup runs (1h by default). */
   maximum_spend_logs_retention_interval: Duration.optional(),
+  /**
+   * A client's own upstream session (it declared sampling, elicitation or roots, subscribed, set a log level) is
+   * closed after this long without requests (10m by default).
+   */
+  mcp_client_session_idle_timeout: Duration.optional(),
+  /** Per-client stdio processes per server and connector replica (4 by default); past it such clients share one. */
+  mcp_max_client_stdio_sessions: z.number().int().min(0).optional(),
 });
 export type GeneralSettings = z.infer<typeof GeneralSettings>;
 

@@ -6,6 +6,7 @@ import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import {
   ErrorCode,
   McpError,
+  ProgressNotificationSchema,
   PromptListChangedNotificationSchema,
   ResourceListChangedNotificationSchema,
   ToolListChangedNotificationSchema,
@@ -30,6 +31,7 @@ import {
   type StreamedClientMessage,
 } from '#libs/contracts';
 import { UpstreamUrlGuard, type HostResolver } from '#libs/net-guard';
+import { inSpan, Metrics, onScrape, secondsSince, SpanKind } from '#libs/observability';
 import { ServerDefinitionsService } from '../servers/server-definitions.service.js';
 import { Backoff } from './backoff.js';
 import { ClientRelay, type CallStream } from './client-relay.js';
@@ -84,6 +86,8 @@ interface Session {
   closing: boolean;
   /** Forwarded calls in flight on this session, in arrival order. */
   calls: Set<CallStream>;
+  /** Our progress token of a call in flight -> where its progress goes (with the client's own token). */
+  progress: Map<string, (params: Record<string, unknown>) => void>;
 }
 
 /**
@@ -141,6 +145,7 @@ export class UpstreamPool implements OnModuleInit, OnModuleDestroy {
   /** Calls in flight by client session and request id (notifications/cancelled names them so). */
   private readonly inflight = new Map<string, AbortController>();
   private readonly stops: (() => void)[] = [];
+  private progressSeq = 0;
   private sweeper: NodeJS.Timeout | undefined;
   private stopped = false;
 
@@ -155,6 +160,7 @@ export class UpstreamPool implements OnModuleInit, OnModuleDestroy {
 
   onModuleInit(): void {
     this.definitions.onChange((serverId, serverName) => void this.drop(serverId, serverName));
+    this.stops.push(onScrape(() => this.refreshGauges()));
     const queue = `connector-${this.instance}`;
     this.stops.push(
       this.bus.serve(instanceUpstreamRequest(this.instance), queue, (data, ctx) =>
@@ -192,16 +198,32 @@ export class UpstreamPool implements OnModuleInit, OnModuleDestroy {
    * call (progress for the client's token, logs, requests to the client) is streamed through `send`.
    */
   async request(req: RequestOf<typeof UpstreamRequest>, budgetMs: number, send?: (message: StreamedClientMessage) => void): Promise<ReplyOf<typeof UpstreamRequest>> {
+    const started = process.hrtime.bigint();
+    let outcome = 'ok';
+    try {
+      return await inSpan(`upstream ${req.method}`, SpanKind.CLIENT, { 'mcp.method.name': req.method, 'switchboard.server_id': req.server_id }, () => this.forward(req, budgetMs, send));
+    } catch (error) {
+      outcome = (error as { code?: string }).code ?? 'INTERNAL';
+      throw error;
+    } finally {
+      const server = this.entries.get(req.server_id)?.server.server_name ?? req.server_id;
+      Metrics.upstreamRequestDuration.observe({ server, method: req.method, outcome }, secondsSince(started));
+    }
+  }
+
+  private async forward(req: RequestOf<typeof UpstreamRequest>, budgetMs: number, send?: (message: StreamedClientMessage) => void): Promise<ReplyOf<typeof UpstreamRequest>> {
     const client = req.client;
     let slotKey = '';
     const result = await this.run(req.server_id, budgetMs, req.forward_headers, client, (key) => (slotKey = key), async (session, timeout) => {
       const params = { ...(req.params ?? {}) } as Record<string, unknown> & { _meta?: Record<string, unknown> };
       const progressToken = params._meta?.progressToken;
-      if (params._meta) {
-        // the SDK puts its own token (the upstream request id, unique on this session) in place of the client's
-        const { progressToken: _token, ...meta } = params._meta;
-        params._meta = meta;
-        if (Object.keys(meta).length === 0) delete params._meta;
+      // The client's token is replaced by one unique in this connector, so that two clients sharing an upstream
+      // session never collide; progress comes back under the client's own token.
+      let ownToken: string | undefined;
+      if (progressToken !== undefined && send) {
+        ownToken = `sb-${this.instance}-p${++this.progressSeq}`;
+        params._meta = { ...params._meta, progressToken: ownToken };
+        session.progress.set(ownToken, (progress) => send({ message: { jsonrpc: '2.0', method: 'notifications/progress', params: { ...progress, progressToken } } }));
       }
       const call: CallStream | undefined = client && send ? { sessionId: client.session_id, send } : undefined;
       const controller = client?.request_id !== undefined ? new AbortController() : undefined;
@@ -212,19 +234,25 @@ export class UpstreamPool implements OnModuleInit, OnModuleDestroy {
         return await session.client.request({ method: req.method, params } as never, LooseResult, {
           timeout,
           ...(controller ? { signal: controller.signal } : {}),
-          ...(progressToken !== undefined && send
-            ? {
-                onprogress: (progress) =>
-                  send({ message: { jsonrpc: '2.0', method: 'notifications/progress', params: { ...progress, progressToken } } }),
-              }
-            : {}),
         });
       } finally {
+        // after the result: a last progress notification that arrived with it was handled first (it was queued first)
+        if (ownToken) session.progress.delete(ownToken);
         if (key && this.inflight.get(key) === controller) this.inflight.delete(key);
         if (call) session.calls.delete(call);
       }
     });
     return { result: result as LooseResult, ...(slotKey.startsWith('client:') ? { instance: this.instance } : {}) };
+  }
+
+  /** Open sessions by transport and stdio processes, for the metrics (several connectors in one process add up). */
+  private refreshGauges(): void {
+    for (const entry of this.entries.values()) {
+      const open = [...entry.slots.values()].filter((slot) => slot.session).length;
+      if (open === 0) continue;
+      Metrics.upstreamSessions.inc({ transport: entry.server.transport }, open);
+      if (entry.server.transport === 'stdio') Metrics.stdioProcesses.inc(open);
+    }
   }
 
   /** Every tool, prompt and resource of one upstream (all pages), its serverInfo and the protocol version it chose. */
@@ -408,7 +436,7 @@ export class UpstreamPool implements OnModuleInit, OnModuleDestroy {
     const inner = this.createTransport(server, entry.headers, entry.guard);
     const transport = new NegotiatingTransport(inner, server.spec_version ?? undefined);
     const client = new Client(CLIENT_INFO, { capabilities: slot.capabilities });
-    const session: Session = { client, transport, inner, startedAt: Date.now(), closing: false, calls: new Set() };
+    const session: Session = { client, transport, inner, startedAt: Date.now(), closing: false, calls: new Set(), progress: new Map() };
     client.onerror = (error) => this.log.debug(`upstream ${server.server_name}: ${error.message}`);
     client.onclose = () => this.onSessionClosed(entry, slot, session);
     const lists = [
@@ -422,7 +450,13 @@ export class UpstreamPool implements OnModuleInit, OnModuleDestroy {
         this.bus.publish(UpstreamListChanged, { server_id: server.server_id, list });
       });
     }
-    // Everything else the upstream sends to "its client" is for the client session behind this upstream session.
+    // Progress for our own tokens, routed by token (in place of the SDK's handler, which drops the notification
+    // that arrives together with the result).
+    client.setNotificationHandler(ProgressNotificationSchema, (notification) => {
+      const { progressToken, ...progress } = notification.params;
+      session.progress.get(String(progressToken))?.(progress);
+    });
+        // Everything else the upstream sends to "its client" is for the client session behind this upstream session.
     client.fallbackNotificationHandler = async (notification) => {
       const target = this.clientOf(slot, session);
       if (target) this.relay.notify(target.sessionId, target.via, notification);

@@ -325,7 +325,8 @@ export class McpDispatcher {
     const catalog = await this.catalogs.current();
     let target = this.resolveTool(catalog, this.viewFor(catalog, principal, headers), scope, name);
     // a tool listed only for a capability is unknown to a client that did not declare it
-    if (target && !toolsFor(target.server, featureKey(ctx?.session.clientCapabilities)).some((t) => t.name === target!.tool)) target = undefined;
+    const needs = target && capabilityOnlyTools(catalog).get(target.server.server_id)?.get(target.tool);
+    if (needs && !needs.some((f) => featureKey(ctx?.session.clientCapabilities).split('+').includes(f))) target = undefined;
     if (!target) {
       // A tool the master key could reach is one this caller may not: audited as denied. Unknown names are not.
       const known = this.resolveTool(catalog, this.viewFor(catalog, MASTER_PRINCIPAL, {}), scope, name);
@@ -447,6 +448,25 @@ export class McpDispatcher {
     }
     return contract;
   }
+}
+
+/** server_id -> tool listed only for declared capabilities -> those capabilities (memoized per catalog version). */
+function capabilityOnlyTools(catalog: PreparedCatalog): Map<string, Map<string, string[]>> {
+  return catalog.memoize('capability-only-tools', () => {
+    const out = new Map<string, Map<string, string[]>>();
+    for (const server of catalog.catalog.servers) {
+      const common = new Set(server.tools.map((t) => t.name));
+      for (const [feature, tools] of Object.entries(server.capability_tools ?? {})) {
+        for (const tool of tools) {
+          if (common.has(tool.name)) continue;
+          let byTool = out.get(server.server_id);
+          if (!byTool) out.set(server.server_id, (byTool = new Map()));
+          byTool.set(tool.name, [...(byTool.get(tool.name) ?? []), feature]);
+        }
+      }
+    }
+    return out;
+  });
 }
 
 function requireString(params: Record<string, unknown> | undefined, field: string): string {
