@@ -15,12 +15,13 @@ export const LlmRequest = z.object({
 export type LlmRequest = z.input<typeof LlmRequest>;
 
 /**
- * A non-streaming call replies with `body`. A streaming one first streams every SSE event as a message
- * (`event` is the SSE event name when there is one; `data` the text after `data: `), then replies without a body.
- * An error before the first event is thrown (DomainError; `details.http_status` is the status to answer, e.g. the
- * provider's, and `details.param` the field); after it, the stream carries an `error` event instead.
+ * A non-streaming call replies with `body`. A streaming one first streams its server-sent events as messages, each
+ * carrying one or more events as the text the edge writes to the client (`sse`; events that arrive together travel
+ * in one message), then replies without a body. An error before the first event is thrown (DomainError;
+ * `details.http_status` is the status to answer, e.g. the provider's, and `details.param` the field); after it,
+ * the stream carries the error instead.
  */
-export const LlmStreamEvent = z.object({ event: z.string().optional(), data: z.string() });
+export const LlmStreamEvent = z.object({ sse: z.string() });
 export type LlmStreamEvent = z.infer<typeof LlmStreamEvent>;
 export const LlmReply = z.object({ body: z.unknown().optional() });
 

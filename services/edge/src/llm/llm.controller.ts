@@ -70,7 +70,7 @@ export class LlmController {
               streaming = true;
               res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
             }
-            res.write(sseText(message as LlmStreamEvent));
+            res.write((message as LlmStreamEvent).sse);
           },
         },
       );
@@ -79,13 +79,9 @@ export class LlmController {
     } catch (error) {
       if (!streaming) throw error;
       // The stream has begun: the error travels in it, as OpenAI's API sends it.
-      res.end(sseText({ data: JSON.stringify(toOpenAiError(error).body) }));
+      res.end(`data: ${JSON.stringify(toOpenAiError(error).body)}\n\n`);
     } finally {
       release();
     }
   }
-}
-
-function sseText(event: LlmStreamEvent): string {
-  return `${event.event ? `event: ${event.event}\n` : ''}data: ${event.data}\n\n`;
 }

@@ -56,6 +56,8 @@ export class ChatService {
       if (!sink.started) throw error;
       sink.data({ error: errorBody(error) });
       return {};
+    } finally {
+      sink.flush();
     }
   }
 

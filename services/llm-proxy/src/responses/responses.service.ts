@@ -93,6 +93,8 @@ export class ResponsesService {
       if (!sink.started) throw error;
       builder.fail(errorBody(error));
       return {};
+    } finally {
+      sink.flush();
     }
   }
 
