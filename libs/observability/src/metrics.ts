@@ -92,8 +92,21 @@ export function startProcessMetrics(service: string): void {
   collectDefaultMetrics({ register: metricsRegistry });
 }
 
+/** Functions that set gauges from live state (open sessions, processes) right before each scrape. */
+const refreshers = new Set<() => void>();
+
+/** Runs `refresh` before every scrape (to set gauges from state the caller owns); returns the unregistration. */
+export function onScrape(refresh: () => void): () => void {
+  refreshers.add(refresh);
+  return () => refreshers.delete(refresh);
+}
+
 /** The Prometheus text exposition of every metric of this process. */
 export async function renderMetrics(): Promise<{ contentType: string; body: string }> {
+  // gauges of live state start from zero each scrape; every owner of such state adds its part
+  Metrics.upstreamSessions.reset();
+  Metrics.stdioProcesses.set(0);
+  for (const refresh of refreshers) refresh();
   return { contentType: metricsRegistry.contentType, body: await metricsRegistry.metrics() };
 }
 

@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DomainError, type Principal } from '#libs/contracts';
 import { RateLimiter, type RateDecision } from '#libs/permissions';
+import { Metrics } from '#libs/observability';
 
 export type Release = () => void;
 const NOTHING_TO_RELEASE: Release = () => undefined;
@@ -54,7 +55,9 @@ export class UsageLimiter {
   }
 }
 
+/** The refusal, counted in the metrics (switchboard_rate_limit_refusals_total). */
 function rateLimited(decision: RateDecision, level: string, limit: string): DomainError {
+  Metrics.rateLimitRefusals.inc({ limit, level });
   return new DomainError('RATE_LIMITED', `${level} ${limit} of ${decision.limit} exceeded; retry in ${decision.retryAfterSeconds}s`, {
     retry_after_seconds: decision.retryAfterSeconds,
     limit: decision.limit,
