@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { Bus } from '#libs/bus';
-import { DomainError, UpstreamRequest, WriteAudit, type AuditStatus, type LlmCaller } from '#libs/contracts';
+import { DomainError, UpstreamRequest, WriteAudit, type AuditRecord, type AuditStatus, type LlmCaller } from '#libs/contracts';
+import { Metrics } from '#libs/observability';
 import type { OfferedTool } from './mcp-toolbox.js';
 
 /** What a tool call gave the model: its output, or the error it gets instead. */
@@ -47,23 +48,28 @@ export class ToolRunner {
       this.log.warn(`${offered.tool.server_name}/${offered.tool.tool}: ${(error as Error).message}`);
       return { error: `MCP server "${offered.tool.server_name}" failed: ${(error as Error).message}` };
     } finally {
-      this.bus.publish(WriteAudit, [
-        {
-          time: new Date(started).toISOString(),
-          key_alias: caller.key_alias,
-          token_hash_prefix: caller.token_hash?.slice(0, 8) ?? null,
-          team_id: caller.team_id,
-          organization_id: caller.organization_id,
-          server_name: offered.tool.server_name,
-          tool: offered.tool.tool,
-          status,
-          duration_ms: Date.now() - started,
-          error_code: errorCode,
-          // Audit rows of one LLM request share this id (`llm:{request id}`).
-          session_id: `llm:${requestId}`,
-        },
-      ]);
+      this.audit({
+        time: new Date(started).toISOString(),
+        key_alias: caller.key_alias,
+        token_hash_prefix: caller.token_hash?.slice(0, 8) ?? null,
+        team_id: caller.team_id,
+        organization_id: caller.organization_id,
+        server_name: offered.tool.server_name,
+        tool: offered.tool.tool,
+        status,
+        duration_ms: Date.now() - started,
+        error_code: errorCode,
+        // Audit rows of one LLM request share this id (`llm:{request id}`).
+        session_id: `llm:${requestId}`,
+      });
     }
+  }
+
+  /** Written like the edge's tool calls: the audit log (through auth) and the tool-call metrics. */
+  private audit(record: AuditRecord): void {
+    this.bus.publish(WriteAudit, [record]);
+    Metrics.toolCalls.inc({ server: record.server_name, tool: record.tool, outcome: record.status });
+    Metrics.toolCallDuration.observe({ server: record.server_name, outcome: record.status }, record.duration_ms / 1000);
   }
 }
 

@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
 import type { LlmCaller, SpendLogRow } from '#libs/contracts';
+import { Metrics } from '#libs/observability';
 import type { ModelTurn } from '../chat/model-turn.js';
 import { SpendStore } from './spend-store.js';
 
@@ -58,6 +59,8 @@ export class UsageService implements OnModuleDestroy {
       endTime: new Date().toISOString(),
       status: entry.status,
     });
+    Metrics.llmTokens.inc({ model: entry.modelGroup, kind: 'prompt' }, prompt);
+    Metrics.llmTokens.inc({ model: entry.modelGroup, kind: 'completion' }, completion);
     if (this.batch.length >= MAX_BATCH) void this.flush();
     else this.timer ??= setTimeout(() => void this.flush(), FLUSH_EVERY_MS);
   }
