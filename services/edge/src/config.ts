@@ -10,4 +10,9 @@ export const EdgeEnv = {
   MAX_REQUEST_BODY_BYTES: z.coerce.number().int().positive().default(4 * 1024 * 1024),
   /** Comma-separated browser origins allowed on the MCP endpoints besides loopback ones. */
   ALLOWED_ORIGINS: z.string().default(''),
+  /**
+   * Comma-separated Host header values accepted (`name`, `name:port`, `*.domain`, `*`); others get 403 on every path
+   * but /health/*. Unset: loopback names only when HOST is a loopback address, else not checked.
+   */
+  ALLOWED_HOSTS: z.string().default(''),
 };

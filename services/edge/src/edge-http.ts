@@ -6,6 +6,7 @@ import { renderMetrics, type JsonLogger } from '#libs/observability';
 import { required, type RunningService, type ServiceStartContext } from '#libs/runtime';
 import { EdgeModule } from './edge.module.js';
 import type { EdgeSettings } from './edge-settings.js';
+import { HostPolicy } from './http/host.js';
 import { HttpErrorFilter } from './http/http-error.filter.js';
 import { McpRouter } from './mcp/mcp.router.js';
 import { observeRequest } from './http/request-observer.js';
@@ -37,10 +38,12 @@ export async function startEdge(context: ServiceStartContext<EdgeSettings['env']
   const mcp = app.get(McpRouter);
   const rest = app.getHttpAdapter().getInstance() as (req: IncomingMessage, res: ServerResponse) => void;
   const inFlight = new Set<ServerResponse>();
+  const hosts = HostPolicy.from([...(settings.file.config.general_settings.allowed_hosts ?? []), ...settings.env.ALLOWED_HOSTS.split(',')], settings.env.HOST);
   const server = createServer((req, res) => {
     inFlight.add(res);
     res.once('close', () => inFlight.delete(res));
     observeRequest(req, res, logger, () => {
+      if (!hosts.admit(req, res)) return; // DNS-rebinding protection, before any route
       if (req.method === 'GET' && req.url === '/metrics') return void serveMetrics(res);
       if (!mcp.route(req, res)) rest(req, res);
     });
@@ -52,7 +55,7 @@ export async function startEdge(context: ServiceStartContext<EdgeSettings['env']
     await app.close();
     throw new EdgeListenError(`edge cannot listen on ${settings.env.HOST}:${settings.env.PORT}: ${(error as Error).message}`);
   }
-  logger.log(`edge listening on http://${settings.env.HOST}:${settings.env.PORT}`, 'Main');
+  logger.log(`edge listening on http://${settings.env.HOST}:${settings.env.PORT}; ${hosts.description}`, 'Main');
 
   return {
     server,
