@@ -8,7 +8,7 @@ import { waitForTools } from './support/llm.js';
 // Issue 10, done-means 3: the LLM proxy offers a model only the tools the caller's key may use (SPEC section 4,
 // as /mcp lists them), and a model that asks for another tool gets a tool error: the upstream never sees the call
 // (the counting fixtures count every tools/call). Also: which server_url values are this gateway, `allowed_tools`
-// and `x-mcp-servers` in the entry's headers.
+// and `x-mcp-servers` in the entry's headers, and remote MCP servers that allowed_remote_mcp_server_urls names.
 
 const mcp = (extra: Record<string, unknown> = {}) => ({ type: 'mcp', server_label: 'gw', server_url: 'litellm_proxy', require_approval: 'never', ...extra }) as never;
 
@@ -17,15 +17,17 @@ describe('distributed', () => {
   let provider: ProviderFixture;
   let alpha: CountingServer;
   let beta: CountingServer;
+  let remote: CountingServer;
   let client: OpenAI;
   let base: string;
 
   printLogsOnFailure(() => suite);
 
   beforeAll(async () => {
-    [provider, alpha, beta] = await Promise.all([startOpenAiProvider(), startCountingServer(), startCountingServer()]);
+    [provider, alpha, beta, remote] = await Promise.all([startOpenAiProvider(), startCountingServer(), startCountingServer(), startCountingServer()]);
     suite = await startSuite({
       config: {
+        general_settings: { allowed_remote_mcp_server_urls: [remote.url, 'http://169.254.169.254/mcp'] },
         model_list: [{ model_name: 'fixture-gpt', litellm_params: { model: 'openai/scripted', api_base: provider.url } }],
         mcp_servers: {
           alpha: { url: alpha.url, transport: 'http', access_groups: ['dev'] },
@@ -41,7 +43,7 @@ describe('distributed', () => {
 
   afterAll(async () => {
     await suite?.stop();
-    await Promise.all([provider?.close(), alpha?.stop(), beta?.stop()]);
+    await Promise.all([provider?.close(), alpha?.stop(), beta?.stop(), remote?.stop()]);
   });
 
   /** The function names the provider was offered in its latest request. */
@@ -90,5 +92,23 @@ describe('distributed', () => {
     expect(offered()).toEqual(['alpha-add', 'alpha-echo', 'beta-add']);
     await ask({ headers: { 'x-mcp-servers': 'beta' } });
     expect(offered().every((name) => name.startsWith('beta-'))).toBe(true);
+  });
+
+  it('uses a remote MCP server that allowed_remote_mcp_server_urls names, with the entry headers, and refuses metadata addresses', async () => {
+    const tool = mcp({ server_label: 'remote', server_url: remote.url, headers: { authorization: 'Bearer remote-token' } });
+    const added = await client.responses.create({ model: 'fixture-gpt', input: 'call add with {"a":2,"b":5}', tools: [tool] });
+    expect(added.output.find((i) => i.type === 'mcp_list_tools')).toMatchObject({ server_label: 'remote', tools: expect.arrayContaining([expect.objectContaining({ name: 'add' })]) });
+    expect(added.output.find((i) => i.type === 'mcp_call')).toMatchObject({ server_label: 'remote', name: 'add', output: '7' });
+    expect((await remote.stats()).toolsCall).toBe(1);
+
+    const whoami = await client.responses.create({ model: 'fixture-gpt', input: 'call whoami with {}', tools: [tool] });
+    const seen = JSON.parse((whoami.output.find((i) => i.type === 'mcp_call') as { output: string }).output);
+    expect(seen.authorization).toBe('Bearer remote-token'); // the entry's header, never the gateway key
+
+    const metadata = mcp({ server_url: 'http://169.254.169.254/mcp' });
+    await expect(client.responses.create({ model: 'fixture-gpt', input: 'hi', tools: [metadata] })).rejects.toMatchObject({
+      status: 400,
+      error: { param: 'tools[0].server_url', message: expect.stringContaining('always refused') },
+    });
   });
 });

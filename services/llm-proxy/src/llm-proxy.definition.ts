@@ -19,6 +19,7 @@ export const llmProxyDefinition: ServiceDefinition<typeof LlmProxyEnv> = {
       responses: new ResponseTableRepository(dataSource),
       spend: new SpendTableRepository(dataSource),
       maxToolRounds: settings.env.LLM_MAX_TOOL_ROUNDS,
+      upstreamRules: { blocked: general.mcp_blocked_ip_ranges, allowed: general.mcp_allowed_ip_ranges },
       retention: {
         periodMs: general.maximum_spend_logs_retention_period,
         intervalMs: general.maximum_spend_logs_retention_interval ?? 3_600_000,

@@ -1,6 +1,7 @@
 import { Inject, Injectable, Module, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
 import { Bus } from '#libs/bus';
 import type { ModelEntry } from '#libs/config';
+import type { IpRangeRules } from '#libs/net-guard';
 import { ChatService } from './chat/chat.service.js';
 import { MAX_TOOL_ROUNDS, ToolLoop } from './chat/tool-loop.js';
 import { CompletionsHandler } from './handlers/completions.handler.js';
@@ -12,6 +13,7 @@ import { MODEL_LIST, ModelsService } from './models/models.service.js';
 import { ResponseStore } from './responses/response-store.js';
 import { ResponsesService } from './responses/responses.service.js';
 import { LLM_RETENTION, RetentionService, type LlmRetention } from './retention/retention.service.js';
+import { RemoteMcp, UPSTREAM_RULES } from './tools/remote-mcp.js';
 import { ToolRunner } from './tools/tool-runner.js';
 import { SpendService } from './usage/spend.service.js';
 import { SpendStore } from './usage/spend-store.js';
@@ -24,6 +26,8 @@ export interface LlmProxyDeps {
   responses: ResponseStore;
   spend: SpendStore;
   maxToolRounds: number;
+  /** mcp_blocked_ip_ranges / mcp_allowed_ip_ranges, for the remote MCP servers a request may name. */
+  upstreamRules: IpRangeRules;
   /** How long stored responses and usage rows are kept, and how often the cleanup runs. */
   retention: LlmRetention;
   /** Releases what the stores hold (the database connection), after the last usage rows are written. */
@@ -57,6 +61,8 @@ export class LlmProxyModule {
         { provide: ResponseStore, useValue: deps.responses },
         { provide: SpendStore, useValue: deps.spend },
         { provide: CLOSE, useValue: deps.close },
+        { provide: UPSTREAM_RULES, useValue: deps.upstreamRules },
+        RemoteMcp,
         StoreCloser,
         ModelsService,
         ModelClient,

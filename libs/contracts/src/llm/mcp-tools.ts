@@ -58,5 +58,10 @@ export const McpGrant = z.object({
   forward_headers: z.record(z.string(), z.record(z.string(), z.string())),
   /** Set when the entry's `headers` carry a gateway key of their own: its tools are used (and audited) as that key. */
   caller: LlmCaller.optional(),
+  /**
+   * Set when `server_url` is another MCP server that general_settings.allowed_remote_mcp_server_urls names (and the
+   * upstream URL rules allow): llm-proxy lists and calls its tools itself, with the entry's headers; `tools` is empty.
+   */
+  remote_url: z.string().optional(),
 });
 export type McpGrant = z.infer<typeof McpGrant>;

@@ -5,10 +5,12 @@ import { extractApiKey } from '../auth/credentials.js';
 import { PrincipalService } from '../auth/principal.service.js';
 import { AccessService } from '../catalog/access.service.js';
 import { CatalogService, type PreparedCatalog } from '../catalog/catalog.service.js';
+import { UpstreamUrlGuard, UpstreamUrlRefused } from '#libs/net-guard';
+import { EDGE_SETTINGS, type EdgeSettings } from '../edge-settings.js';
 import { forwardHeaders } from '../mcp/mcp.dispatcher.js';
 
-/** Where an MCP entry's `server_url` points on this gateway: every server the key may use, or one of them. */
-type Scope = { kind: 'aggregate' } | { kind: 'server'; name: string };
+/** Where an MCP entry's `server_url` points: every server the key may use, one of them, or an allowed remote server. */
+type Scope = { kind: 'aggregate' } | { kind: 'server'; name: string } | { kind: 'remote'; url: string };
 
 const PROXY_ALIAS = /^litellm_proxy(?:\/mcp(?:\/([^/]+))?)?\/?$/;
 const MCP_PATH = /^\/(?:mcp(?:\/([^/]+))?|([^/]+)\/mcp)\/?$/;
@@ -18,15 +20,24 @@ const MCP_PATH = /^\/(?:mcp(?:\/([^/]+))?|([^/]+)\/mcp)\/?$/;
  * effective permissions as `/mcp` (SPEC section 4, cached here, no extra hop), narrowed by `x-mcp-servers`, the
  * entry's server and `allowed_tools`. llm-proxy receives the result and can call nothing else.
  * Tools are used as the request's key, or as the gateway key an entry's `headers` carry (the MCP connection's
- * own credentials, as in LiteLLM's examples).
+ * own credentials, as in LiteLLM's examples). Another MCP server is allowed only when
+ * general_settings.allowed_remote_mcp_server_urls names it and the upstream URL rules (SPEC section 2) pass.
  */
 @Injectable()
 export class McpGrants {
+  private readonly remoteUrls: ReadonlySet<string>;
+  private readonly guard: UpstreamUrlGuard;
+
   constructor(
     @Inject(CatalogService) private readonly catalogs: CatalogService,
     @Inject(AccessService) private readonly access: AccessService,
     @Inject(PrincipalService) private readonly principals: PrincipalService,
-  ) {}
+    @Inject(EDGE_SETTINGS) settings: EdgeSettings,
+  ) {
+    const general = settings.file.config.general_settings;
+    this.remoteUrls = new Set(general.allowed_remote_mcp_server_urls.map(normalizeUrl));
+    this.guard = new UpstreamUrlGuard({ blocked: general.mcp_blocked_ip_ranges, allowed: general.mcp_allowed_ip_ranges });
+  }
 
   /** One grant per MCP entry of `tools`; a malformed entry or a server_url that is not this gateway is a 400 naming it. */
   async resolve(tools: unknown, principal: Principal, requestHeaders: IncomingHttpHeaders): Promise<McpGrant[]> {
@@ -40,6 +51,11 @@ export class McpGrants {
       const entry = parsed.data;
       if (entry.connector_id) throw invalid(`tools[${index}].connector_id`, `tools[${index}].connector_id: OpenAI connectors are not available here; use server_url "litellm_proxy"`);
       const scope = this.scopeOf(entry.server_url ?? 'litellm_proxy', index, requestHeaders);
+      if (scope.kind === 'remote') {
+        await this.assertReachable(scope.url, index);
+        grants.push({ index, tools: [], forward_headers: {}, remote_url: scope.url });
+        continue;
+      }
       const headers = mergeHeaders(requestHeaders, entry.headers ?? {});
       const caller = entry.headers && extractApiKey(lowerCased(entry.headers)) ? await this.principals.authenticate(lowerCased(entry.headers)) : principal;
       catalog ??= await this.catalogs.current();
@@ -48,7 +64,7 @@ export class McpGrants {
     return grants;
   }
 
-  private grant(catalog: PreparedCatalog, principal: Principal, headers: IncomingHttpHeaders, scope: Scope, entry: McpToolParam, index: number): Omit<McpGrant, 'index'> {
+  private grant(catalog: PreparedCatalog, principal: Principal, headers: IncomingHttpHeaders, scope: Exclude<Scope, { kind: 'remote' }>, entry: McpToolParam, index: number): Omit<McpGrant, 'index'> {
     const view = this.access.view(catalog, principal, headers);
     let only: string | undefined;
     if (scope.kind === 'server') {
@@ -101,10 +117,21 @@ export class McpGrants {
       const server = path[1] ?? path[2];
       return server ? { kind: 'server', name: decodeURIComponent(server) } : { kind: 'aggregate' };
     }
+    if (url && this.remoteUrls.has(normalizeUrl(serverUrl))) return { kind: 'remote', url: serverUrl };
     throw invalid(
       `tools[${index}].server_url`,
-      `tools[${index}].server_url: "${serverUrl}" is not this gateway's MCP endpoint: use "litellm_proxy", "litellm_proxy/mcp/{server}" or this gateway's /mcp URL`,
+      `tools[${index}].server_url: "${serverUrl}" is neither this gateway's MCP endpoint ("litellm_proxy", "litellm_proxy/mcp/{server}", this gateway's /mcp URL) nor in general_settings.allowed_remote_mcp_server_urls`,
     );
+  }
+
+  /** The upstream URL rules (http(s), never metadata or link-local addresses, mcp_blocked_ip_ranges). */
+  private async assertReachable(url: string, index: number): Promise<void> {
+    try {
+      await this.guard.check(url);
+    } catch (error) {
+      if (!(error instanceof UpstreamUrlRefused)) throw error;
+      throw invalid(`tools[${index}].server_url`, `tools[${index}].server_url: ${error.message}`);
+    }
   }
 }
 
@@ -113,6 +140,10 @@ function isThisGateway(url: URL, headers: IncomingHttpHeaders): boolean {
   if (url.protocol !== 'http:' && url.protocol !== 'https:') return false;
   const hosts = [headers.host, headers['x-forwarded-host']].flatMap((h) => (typeof h === 'string' ? h.split(',') : [])).map((h) => h.trim().toLowerCase());
   return hosts.includes(url.host.toLowerCase());
+}
+
+function normalizeUrl(url: string): string {
+  return url.trim().replace(/\/+$/, '');
 }
 
 function allowedNames(allowed: McpToolParam['allowed_tools']): Set<string> | undefined {

@@ -4,6 +4,7 @@ import { DomainError, type LlmCaller, type LlmStreamEvent, type McpGrant } from 
 import { ModelClient } from '../models/model-client.js';
 import type { ChatChunk, ChatCompletion, ChatFunctionTool, ChatRequest, ChatUsage } from '../providers/chat-types.js';
 import { McpToolbox } from '../tools/mcp-toolbox.js';
+import { RemoteMcp } from '../tools/remote-mcp.js';
 import { UsageService } from '../usage/usage.service.js';
 import { ChatBodySchema, ChatFunctionToolSchema } from './chat-schemas.js';
 import { EventSink } from './event-sink.js';
@@ -29,6 +30,7 @@ export class ChatService {
     @Inject(ModelClient) private readonly models: ModelClient,
     @Inject(ToolLoop) private readonly loop: ToolLoop,
     @Inject(UsageService) private readonly usage: UsageService,
+    @Inject(RemoteMcp) private readonly remote: RemoteMcp,
   ) {}
 
   async create(call: ChatCall, send: (event: LlmStreamEvent) => void): Promise<{ body?: unknown }> {
@@ -39,7 +41,7 @@ export class ChatService {
       if (tool.type !== 'function') throw invalidRequest(`tools[${i}].type`, `"${tool.type}" is not supported here: expected "function" or "mcp"`);
       return [parseOrThrow(ChatFunctionToolSchema, tool, `tools[${i}]`) as ChatFunctionTool];
     });
-    const toolbox = McpToolbox.fromRequest(body.tools, call.mcp, clientTools.map((t) => t.function.name));
+    const toolbox = await McpToolbox.open(body.tools, call.mcp, clientTools.map((t) => t.function.name), this.remote);
     const request = { ...body, tools: clientTools.length ? clientTools : undefined } as ChatRequest;
     const requestId = `chatcmpl-${randomBytes(12).toString('hex')}`;
     const started = Date.now();
@@ -58,6 +60,7 @@ export class ChatService {
       return {};
     } finally {
       sink.flush();
+      await toolbox.close();
     }
   }
 

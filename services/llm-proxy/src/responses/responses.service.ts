@@ -9,6 +9,7 @@ import { ToolLoop, type ApprovalDecision } from '../chat/tool-loop.js';
 import { ModelClient } from '../models/model-client.js';
 import type { ChatFunctionTool, ChatMessage, ChatRequest, ChatToolChoice } from '../providers/chat-types.js';
 import { McpToolbox } from '../tools/mcp-toolbox.js';
+import { RemoteMcp } from '../tools/remote-mcp.js';
 import { UsageService } from '../usage/usage.service.js';
 import { newId, ResponseBuilder } from './response-builder.js';
 import { convertInput } from './response-input.js';
@@ -28,6 +29,7 @@ export class ResponsesService {
     @Inject(ToolLoop) private readonly loop: ToolLoop,
     @Inject(UsageService) private readonly usage: UsageService,
     @Inject(ResponseStore) private readonly store: ResponseStore,
+    @Inject(RemoteMcp) private readonly remote: RemoteMcp,
   ) {}
 
   async create(call: ChatCall, send: (event: LlmStreamEvent) => void): Promise<{ body?: unknown }> {
@@ -39,7 +41,15 @@ export class ResponsesService {
       const fn = parseOrThrow(ResponseFunctionToolSchema, tool, `tools[${i}]`);
       return [{ type: 'function', function: { name: fn.name, ...(fn.description ? { description: fn.description } : {}), ...(fn.parameters ? { parameters: fn.parameters } : {}), ...(fn.strict != null ? { strict: fn.strict } : {}) } }];
     });
-    const toolbox = McpToolbox.fromRequest(body.tools, call.mcp, clientTools.map((t) => t.function.name));
+    const toolbox = await McpToolbox.open(body.tools, call.mcp, clientTools.map((t) => t.function.name), this.remote);
+    try {
+      return await this.respond(call, body, model, clientTools, toolbox, send);
+    } finally {
+      await toolbox.close();
+    }
+  }
+
+  private async respond(call: ChatCall, body: ResponseBody, model: string, clientTools: ChatFunctionTool[], toolbox: McpToolbox, send: (event: LlmStreamEvent) => void) {
     const previous = body.previous_response_id ? await this.continued(body.previous_response_id, call.caller) : undefined;
     const input = convertInput(body.input, toolbox);
     const approvals = this.decisions(previous, input.answers, toolbox);

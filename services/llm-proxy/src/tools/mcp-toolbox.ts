@@ -1,6 +1,7 @@
 import { DomainError, functionSafeNames, McpToolParam, type GrantedTool, type LlmCaller, type McpGrant } from '#libs/contracts';
 import { parseOrThrow } from '../chat/request-errors.js';
 import type { ChatFunctionTool } from '../providers/chat-types.js';
+import type { RemoteMcp, RemoteSession } from './remote-mcp.js';
 
 type ApprovalPolicy = McpToolParam['require_approval'];
 
@@ -12,6 +13,8 @@ export interface McpToolset {
   forwardHeaders: McpGrant['forward_headers'];
   /** Who the tools are used as, when not the request's key (the entry's own gateway key). */
   caller?: LlmCaller;
+  /** Set for a server outside this gateway: its tools are called over this session, not through a connector. */
+  remote?: RemoteSession;
 }
 
 /** A tool offered to the model: the function name it sees, and where a call of it goes. */
@@ -41,33 +44,55 @@ export class McpToolbox {
     for (const offered of this.offered) this.byFunction.set(offered.functionName, offered);
   }
 
-  static empty(): McpToolbox {
-    return new McpToolbox([], []);
+  /**
+   * fromRequest, after connecting to the remote servers the edge allowed (their tools are listed there and then).
+   * Call `close` when the request is over.
+   */
+  static async open(tools: unknown, grants: readonly McpGrant[], clientFunctionNames: readonly string[], remote: RemoteMcp): Promise<McpToolbox> {
+    const sessions = new Map<number, RemoteSession>();
+    try {
+      for (const grant of grants) {
+        if (!grant.remote_url) continue;
+        const entry = parseOrThrow(McpToolParam, (tools as unknown[])[grant.index], `tools[${grant.index}]`);
+        sessions.set(grant.index, await remote.open(grant.remote_url, entry.server_label, entry.headers ?? {}, grant.index));
+      }
+      return McpToolbox.fromRequest(tools, grants, clientFunctionNames, sessions);
+    } catch (error) {
+      await Promise.all([...sessions.values()].map((s) => s.close()));
+      throw error;
+    }
   }
 
   /**
-   * Reads the MCP entries of `tools` (others are the caller's) and joins them with the edge's grants. A malformed
-   * entry is a 400 naming `tools[i].field`.
+   * Reads the MCP entries of `tools` (others are the caller's) and joins them with the edge's grants (and the
+   * sessions of remote ones). A malformed entry is a 400 naming `tools[i].field`.
    */
-  static fromRequest(tools: unknown, grants: readonly McpGrant[], clientFunctionNames: readonly string[]): McpToolbox {
+  static fromRequest(tools: unknown, grants: readonly McpGrant[], clientFunctionNames: readonly string[], remote = new Map<number, RemoteSession>()): McpToolbox {
     if (!Array.isArray(tools)) return new McpToolbox([], clientFunctionNames);
     const toolsets: McpToolset[] = [];
     tools.forEach((tool, index) => {
       if ((tool as { type?: unknown })?.type !== 'mcp') return;
       const parsed = parseOrThrow(McpToolParam, tool, `tools[${index}]`);
       const grant = grants.find((g) => g.index === index);
+      const session = remote.get(index);
       toolsets.push({
         label: parsed.server_label,
         approval: parsed.require_approval,
-        tools: grant?.tools ?? [],
+        tools: session?.tools ?? grant?.tools ?? [],
         forwardHeaders: grant?.forward_headers ?? {},
         ...(grant?.caller ? { caller: grant.caller } : {}),
+        ...(session ? { remote: session } : {}),
       });
     });
     const labels = toolsets.map((t) => t.label);
     const repeated = labels.find((label, i) => labels.indexOf(label) !== i);
     if (repeated) throw new DomainError('INVALID_ARGUMENT', `tools: two MCP tools have the server_label "${repeated}"; labels must be unique`, { param: 'tools' });
     return new McpToolbox(toolsets, clientFunctionNames);
+  }
+
+  /** Ends the remote sessions of this request. */
+  async close(): Promise<void> {
+    await Promise.all(this.toolsets.map((t) => t.remote?.close()));
   }
 
   get isEmpty(): boolean {

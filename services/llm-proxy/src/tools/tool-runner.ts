@@ -28,16 +28,7 @@ export class ToolRunner {
     let status: AuditStatus = 'error';
     let errorCode: string | null = null;
     try {
-      const { result } = await this.bus.call(
-        UpstreamRequest,
-        {
-          server_id: offered.tool.server_id,
-          method: 'tools/call',
-          params: { name: offered.tool.tool, arguments: args },
-          forward_headers: offered.toolset.forwardHeaders[offered.tool.server_id],
-        },
-        { timeoutMs: TOOL_CALL_BUDGET_MS },
-      );
+      const result = await this.call(offered, args);
       const text = resultText(result);
       if (result.isError === true) return { error: text || `${offered.tool.name} failed` };
       status = 'success';
@@ -63,6 +54,22 @@ export class ToolRunner {
         session_id: `llm:${requestId}`,
       });
     }
+  }
+
+  /** A catalog tool through a connector (one bus request, as /mcp's tools/call); a remote server's over its session. */
+  private async call(offered: OfferedTool, args: Record<string, unknown>): Promise<Record<string, unknown>> {
+    if (offered.toolset.remote) return offered.toolset.remote.callTool(offered.tool.tool, args);
+    const { result } = await this.bus.call(
+      UpstreamRequest,
+      {
+        server_id: offered.tool.server_id,
+        method: 'tools/call',
+        params: { name: offered.tool.tool, arguments: args },
+        forward_headers: offered.toolset.forwardHeaders[offered.tool.server_id],
+      },
+      { timeoutMs: TOOL_CALL_BUDGET_MS },
+    );
+    return result;
   }
 
   /** Written like the edge's tool calls: the audit log (through auth) and the tool-call metrics. */
