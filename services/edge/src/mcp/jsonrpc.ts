@@ -1,7 +1,13 @@
-/** JSON-RPC 2.0 as MCP uses it: the SDK's message types and error codes, and how the edge reads and writes them. */
-import { ErrorCode, type JSONRPCErrorResponse, type JSONRPCResultResponse, type RequestId } from '@modelcontextprotocol/sdk/types.js';
+/**
+ * JSON-RPC 2.0 as MCP uses it: the message shapes of the v2 SDK's `@modelcontextprotocol/core` (both protocol
+ * eras; type imports only, nothing loaded at run time), the error codes of the SDK, and how the edge reads and
+ * writes them.
+ */
+import type { JSONRPCResponseSchema, RequestIdSchema } from '@modelcontextprotocol/core';
+import { ErrorCode } from '@modelcontextprotocol/sdk/types.js';
+import type { z } from 'zod';
 
-export type JsonRpcId = RequestId;
+export type JsonRpcId = z.infer<typeof RequestIdSchema>;
 
 /** The SDK's JSONRPCRequest, with params read as a plain record (the edge routes on a few fields). */
 export interface JsonRpcRequest {
@@ -11,7 +17,7 @@ export interface JsonRpcRequest {
   params?: Record<string, unknown>;
 }
 export type JsonRpcNotification = Omit<JsonRpcRequest, 'id'>;
-export type JsonRpcResponse = JSONRPCResultResponse | JSONRPCErrorResponse;
+export type JsonRpcResponse = z.infer<typeof JSONRPCResponseSchema>;
 
 export const JsonRpcErrorCode = {
   PARSE_ERROR: ErrorCode.ParseError,
