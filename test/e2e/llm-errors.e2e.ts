@@ -103,6 +103,20 @@ describe('distributed', () => {
     expect(provider.stats().requests).toBe(2);
   });
 
+  it('ends a stream the provider breaks off with an error the client raises (Chat) or response.failed (Responses)', async () => {
+    provider.cutNext();
+    const chat = client.chat.completions.stream({ model: 'fixture-gpt', messages: [{ role: 'user', content: 'break please' }] });
+    await expect(chat.finalChatCompletion()).rejects.toThrow(/openai \(model "fixture-gpt"\) broke off the stream/);
+
+    provider.cutNext();
+    const events: string[] = [];
+    const response = client.responses.stream({ model: 'fixture-gpt', input: 'break please' });
+    for await (const event of response) events.push(event.type);
+    expect(events[0]).toBe('response.created');
+    expect(events.at(-1)).toBe('response.failed');
+    expect(events).not.toContain('response.completed');
+  });
+
   it('never shows the provider key, even when the provider quotes it', async () => {
     const response = await fetch(`${base}/v1/chat/completions`, {
       method: 'POST',

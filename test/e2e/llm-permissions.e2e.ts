@@ -94,6 +94,20 @@ describe('distributed', () => {
     expect(offered().every((name) => name.startsWith('beta-'))).toBe(true);
   });
 
+  it("uses the tools as the gateway key an entry's headers carry (LiteLLM's examples), audited as that key", async () => {
+    const { key: opsKey } = await generateKey(suite!, { key_alias: 'llm-ops', object_permission: { mcp_access_groups: ['ops'] } });
+    const before = (await beta.stats()).toolsCall;
+    const response = await client.responses.create({
+      model: 'fixture-gpt',
+      input: 'call beta-add with {"a":1,"b":1}',
+      tools: [mcp({ headers: { 'x-litellm-api-key': `Bearer ${opsKey}` } })],
+    });
+    expect(response.output.find((i) => i.type === 'mcp_call')).toMatchObject({ name: 'beta-add', output: '2' });
+    expect((await beta.stats()).toolsCall).toBe(before + 1);
+    const rows = await waitForAudit(suite!, { session_id: `llm:${response.id}` });
+    expect(rows[0]).toMatchObject({ key_alias: 'llm-ops', server_name: 'beta', tool: 'add', status: 'success' });
+  });
+
   it('uses a remote MCP server that allowed_remote_mcp_server_urls names, with the entry headers, and refuses metadata addresses', async () => {
     const tool = mcp({ server_label: 'remote', server_url: remote.url, headers: { authorization: 'Bearer remote-token' } });
     const added = await client.responses.create({ model: 'fixture-gpt', input: 'call add with {"a":2,"b":5}', tools: [tool] });

@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { DomainError } from '#libs/contracts';
 import { AnthropicProvider } from '../providers/anthropic.provider.js';
-import type { ChatProvider } from '../providers/chat-provider.js';
+import { providerLabel, type ChatProvider } from '../providers/chat-provider.js';
 import type { ChatChunk, ChatCompletion, ChatRequest } from '../providers/chat-types.js';
 import { OpenAiProvider } from '../providers/openai.provider.js';
 import { ProviderError } from '../providers/provider-error.js';
@@ -46,7 +46,7 @@ export class ModelClient {
 
   /** Resolves once a provider accepted the streamed request; no retry once chunks flow. */
   stream(model: string, request: ChatRequest): Promise<{ chunks: AsyncIterable<ChatChunk>; deployment: Deployment }> {
-    return this.attempt(model, async (d) => ({ chunks: this.guarded(await this.providers[d.provider].stream(d, request)), deployment: d }));
+    return this.attempt(model, async (d) => ({ chunks: this.guarded(d, await this.providers[d.provider].stream(d, request)), deployment: d }));
   }
 
   private async attempt<T>(model: string, run: (deployment: Deployment) => Promise<T>): Promise<T> {
@@ -66,12 +66,13 @@ export class ModelClient {
     }
   }
 
-  /** Turns failures while chunks flow into DomainErrors too. */
-  private async *guarded(chunks: AsyncIterable<ChatChunk>): AsyncGenerator<ChatChunk> {
+  /** Turns failures while chunks flow (a provider error event, a connection that breaks) into DomainErrors too. */
+  private async *guarded(deployment: Deployment, chunks: AsyncIterable<ChatChunk>): AsyncGenerator<ChatChunk> {
     try {
       yield* chunks;
     } catch (error) {
-      throw error instanceof ProviderError ? toDomainError(error) : error;
+      if (error instanceof ProviderError) throw toDomainError(error);
+      throw toDomainError(new ProviderError('unreachable', `${providerLabel(deployment)} broke off the stream: ${(error as Error).message}`));
     }
   }
 }
