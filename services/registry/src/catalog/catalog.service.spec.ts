@@ -165,6 +165,24 @@ describe('CatalogService', () => {
     expect(sut.isReady()).toBe(true);
   });
 
+  it('builds nothing on the changes announced while the config is seeded: the first build, after bootstrap, has every server', async () => {
+    const seeded: ServerRecord[] = [];
+    const { sut, subscribers, calls, cache } = setup(seeded, async () => ['t'], { retryInitialMs: 60_000 });
+    for (const name of ['a', 'b']) {
+      seeded.push(server(name)); // the seeder inserts one server, then announces it, then the next
+      subscribers.get('ServersChanged')!({ server_id: `id-${name}`, server_name: name, change: 'created' });
+    }
+    await waitFor(() => vi.mocked(cache.dropFetch).mock.calls.length === 2, 3000);
+    await new Promise((r) => setImmediate(r)); // every mock answers at once: a build started here has run by now
+    expect(calls).toHaveLength(0);
+    expect(sut.isReady()).toBe(false);
+    seeded.push(server('c'));
+    sut.onApplicationBootstrap();
+    await waitFor(() => sut.isReady(), 3000);
+    expect((await sut.getCatalog()).servers.map((s) => s.server_name)).toEqual(['a', 'b', 'c']);
+    expect(calls.map((c) => c.serverId).sort()).toEqual(['id-a', 'id-b', 'id-c']);
+  });
+
   it('queues a rebuild requested during a build instead of returning the stale one', async () => {
     let release!: () => void;
     let gate = new Promise<void>((r) => (release = r));

@@ -40,6 +40,8 @@ export class CatalogService implements OnModuleInit, OnApplicationBootstrap, OnM
   private unsubscribe: (() => void)[] = [];
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
+  /** Set once every module is initialised (the config's servers seeded): change events rebuild from then on. */
+  private bootstrapped = false;
   private readonly retries: FetchRetries;
 
   constructor(
@@ -80,13 +82,17 @@ export class CatalogService implements OnModuleInit, OnApplicationBootstrap, OnM
 
   private async onChange(serverId: string, why: string): Promise<void> {
     try {
-      await this.invalidate([serverId]);
+      // Before bootstrap (the seeder announcing the config's servers one by one) a build would see half of them
+      // and could call the catalog ready: only forget the entry here, the first build fetches every server.
+      if (this.bootstrapped) await this.invalidate([serverId]);
+      else await this.forget([serverId]);
     } catch (error) {
       this.log.warn(`catalog rebuild after ${why} (${serverId}) failed: ${(error as Error).message}`);
     }
   }
 
   onApplicationBootstrap(): void {
+    this.bootstrapped = true;
     // On the next turn: Nest runs this hook just before the registry serves, and connectors resolve servers through it.
     setImmediate(() => void this.rebuild().catch((error) => this.log.warn(`initial catalog build failed: ${(error as Error).message}`)));
     this.schedule();
@@ -108,12 +114,17 @@ export class CatalogService implements OnModuleInit, OnApplicationBootstrap, OnM
 
   /** Forgets the servers' cached tools and rebuilds; resolves with a catalog built after this call. */
   async invalidate(serverIds: readonly string[]): Promise<Catalog> {
+    await this.forget(serverIds);
+    return this.rebuild();
+  }
+
+  /** Drops the servers' cached tools: the next build fetches them. */
+  private async forget(serverIds: readonly string[]): Promise<void> {
     const now = Date.now();
     for (const id of serverIds) {
       this.invalidatedAt.set(id, now);
       await this.cache.dropFetch(id);
     }
-    return this.rebuild();
   }
 
   /** A build that starts after this call: joins the queued one when a build is already running. */
