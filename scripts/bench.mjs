@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // `npm run bench`: what the gateway adds to a tools/call, measured in one run against a direct connection to
 // the same upstream (server-everything's `echo` over Streamable HTTP), for the distributed suite and the
-// one-process default side by side, and how long the one-process default takes to start.
+// one-process default side by side, and how long the one-process default takes to start. Then the LLM proxy: what
+// it adds to a chat completion and to the time to first token of a streamed one, against the provider directly.
 //
 //   node scripts/bench.mjs [--rounds 5] [--seconds 2] [--warmup 1] [--concurrency 1,16] [--json]
 //
@@ -14,6 +15,7 @@
 import http from 'node:http';
 import os from 'node:os';
 import { build, needsBuild } from './lib/build.mjs';
+import { closeLlmBench, llmModelList, measureLlm, reportLlm, startProviderProcess } from './lib/llm-bench.mjs';
 import { measureOneProcessStart } from './lib/startup-timing.mjs';
 import { ROOT, startEverything, startSuite } from './lib/suite.mjs';
 
@@ -146,11 +148,13 @@ const processes = [];
 let suite;
 let oneProcess;
 let startTimes;
+let llmResults;
 async function cleanUp() {
   await suite?.stop().catch((error) => log(`stopping the suite: ${error.message}`));
   await oneProcess?.stop().catch((error) => log(`stopping the one-process default: ${error.message}`));
   await Promise.allSettled(processes.map((p) => p.stop()));
   agent.destroy();
+  closeLlmBench();
 }
 let interrupted = false;
 for (const signal of ['SIGINT', 'SIGTERM']) {
@@ -172,7 +176,10 @@ async function main() {
   const upstream = await startEverything('streamableHttp');
   processes.push(upstream);
   log(`server-everything (Streamable HTTP) on ${upstream.url}`);
-  const config = { mcp_servers: { ev: { url: upstream.url, transport: 'http', spec_version: PROTOCOL_VERSION } } };
+  const provider = await startProviderProcess();
+  processes.push(provider);
+  log(`OpenAI-compatible provider fixture on ${provider.url}`);
+  const config = { model_list: llmModelList(provider.url), mcp_servers: { ev: { url: upstream.url, transport: 'http', spec_version: PROTOCOL_VERSION } } };
   startTimes = await measureOneProcessStart({ config, masterKey: MASTER_KEY, tool: 'ev-echo' });
   log(`one-process default: first tools/list ${startTimes.newFolder} ms after spawn on a new data folder, ${startTimes.existingFolder} ms on the existing one`);
   suite = await startSuite({ edges: 1, connectors: 1, masterKey: MASTER_KEY, env: { LOG_LEVEL: 'warn' }, config });
@@ -238,6 +245,14 @@ async function main() {
     }
     results.push({ concurrency, direct: summarize(sinks.direct), gateway: summarize(sinks.gateway), gatewayKey: summarize(sinks.gatewayKey), oneProcess: summarize(sinks.oneProcess) });
   }
+  llmResults = await measureLlm({
+    providerUrl: provider.url,
+    gateways: { distributed: { base: suite.edgeUrls[0], key: MASTER_KEY }, oneProcess: { base: oneProcess.edgeUrls[0], key: MASTER_KEY } },
+    rounds: ROUNDS,
+    roundMs: ROUND_MS,
+    warmupMs: WARMUP_MS,
+    log,
+  });
   return results;
 }
 
@@ -320,6 +335,7 @@ function report(results) {
     const ratio = c16.gateway.throughput / c16.direct.throughput;
     out.push(`target: throughput ratio at concurrency 16 >= ${TARGET_RATIO}: ${f(ratio)}  ${ratio >= TARGET_RATIO ? 'PASS' : 'FAIL'}`);
   }
+  if (llmResults) out.push('', ...reportLlm(llmResults));
   const errors = results.reduce((n, r) => n + r.direct.errors + r.gateway.errors + r.gatewayKey.errors + r.oneProcess.errors, 0);
   if (errors > 0) out.push(`warning: ${errors} calls failed (see the errors above); their latencies are not counted`);
   process.stdout.write(out.join('\n') + '\n');
