@@ -11,6 +11,8 @@ export const Subjects = {
     updateServer: 'sb.v1.registry.servers.update',
     deleteServer: 'sb.v1.registry.servers.delete',
     resolveServer: 'sb.v1.registry.servers.resolve',
+    /** Validates an unsaved server definition as saving would, and returns it as a connector needs it. */
+    checkServer: 'sb.v1.registry.servers.check',
     serverHealth: 'sb.v1.registry.servers.health',
     getCatalog: 'sb.v1.registry.catalog.get',
     listAccessGroups: 'sb.v1.registry.access-groups.list',
@@ -20,6 +22,8 @@ export const Subjects = {
   connector: {
     upstreamRequest: 'sb.v1.connector.upstream.request',
     fetchCatalog: 'sb.v1.connector.catalog.fetch',
+    /** Connects to an inline (unsaved) server definition once: the admin UI's "Test connection". */
+    probeServer: 'sb.v1.connector.servers.probe',
     upstreamListChanged: 'sb.v1.connector.events.upstream.list-changed',
     /** A connector replica started answering: the registry fetches again the servers no connector answered for. */
     connectorStarted: 'sb.v1.connector.events.replicas.started',

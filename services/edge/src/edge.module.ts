@@ -26,7 +26,9 @@ import { NotificationStreams } from './mcp/notification-streams.js';
 import { SessionStore } from './mcp/session.store.js';
 import { StreamableHttpService } from './mcp/streamable-http.service.js';
 import { McpRestController } from './rest/mcp-rest.controller.js';
+import { McpRestTestController } from './rest/mcp-rest-test.controller.js';
 import { ORIGIN_POLICY } from './tokens.js';
+import { UiController } from './ui/ui.controller.js';
 
 export interface EdgeDeps {
   bus: Bus;
@@ -45,7 +47,7 @@ export class EdgeModule {
     ];
     return {
       module: EdgeModule,
-      controllers: [McpRestController, ServersController, ManagementController, PermissionsController, ModelsController, LlmController, SpendController, HealthController, EdgePingHandler],
+      controllers: [McpRestController, McpRestTestController, UiController, ServersController, ManagementController, PermissionsController, ModelsController, LlmController, SpendController, HealthController, EdgePingHandler],
       providers: [
         { provide: Bus, useValue: deps.bus },
         { provide: KeyValueStore, useValue: deps.stores.kv },

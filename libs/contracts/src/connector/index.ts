@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { defineContract, defineEvent } from '../contract.js';
 import { Subjects } from '../subjects.js';
 import { UpstreamPrompt, UpstreamResource, UpstreamResourceTemplate, UpstreamTool } from '../registry/catalog.js';
+import { McpServerRuntime } from '../registry/servers.js';
 
 /** Client-to-server MCP methods a connector forwards to an upstream. */
 export const ForwardedMethod = z.enum([
@@ -128,4 +129,22 @@ export const UpstreamListChanged = defineEvent(
   'UpstreamListChanged',
   Subjects.connector.upstreamListChanged,
   z.object({ server_id: z.string(), list: z.enum(['tools', 'prompts', 'resources']) }),
+);
+
+/**
+ * Connects once to an inline server definition (not a stored server id: the admin UI's "Test connection" before
+ * saving), through the same transports, address checks and version negotiation as the pool, then closes it.
+ * `list_tools` also lists its tools (every page, and those shown only to clients declaring a capability).
+ * A connection that fails is an UPSTREAM_UNAVAILABLE / UPSTREAM_TIMEOUT error naming the server.
+ */
+export const ProbeServer = defineContract(
+  'ProbeServer',
+  Subjects.connector.probeServer,
+  z.object({ server: McpServerRuntime, list_tools: z.boolean().default(false) }),
+  z.object({
+    protocol_version: z.string().nullable(),
+    server_info: z.record(z.string(), z.unknown()).nullable(),
+    capabilities: z.record(z.string(), z.unknown()).default({}),
+    tools: z.array(UpstreamTool).optional(),
+  }),
 );

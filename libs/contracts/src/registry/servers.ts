@@ -239,3 +239,19 @@ export const ServersChanged = defineEvent(
   Subjects.registry.serversChanged,
   z.object({ server_id: z.string(), server_name: z.string(), change: z.enum(['created', 'updated', 'deleted']) }),
 );
+
+const TestServerFields = { ...CreateServerFields, server_name: ServerName.optional() };
+/**
+ * POST /mcp-rest/test/connection and /mcp-rest/test/tools/list (LiteLLM's paths): an UNSAVED server, the create body
+ * with the name optional. With the `server_id` of a stored server and no `auth_value`, the stored credential is used
+ * (the admin API never returns it, so an edit form cannot send it back).
+ */
+export const TestServerRequest = z.strictObject(TestServerFields).superRefine(checkServerSpec);
+export type TestServerRequest = z.infer<typeof TestServerRequest>;
+export const CheckServerCall = z.strictObject({ ...TestServerFields, caller: ServerChangeCaller.optional() }).superRefine(checkServerSpec);
+export type CheckServerCall = z.infer<typeof CheckServerCall>;
+/**
+ * The registry checks an unsaved definition exactly as it checks a create (fields, the URL guard, the stdio rules for
+ * `caller`) and stores nothing; the reply is the definition as a connector needs it, under a one-off `probe-…` id.
+ */
+export const CheckServer = defineContract('CheckServer', Subjects.registry.checkServer, CheckServerCall, McpServerRuntime);

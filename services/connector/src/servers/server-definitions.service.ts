@@ -58,6 +58,18 @@ export class ServerDefinitionsService implements OnModuleInit, OnModuleDestroy {
     return lookup;
   }
 
+  /**
+   * Makes an inline definition (an unsaved server being tested, id `probe-…`) resolvable until the returned function
+   * is called, which drops it and tells the pool (by its id only: a stored server of the same name keeps its sessions).
+   */
+  hold(server: McpServerRuntime): () => void {
+    this.cache.set(server.server_id, { server, expiresAt: Infinity });
+    return () => {
+      this.cache.delete(server.server_id);
+      for (const listener of this.listeners) listener(server.server_id, server.server_id);
+    };
+  }
+
   /** Drops everything known about a server (by id or name) and tells the pool. */
   forget(serverId: string, serverName: string): void {
     this.generation++;

@@ -2,12 +2,14 @@ import { Controller, Inject } from '@nestjs/common';
 import { Payload } from '@nestjs/microservices';
 import { RpcHandler } from '#libs/bus';
 import {
+  CheckServer,
   CreateServer,
   DeleteServer,
   GetServer,
   ListAccessGroups,
   ListServers,
   ResolveServer,
+  type CheckServerCall,
   type CreateServerCall,
   type RequestOf,
   type UpdateServerCall,
@@ -47,6 +49,11 @@ export class ServersHandler {
   @RpcHandler(ResolveServer)
   resolve(@Payload() request: RequestOf<typeof ResolveServer>) {
     return this.servers.resolve(request.server_id);
+  }
+
+  @RpcHandler(CheckServer)
+  check(@Payload() request: CheckServerCall) {
+    return this.servers.check(request);
   }
 
   @RpcHandler(ListAccessGroups)

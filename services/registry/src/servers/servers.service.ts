@@ -1,8 +1,10 @@
+import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { Bus } from '#libs/bus';
 import {
   DomainError,
   ServersChanged,
+  type CheckServerCall,
   type CreateServerCall,
   type McpServerRuntime,
   type McpServerView,
@@ -70,6 +72,24 @@ export class ServersService {
     if (!deleted) throw notFound(ref);
     this.bus.publish(ServersChanged, { server_id: deleted.id, server_name: deleted.server_name, change: 'deleted' });
     return { server_id: deleted.id, server_name: deleted.server_name, deleted: true };
+  }
+
+  /**
+   * An unsaved definition checked as `create` checks it (fields, stdio rules, URL guard), nothing stored: the definition
+   * a connector needs to test it, under a one-off `probe-…` id. With a stored server's id and no `auth_value`, the
+   * stored credential is used.
+   */
+  async check(request: CheckServerCall): Promise<McpServerRuntime> {
+    const definition = definitionFromCreate({ ...request, server_name: request.server_name ?? 'connection_test' });
+    if (request.server_id && request.auth_value === undefined) {
+      const stored = await this.servers.findByRef(request.server_id);
+      if (stored && stored.auth_type === definition.auth_type) definition.auth_value = stored.auth_value;
+    }
+    assertValidDefinition(definition);
+    this.upstreams.checkStdio(definition, request.caller);
+    await this.upstreams.checkUrl(definition);
+    const now = new Date();
+    return toRuntime({ ...definition, id: `probe-${randomUUID()}`, source: 'api', created_at: now, updated_at: now }, this.upstreams.ipRanges);
   }
 
   /** For connectors only: the definition with its secrets in clear. */
