@@ -47,7 +47,7 @@ const GeneralSettings = z.strictObject({
   /** stdio servers admin keys may add or change (command names or paths, matched exactly); else config and master key only. */
   mcp_stdio_allowed_commands: z.array(z.string().min(1)).default([]),
   /** MCP server URLs an LLM request's `{"type": "mcp"}` tool may name besides this gateway (matched exactly). */
-  allowed_remote_mcp_server_urls: z.array(z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' })).default([]),
+  allowed_remote_mcp_server_urls: z.array(z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' })).optional(),
   /** How long audit-log rows are kept (e.g. 90d); unset keeps them. */
   mcp_audit_log_retention_period: Duration.optional(),
   /** LiteLLM's name: how long usage rows and stored responses of the LLM proxy are kept (e.g. 30d); unset keeps them. */

@@ -35,7 +35,7 @@ export class McpGrants {
     @Inject(EDGE_SETTINGS) settings: EdgeSettings,
   ) {
     const general = settings.file.config.general_settings;
-    this.remoteUrls = new Set(general.allowed_remote_mcp_server_urls.map(normalizeUrl));
+    this.remoteUrls = new Set((general.allowed_remote_mcp_server_urls ?? []).map(normalizeUrl));
     this.guard = new UpstreamUrlGuard({ blocked: general.mcp_blocked_ip_ranges, allowed: general.mcp_allowed_ip_ranges });
   }
 
