@@ -9,3 +9,4 @@ export * from './connector/index.js';
 export * from './auth/index.js';
 export * from './llm/index.js';
 export * from './edge/index.js';
+export * from './admin/index.js';

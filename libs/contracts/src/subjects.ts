@@ -73,6 +73,39 @@ export const Subjects = {
     /** Messages for one client session's stream (GET /mcp or legacy /sse): only the replica holding it subscribes. */
     sessionStream: (sessionId: string) => `sb.v1.edge.sessions.${sessionId}.stream`,
   },
+  /**
+   * The public admin API (docs/nats-api.md), answered by the edge: every request carries the master key or an
+   * admin key in `meta.authorization`, and the edge forwards it to the internal subjects above. These are the only
+   * subjects the admin NATS user of deploy/nats may publish to.
+   */
+  admin: {
+    listServers: 'sb.v1.admin.servers.list',
+    getServer: 'sb.v1.admin.servers.get',
+    createServer: 'sb.v1.admin.servers.create',
+    updateServer: 'sb.v1.admin.servers.update',
+    deleteServer: 'sb.v1.admin.servers.delete',
+    testServer: 'sb.v1.admin.servers.test',
+    serverHealth: 'sb.v1.admin.servers.health',
+    createKey: 'sb.v1.admin.keys.create',
+    updateKey: 'sb.v1.admin.keys.update',
+    deleteKeys: 'sb.v1.admin.keys.delete',
+    getKey: 'sb.v1.admin.keys.get',
+    listKeys: 'sb.v1.admin.keys.list',
+    createTeam: 'sb.v1.admin.teams.create',
+    updateTeam: 'sb.v1.admin.teams.update',
+    deleteTeams: 'sb.v1.admin.teams.delete',
+    getTeam: 'sb.v1.admin.teams.get',
+    listTeams: 'sb.v1.admin.teams.list',
+    createOrganization: 'sb.v1.admin.organizations.create',
+    updateOrganization: 'sb.v1.admin.organizations.update',
+    deleteOrganizations: 'sb.v1.admin.organizations.delete',
+    getOrganization: 'sb.v1.admin.organizations.get',
+    listOrganizations: 'sb.v1.admin.organizations.list',
+    listTools: 'sb.v1.admin.tools.list',
+    callTool: 'sb.v1.admin.tools.call',
+    explainPermissions: 'sb.v1.admin.permissions.explain',
+    queryAudit: 'sb.v1.admin.audit.query',
+  },
   health: {
     /** Every service answers its own ping; readiness asks each one. */
     ping: (service: string) => `sb.v1.${service}.health.ping`,
