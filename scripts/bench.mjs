@@ -114,6 +114,7 @@ class Session {
 
 /** Runs `sessions` concurrently for `ms`, collecting latencies. */
 async function round(sessions, tool, ms, sink) {
+  const before = sink.latencies.length;
   const end = Date.now() + ms;
   const started = process.hrtime.bigint();
   let errors = 0;
@@ -132,6 +133,13 @@ async function round(sessions, tool, ms, sink) {
   );
   sink.seconds += Number(process.hrtime.bigint() - started) / 1e9;
   sink.errors += errors;
+  sink.roundP50s?.push(percentile(Float64Array.from(sink.latencies.slice(before)).sort(), 50));
+}
+
+/** The median of per-round differences `side - baseline` (p50 of each round): robust to one noisy round. */
+function medianRoundDifference(side, baseline) {
+  const differences = side.roundP50s.map((p50, i) => p50 - baseline.roundP50s[i]).sort((a, b) => a - b);
+  return differences[Math.floor((differences.length - 1) / 2)];
 }
 
 function percentile(sorted, p) {
@@ -147,11 +155,15 @@ function summarize(sink) {
 const processes = [];
 let suite;
 let oneProcess;
+/** The one-process default without metrics and tracing, and with both (tracing on, no exporter). */
+let quiet;
+let observed;
 let startTimes;
 let llmResults;
 async function cleanUp() {
   await suite?.stop().catch((error) => log(`stopping the suite: ${error.message}`));
   await oneProcess?.stop().catch((error) => log(`stopping the one-process default: ${error.message}`));
+  for (const extra of [quiet, observed]) await extra?.stop().catch((error) => log(`stopping a one-process gateway: ${error.message}`));
   await Promise.allSettled(processes.map((p) => p.stop()));
   agent.destroy();
   closeLlmBench();
@@ -188,6 +200,9 @@ async function main() {
   oneProcess = await startSuite({ mode: 'one-process', masterKey: MASTER_KEY, env: { LOG_LEVEL: 'warn' }, config });
   const oneProcessUrl = `${oneProcess.edgeUrls[0]}/mcp`;
   log(`gateway (one-process default) on ${oneProcessUrl}`);
+  quiet = await startSuite({ mode: 'one-process', masterKey: MASTER_KEY, env: { LOG_LEVEL: 'warn', SWITCHBOARD_METRICS: 'off', SWITCHBOARD_TRACING: 'off' }, config });
+  observed = await startSuite({ mode: 'one-process', masterKey: MASTER_KEY, env: { LOG_LEVEL: 'warn', SWITCHBOARD_METRICS: 'on', SWITCHBOARD_TRACING: 'on' }, config });
+  log('one-process gateways without metrics and tracing, and with both (tracing on, no exporter), for their cost');
 
   // A virtual key that may use the bench server, without rpm_limit or max_parallel_requests (no Redis round trip).
   const generated = await post(
@@ -203,10 +218,12 @@ async function main() {
     gateway: { url: gatewayUrl, headers: { 'x-litellm-api-key': `Bearer ${MASTER_KEY}` }, tool: 'ev-echo' },
     gatewayKey: { url: gatewayUrl, headers: { 'x-litellm-api-key': `Bearer ${virtualKey}` }, tool: 'ev-echo' },
     oneProcess: { url: oneProcessUrl, headers: { 'x-litellm-api-key': `Bearer ${MASTER_KEY}` }, tool: 'ev-echo' },
+    quiet: { url: `${quiet.edgeUrls[0]}/mcp`, headers: { 'x-litellm-api-key': `Bearer ${MASTER_KEY}` }, tool: 'ev-echo' },
+    observed: { url: `${observed.edgeUrls[0]}/mcp`, headers: { 'x-litellm-api-key': `Bearer ${MASTER_KEY}` }, tool: 'ev-echo' },
   };
   const SIDE_NAMES = Object.keys(sides);
   // The gateway lists the upstream's tools once its catalog is fetched.
-  for (const side of [sides.gateway, sides.gatewayKey, sides.oneProcess]) {
+  for (const side of [sides.gateway, sides.gatewayKey, sides.oneProcess, sides.quiet, sides.observed]) {
     const probe = new Session(side.url, side.headers);
     await probe.initialize();
     const deadline = Date.now() + 30_000;
@@ -233,7 +250,7 @@ async function main() {
         }),
       );
     }
-    const sinks = Object.fromEntries(SIDE_NAMES.map((name) => [name, { latencies: [], seconds: 0, errors: 0 }]));
+    const sinks = Object.fromEntries(SIDE_NAMES.map((name) => [name, { latencies: [], seconds: 0, errors: 0, roundP50s: [] }]));
     log(`concurrency ${concurrency}: warm-up ${WARMUP_MS / 1000} s per side, then ${ROUNDS} alternating rounds of ${ROUND_MS / 1000} s per side (${SIDE_NAMES.join(', ')})`);
     for (const name of SIDE_NAMES) await round(sessions[name], sides[name].tool, WARMUP_MS, { latencies: [], seconds: 0, errors: 0 });
     for (let r = 0; r < ROUNDS; r++) {
@@ -243,7 +260,16 @@ async function main() {
       const order = Math.floor(r / SIDE_NAMES.length) % 2 === 0 ? rotated : rotated.reverse();
       for (const name of order) await round(sessions[name], sides[name].tool, ROUND_MS, sinks[name]);
     }
-    results.push({ concurrency, direct: summarize(sinks.direct), gateway: summarize(sinks.gateway), gatewayKey: summarize(sinks.gatewayKey), oneProcess: summarize(sinks.oneProcess) });
+    results.push({
+      concurrency,
+      direct: summarize(sinks.direct),
+      gateway: summarize(sinks.gateway),
+      gatewayKey: summarize(sinks.gatewayKey),
+      oneProcess: summarize(sinks.oneProcess),
+      quiet: summarize(sinks.quiet),
+      observed: summarize(sinks.observed),
+      observability: { quietAdded: medianRoundDifference(sinks.quiet, sinks.direct), observedAdded: medianRoundDifference(sinks.observed, sinks.direct), rounds: ROUNDS },
+    });
   }
   llmResults = await measureLlm({
     providerUrl: provider.url,
@@ -335,8 +361,16 @@ function report(results) {
     const ratio = c16.gateway.throughput / c16.direct.throughput;
     out.push(`target: throughput ratio at concurrency 16 >= ${TARGET_RATIO}: ${f(ratio)}  ${ratio >= TARGET_RATIO ? 'PASS' : 'FAIL'}`);
   }
+  if (c1) {
+    const { quietAdded, observedAdded, rounds } = c1.observability;
+    const allowed = Math.max(0.1, 0.1 * quietAdded);
+    const change = observedAdded - quietAdded;
+    out.push(
+      `target: metrics + tracing (on, no exporter) change the one-process added p50 by at most max(0.1 ms, 10 %): ${f(quietAdded)} ms without, ${f(observedAdded)} ms with, change ${f(change)} ms (median of ${rounds} alternating rounds, concurrency 1)  ${change <= allowed ? 'PASS' : 'FAIL'}`,
+    );
+  }
   if (llmResults) out.push('', ...reportLlm(llmResults));
-  const errors = results.reduce((n, r) => n + r.direct.errors + r.gateway.errors + r.gatewayKey.errors + r.oneProcess.errors, 0);
+  const errors = results.reduce((n, r) => n + r.direct.errors + r.gateway.errors + r.gatewayKey.errors + r.oneProcess.errors + r.quiet.errors + r.observed.errors, 0);
   if (errors > 0) out.push(`warning: ${errors} calls failed (see the errors above); their latencies are not counted`);
   process.stdout.write(out.join('\n') + '\n');
   if (argv.includes('--json')) process.stdout.write(JSON.stringify(results) + '\n');

@@ -1,10 +1,11 @@
 import { createServer, type Server } from 'node:http';
-import { renderMetrics, startProcessMetrics, startTracing, type JsonLogger } from '#libs/observability';
+import { disableMetrics, renderMetrics, startProcessMetrics, startTracing, type JsonLogger } from '#libs/observability';
 
 export interface ObservabilityEnv {
   METRICS_PORT?: number;
   OTEL_EXPORTER_OTLP_ENDPOINT?: string;
   SWITCHBOARD_TRACING: 'on' | 'off';
+  SWITCHBOARD_METRICS: 'on' | 'off';
 }
 
 /**
@@ -13,6 +14,7 @@ export interface ObservabilityEnv {
  */
 export async function startObservability(env: ObservabilityEnv, service: string, logger: JsonLogger): Promise<() => Promise<void>> {
   startProcessMetrics(service);
+  if (env.SWITCHBOARD_METRICS === 'off') disableMetrics();
   const tracing = startTracing({ service, endpoint: env.OTEL_EXPORTER_OTLP_ENDPOINT, enabled: env.SWITCHBOARD_TRACING === 'on' });
   let server: Server | undefined;
   if (env.METRICS_PORT !== undefined) {

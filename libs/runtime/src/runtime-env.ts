@@ -10,6 +10,8 @@ export const RuntimeEnv = {
   METRICS_PORT: z.coerce.number().int().min(1).max(65535).optional(),
   /** The OTLP/HTTP collector (e.g. http://otel-collector:4318); traces are exported only when it is set. */
   OTEL_EXPORTER_OTLP_ENDPOINT: z.string().url().optional(),
+  /** Record metrics (on) or not (off: for measuring their cost; /metrics then has only process metrics). */
+  SWITCHBOARD_METRICS: z.enum(['on', 'off']).default('on'),
   /** Record spans without exporting them (on) or not at all (off); an endpoint turns recording on. */
   SWITCHBOARD_TRACING: z.enum(['on', 'off']).default('off'),
 };

@@ -31,7 +31,7 @@ export class ServerDefinitionsService implements OnModuleInit, OnModuleDestroy {
   constructor(@Inject(Bus) private readonly bus: Bus) {}
 
   onModuleInit(): void {
-    this.unsubscribe = this.bus.subscribe(ServersChanged, (event) => this.forget(event.server_id, event.server_name));
+    this.unsubscribe = this.bus.subscribe(ServersChanged, (event) => this.forget(event.server_id, event.server_name, event.change));
     // ServersChanged events may have been missed while disconnected: re-resolve every server on next use (the pool
     // reconnects only those whose revision changed).
     this.bus.onReconnect(() => this.cache.clear());
@@ -71,14 +71,17 @@ export class ServerDefinitionsService implements OnModuleInit, OnModuleDestroy {
   }
 
   /** Drops everything known about a server (by id or name) and tells the pool. */
-  forget(serverId: string, serverName: string): void {
+  forget(serverId: string, serverName: string, change: 'created' | 'updated' | 'deleted' = 'updated'): void {
     this.generation++;
     for (const [key, entry] of this.cache) {
       if (key === serverId || key === serverName || entry.server.server_id === serverId) this.cache.delete(key);
     }
     this.pending.delete(serverId);
     this.pending.delete(serverName);
-    this.log.log(`server ${serverName} (${serverId}) changed: definition dropped`);
+    // in words a user knows: what happens next for this server
+    if (change === 'created') this.log.debug?.(`server ${serverName} was added: connecting on its first call`);
+    else if (change === 'deleted') this.log.log(`server ${serverName} was deleted: closing its upstream sessions`);
+    else this.log.log(`server ${serverName} was changed: its next call uses the new definition`);
     for (const listener of this.listeners) listener(serverId, serverName);
   }
 
