@@ -134,7 +134,8 @@ describe('docker-compose.yml', () => {
   it('wires every app service to the compose infrastructure', () => {
     for (const name of APP_SERVICES) {
       const env = environmentOf(services[name]!);
-      expect(env.NATS_URL, name).toBe('nats://nats:4222');
+      // the services' NATS user of deploy/nats/auth.conf
+      expect(env.NATS_URL, name).toBe('nats://switchboard:${NATS_SERVICES_PASSWORD:-switchboard-local-nats-change-me}@nats:4222');
       expect(env.DATABASE_URL, name).toBe('postgres://postgres:postgres@postgres:5432/switchboard');
       expect(env.REDIS_URL, name).toBe('redis://redis:6379');
       expect(env.MASTER_KEY, name).toBe('${MASTER_KEY:-sk-1234}');
@@ -225,11 +226,17 @@ describe('deploy/Dockerfile', () => {
   });
 });
 
-describe('deploy/nats.conf', () => {
+describe('deploy/nats', () => {
   it('enables JetStream and the monitoring port the health check uses', () => {
-    const conf = read('deploy/nats.conf');
+    const conf = read('deploy/nats/nats.conf');
     expect(conf).toMatch(/jetstream\s*\{/);
     expect(conf).toMatch(/http_port:\s*8222/);
+    expect(conf).toMatch(/include \.\/auth\.conf/);
+  });
+
+  it('is what compose runs, with both users\' passwords', () => {
+    expect((services.nats!.volumes ?? []).map(String)).toContain('./deploy/nats:/etc/nats:ro');
+    expect(Object.keys(environmentOf(services.nats!)).sort()).toEqual(['NATS_ADMIN_PASSWORD', 'NATS_SERVICES_PASSWORD']);
   });
 });
 

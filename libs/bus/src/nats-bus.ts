@@ -71,9 +71,9 @@ export class NatsBus extends Bus {
   }
 
   static async connect(options: NatsBusOptions): Promise<NatsBus> {
-    const servers = options.url.replace(/^nats:\/\//, '');
+    const { servers, credentials } = natsServer(options.url);
     // noAsyncTraces: nats.js would otherwise build an Error (with a stack) on every request just in case it fails.
-    const connection = await connect({ servers, name: options.name, maxReconnectAttempts: -1, reconnectTimeWait: 500, noAsyncTraces: true });
+    const connection = await connect({ servers, ...credentials, name: options.name, maxReconnectAttempts: -1, reconnectTimeWait: 500, noAsyncTraces: true });
     return new NatsBus(connection, options.namespace ? `${options.namespace}.` : '');
   }
 
@@ -313,6 +313,20 @@ export class NatsBus extends Bus {
     this.log.error(`${contract.name} failed on the bus: ${message}`);
     return new DomainError('INTERNAL', `${contract.name} failed on the bus: ${message}`, { subject: contract.subject });
   }
+}
+
+/**
+ * NATS_URL as nats.js wants it: the server without the scheme, and the credentials of `nats://user:password@host:port`
+ * as options, since nats.js ignores credentials written in the URL. Percent-encoded characters in them are decoded.
+ * (The start-up line shows the URL with the password masked.)
+ */
+export function natsServer(url: string): { servers: string; credentials: { user?: string; pass?: string } } {
+  const match = /^(?:nats:\/\/)?(?:([^@/]*)@)?([^@]+)$/.exec(url);
+  if (!match?.[1]) return { servers: url.replace(/^nats:\/\//, ''), credentials: {} };
+  const [user, ...rest] = match[1].split(':');
+  const decode = (s: string) => decodeURIComponent(s);
+  const credentials = rest.length > 0 ? { user: decode(user!), pass: decode(rest.join(':')) } : { user: decode(user!) };
+  return { servers: match[2]!, credentials };
 }
 
 function partHeaders(index: number, count: number): MsgHdrs {

@@ -15,4 +15,6 @@ export const EdgeEnv = {
    * but /health/*. Unset: loopback names only when HOST is a loopback address, else not checked.
    */
   ALLOWED_HOSTS: z.string().default(''),
+  /** The gRPC admin API (proto/switchboard/admin/v1/admin.proto) on HOST:GRPC_PORT; unset: no gRPC listener. */
+  GRPC_PORT: z.coerce.number().int().min(0).max(65535).optional(),
 };

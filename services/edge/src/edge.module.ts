@@ -2,6 +2,10 @@ import { Module, type DynamicModule } from '@nestjs/common';
 import { Bus } from '#libs/bus';
 import { CounterStore, KeyValueStore, type Stores } from '#libs/cache';
 import { ManagementController } from './admin/management.controller.js';
+import { AdminBusFacade } from './admin-api/admin-bus.facade.js';
+import { AdminGate } from './admin-api/admin-gate.js';
+import { AdminOperations } from './admin-api/admin-operations.js';
+import { ServerTestController } from './admin-api/server-test.controller.js';
 import { PermissionsController } from './admin/permissions.controller.js';
 import { ServersController } from './admin/servers.controller.js';
 import { ApiKeyGuard } from './auth/api-key.guard.js';
@@ -47,7 +51,7 @@ export class EdgeModule {
     ];
     return {
       module: EdgeModule,
-      controllers: [McpRestController, McpRestTestController, UiController, ServersController, ManagementController, PermissionsController, ModelsController, LlmController, SpendController, HealthController, EdgePingHandler],
+      controllers: [McpRestController, McpRestTestController, UiController, ServersController, ServerTestController, ManagementController, PermissionsController, ModelsController, LlmController, SpendController, HealthController, EdgePingHandler],
       providers: [
         { provide: Bus, useValue: deps.bus },
         { provide: KeyValueStore, useValue: deps.stores.kv },
@@ -68,6 +72,9 @@ export class EdgeModule {
         LegacySseService,
         McpRouter,
         McpGrants,
+        AdminOperations,
+        AdminGate,
+        AdminBusFacade,
       ],
     };
   }

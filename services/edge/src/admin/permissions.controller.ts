@@ -15,7 +15,7 @@ export function keyPrefix(key: string): string {
  * VerifyKey refused the key being asked about, not the caller's own credentials (those got 401 before): an
  * unknown key is 404, a blocked or expired one 400, each naming only the key's prefix.
  */
-function aboutTheKeyAsked(error: DomainError, key: string): DomainError {
+export function aboutTheKeyAsked(error: DomainError, key: string): DomainError {
   const prefix = keyPrefix(key);
   const reason = error.details?.reason;
   if (reason === 'unknown_key') return new DomainError('NOT_FOUND', `key: no key matches ${prefix}`, { field: 'key', key_prefix: prefix });
