@@ -39,6 +39,8 @@ interface Seen {
   logs: string[];
   updated: string[];
   toolsChanged: number;
+  /** What the client answers to roots/list. */
+  rootList: { uri: string; name: string }[];
 }
 
 async function connectFull(url: string, key: string, seen: Seen): Promise<Client> {
@@ -53,7 +55,7 @@ async function connectFull(url: string, key: string, seen: Seen): Promise<Client
   });
   client.setRequestHandler(ListRootsRequestSchema, async () => {
     seen.roots++;
-    return { roots: [{ uri: 'file:///e2e/workspace', name: 'e2e workspace' }] };
+    return { roots: seen.rootList };
   });
   client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => void seen.logs.push(String(n.params.data)));
   client.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => void seen.updated.push(n.params.uri));
@@ -68,7 +70,7 @@ async function connectPlain(url: string, key: string): Promise<Client> {
   return client;
 }
 
-const newSeen = (): Seen => ({ sampling: 0, elicitation: 0, roots: 0, logs: [], updated: [], toolsChanged: 0 });
+const newSeen = (): Seen => ({ sampling: 0, elicitation: 0, roots: 0, logs: [], updated: [], toolsChanged: 0, rootList: [{ uri: 'file:///e2e/workspace', name: 'e2e workspace' }] });
 
 describe.each(MODES)('all of MCP through the gateway (%s)', (mode) => {
   let suite: Suite | undefined;
@@ -174,6 +176,16 @@ describe.each(MODES)('all of MCP through the gateway (%s)', (mode) => {
       const roots = await client.callTool({ name: `${prefix}get-roots-list`, arguments: {} });
       expect(textOf(roots)).toContain('file:///e2e/workspace');
       expect(seen.roots).toBeGreaterThan(0);
+    });
+
+    it('tells the upstream when the client roots change: it asks again and sees the new roots', async () => {
+      await client.callTool({ name: `${prefix}get-roots-list`, arguments: {} }); // its own upstream session exists
+      const before = seen.roots;
+      seen.rootList = [...seen.rootList, { uri: 'file:///e2e/second', name: 'second' }];
+      await client.sendRootsListChanged();
+      await eventually(() => seen.roots > before, 10_000);
+      const listed = await client.callTool({ name: `${prefix}get-roots-list`, arguments: {} });
+      expect(textOf(listed)).toContain('file:///e2e/second');
     });
 
     it('delivers log messages after logging/setLevel', async () => {

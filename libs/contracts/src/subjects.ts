@@ -35,6 +35,7 @@ export const Subjects = {
      */
     instanceUpstreamRequest: (instance: string) => `sb.v1.connector.instances.${instance}.upstream.request`,
     instanceClientResponse: (instance: string) => `sb.v1.connector.instances.${instance}.client-response`,
+    instanceClientNotification: (instance: string) => `sb.v1.connector.instances.${instance}.client-notification`,
   },
   auth: {
     verifyKey: 'sb.v1.auth.keys.verify',

@@ -93,6 +93,18 @@ export const clientResponseContract = (instance: string) =>
     z.object({ delivered: z.boolean() }),
   );
 
+/**
+ * A notification from the client for its own upstream sessions on one connector instance
+ * (`notifications/roots/list_changed`: the upstreams then ask the client for its roots again).
+ */
+export const clientNotificationContract = (instance: string) =>
+  defineContract(
+    `ClientNotification(${instance})`,
+    Subjects.connector.instanceClientNotification(instance),
+    z.object({ session_id: z.string(), notification: z.looseObject({ jsonrpc: z.literal('2.0'), method: z.string() }) }),
+    z.object({ delivered: z.number().int() }),
+  );
+
 /** A client cancelled one of its requests: every connector checks its calls in flight (cancellations are rare). */
 export const UpstreamCancelled = defineEvent(
   'UpstreamCancelled',

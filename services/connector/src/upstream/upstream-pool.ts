@@ -16,6 +16,7 @@ import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { Bus } from '#libs/bus';
 import {
+  clientNotificationContract,
   clientResponseContract,
   DomainError,
   instanceUpstreamRequest,
@@ -169,6 +170,10 @@ export class UpstreamPool implements OnModuleInit, OnModuleDestroy {
       this.bus.serve(clientResponseContract(this.instance), queue, async (data) => {
         const { session_id, response } = data as { session_id: string; response: { id: string | number } };
         return { delivered: this.relay.deliver(session_id, response) };
+      }),
+      this.bus.serve(clientNotificationContract(this.instance), queue, async (data) => {
+        const { session_id, notification } = data as { session_id: string; notification: { method: string; params?: Record<string, unknown> } };
+        return { delivered: await this.notifyUpstreams(session_id, notification) };
       }),
       this.bus.subscribe(UpstreamCancelled, ({ session_id, request_id, reason }) => {
         const call = this.inflight.get(callKey(session_id, request_id));
@@ -550,6 +555,20 @@ export class UpstreamPool implements OnModuleInit, OnModuleDestroy {
     session.closing = true;
     if (slot.session === session) slot.session = undefined;
     void session.client.close().catch(() => undefined);
+  }
+
+  /** Passes a client's notification (roots changed) to its own upstream sessions here; returns how many got it. */
+  private async notifyUpstreams(sessionId: string, notification: { method: string; params?: Record<string, unknown> }): Promise<number> {
+    let delivered = 0;
+    for (const entry of this.entries.values()) {
+      const session = entry.slots.get(`client:${sessionId}`)?.session;
+      if (!session) continue;
+      await session.client.notification(notification as never).then(
+        () => delivered++,
+        (error: Error) => this.log.warn(`${notification.method} to ${entry.server.server_name} failed: ${error.message}`),
+      );
+    }
+    return delivered;
   }
 
   /** Closes the upstream sessions a client session had (it ended). */

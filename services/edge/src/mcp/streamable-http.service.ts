@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Bus } from '#libs/bus';
-import { clientResponseContract, instanceOfClientRequestId, UpstreamCancelled, type Principal } from '#libs/contracts';
+import { clientNotificationContract, clientResponseContract, instanceOfClientRequestId, UpstreamCancelled, type Principal } from '#libs/contracts';
 import { PrincipalService } from '../auth/principal.service.js';
 import { UsageLimiter, type Release } from '../auth/usage-limiter.js';
 import { EDGE_SETTINGS, type EdgeSettings } from '../edge-settings.js';
@@ -178,6 +178,13 @@ export class StreamableHttpService {
       if (typeof requestId !== 'string' && typeof requestId !== 'number') return;
       const reason = message.message.params?.reason;
       this.bus.publish(UpstreamCancelled, { session_id: session.id, request_id: requestId, ...(typeof reason === 'string' ? { reason } : {}) });
+    } else if (message.kind === 'notification' && message.message.method === 'notifications/roots/list_changed') {
+      // the client's roots changed: its own upstream sessions (on the instances recorded in the session) are told
+      for (const instance of new Set(Object.values(session.upstreams ?? {}))) {
+        void this.bus
+          .call(clientNotificationContract(instance), { session_id: session.id, notification: { jsonrpc: '2.0', method: message.message.method } }, { timeoutMs: 10_000 })
+          .catch((error: Error) => this.log.warn(`roots/list_changed of session ${session.id} not delivered to ${instance}: ${error.message}`));
+      }
     }
   }
 
