@@ -4,7 +4,10 @@ import { ExpressAdapter, type NestExpressApplication } from '@nestjs/platform-ex
 import { BusServer } from '#libs/bus';
 import { renderMetrics, type JsonLogger } from '#libs/observability';
 import { required, type RunningService, type ServiceStartContext } from '#libs/runtime';
+import { AdminGate } from './admin-api/admin-gate.js';
+import { AdminOperations } from './admin-api/admin-operations.js';
 import { EdgeModule } from './edge.module.js';
+import { startGrpcAdmin, type GrpcAdminServer } from './grpc/grpc-admin.server.js';
 import type { EdgeSettings } from './edge-settings.js';
 import { HostPolicy } from './http/host.js';
 import { HttpErrorFilter } from './http/http-error.filter.js';
@@ -57,12 +60,24 @@ export async function startEdge(context: ServiceStartContext<EdgeSettings['env']
   }
   logger.log(`edge listening on http://${settings.env.HOST}:${settings.env.PORT}; ${hosts.description}`, 'Main');
 
+  // The gRPC admin API beside HTTP (GRPC_PORT): the same admin operations, the edge still the only public listener.
+  let grpc: GrpcAdminServer | undefined;
+  if (settings.env.GRPC_PORT !== undefined) {
+    try {
+      grpc = await startGrpcAdmin({ host: settings.env.HOST, port: settings.env.GRPC_PORT, gate: app.get(AdminGate), operations: app.get(AdminOperations), logger });
+    } catch (error) {
+      server.close();
+      await app.close();
+      throw new EdgeListenError(`edge cannot serve gRPC on ${settings.env.HOST}:${settings.env.GRPC_PORT}: ${(error as Error).message}`);
+    }
+  }
+
   return {
     server,
     close: async () => {
       server.close();
       server.closeIdleConnections();
-      await drain(inFlight, graceMs, logger);
+      await Promise.all([drain(inFlight, graceMs, logger), grpc?.close(graceMs)]);
       server.closeAllConnections();
       await app.close();
     },
