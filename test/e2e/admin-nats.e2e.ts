@@ -68,6 +68,9 @@ describe('the admin API on NATS, with deploy/nats permissions', () => {
   it('checks the credential in meta.authorization as REST does, and names a bad field', async () => {
     const missing = await request('sb.v1.admin.servers.list', {}, null);
     expect(missing).toMatchObject({ ok: false, error: { code: 'UNAUTHENTICATED' } });
+    // the credential is checked before the body: without one, a bad body is still UNAUTHENTICATED
+    const missingWithBadBody = await request('sb.v1.admin.servers.create', { server_name: 'Bad Name' }, null);
+    expect(missingWithBadBody).toMatchObject({ ok: false, error: { code: 'UNAUTHENTICATED' } });
     const unknown = await request('sb.v1.admin.servers.list', {}, 'sk-not-a-key-of-this-gateway-000000000');
     expect(unknown).toMatchObject({ ok: false, error: { code: 'UNAUTHENTICATED' } });
 

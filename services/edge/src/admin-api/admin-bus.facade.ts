@@ -1,4 +1,5 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
+import { z } from 'zod';
 import { Bus } from '#libs/bus';
 import { ADMIN_API, AdminRequestMeta } from '#libs/contracts';
 import { AdminGate } from './admin-gate.js';
@@ -27,12 +28,15 @@ export class AdminBusFacade implements OnApplicationBootstrap, OnModuleDestroy {
 
   onApplicationBootstrap(): void {
     for (const { contract } of ADMIN_API) {
+      // served with the request unparsed, so that the credential is checked first: a caller without one learns
+      // nothing, not even which field of its body is wrong; the contract parses the request right after
       this.stops.push(
-        this.bus.serve(contract, QUEUE_GROUP, (request, context) => {
+        this.bus.serve({ ...contract, request: z.unknown() }, QUEUE_GROUP, (data, context) => {
           const call = (async () => {
             const meta = AdminRequestMeta.partial().safeParse(context.meta ?? {});
             const authorization = meta.success ? meta.data.authorization : undefined;
             const principal = await this.gate.admit(authorization);
+            const request = contract.request.parse(data);
             return this.operations.run(contract, request as never, { principal, ...(context.meta?.deadline ? { deadline: context.meta.deadline } : {}) });
           })();
           this.inFlight.add(call);
