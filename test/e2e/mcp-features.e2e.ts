@@ -11,6 +11,7 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startConformanceServer, type ConformanceServer } from '../fixtures/conformance-server.js';
+import { startCountingServer, type CountingServer } from '../fixtures/counting-server.js';
 import {
   api,
   eventually,
@@ -76,13 +77,18 @@ describe.each(MODES)('all of MCP through the gateway (%s)', (mode) => {
   let suite: Suite | undefined;
   let upstream: HttpEverything;
   let fixture: ConformanceServer;
+  let counting: CountingServer;
   const clients: Client[] = [];
   printLogsOnFailure(() => suite);
 
   beforeAll(async () => {
     upstream = await startEverything('streamableHttp');
     fixture = await startConformanceServer();
-    suite = await startSuite({ mode, config: { mcp_servers: { ev: { url: upstream.url, transport: 'http' }, conf: { url: fixture.url, transport: 'http' } } } });
+    counting = await startCountingServer();
+    suite = await startSuite({
+      mode,
+      config: { mcp_servers: { ev: { url: upstream.url, transport: 'http' }, conf: { url: fixture.url, transport: 'http' }, count: { url: counting.url, transport: 'http' } } },
+    });
     const { sessionId } = await rawInitialize(`${suite.edgeUrls[0]}/mcp`, suite.masterKey);
     await eventually(async () => {
       const reply = await rawPost(`${suite!.edgeUrls[0]}/mcp`, request('prompts/list'), { key: suite!.masterKey, sessionId, protocolVersion: '2025-11-25' });
@@ -96,6 +102,7 @@ describe.each(MODES)('all of MCP through the gateway (%s)', (mode) => {
     await suite?.stop();
     await upstream?.stop();
     await fixture?.close();
+    await counting?.close();
   });
 
   describe.each([
@@ -282,6 +289,30 @@ describe.each(MODES)('all of MCP through the gateway (%s)', (mode) => {
     const resumed = await readEvents({ 'last-event-id': lastId }, (events) => events.some((e) => JSON.parse(e.data).method === 'notifications/tools/list_changed'));
     await resumed.done;
     expect(Number(resumed.events[0]!.id)).toBeGreaterThan(Number(lastId));
+  });
+
+  it('gives a client sending its own upstream credentials an upstream session of its own, initialized with them', async () => {
+    const connectAs = async (auth: string) => {
+      const client = new Client({ name: 'mcp-features-creds', version: '1.0.0' });
+      await client.connect(
+        new StreamableHTTPClientTransport(new URL(`${suite!.edgeUrls[0]}/mcp/count`), {
+          requestInit: { headers: { ...keyHeaders(suite!.masterKey), 'x-mcp-count-authorization': auth } },
+        }),
+      );
+      clients.push(client);
+      return client;
+    };
+    const plain = await connectPlain(`${suite!.edgeUrls[0]}/mcp/count`, suite!.masterKey);
+    clients.push(plain);
+    await plain.callTool({ name: 'echo', arguments: { text: 'warm' } }); // the pooled session exists
+    const before = counting.stats().initialize;
+    const alice = await connectAs('Bearer alice-token');
+    const bob = await connectAs('Bearer bob-token');
+    expect(JSON.parse(textOf(await alice.callTool({ name: 'whoami', arguments: {} }))).authorization).toBe('Bearer alice-token');
+    expect(JSON.parse(textOf(await bob.callTool({ name: 'whoami', arguments: {} }))).authorization).toBe('Bearer bob-token');
+    await alice.callTool({ name: 'echo', arguments: { text: 'again' } });
+    await plain.callTool({ name: 'echo', arguments: { text: 'still pooled' } });
+    expect(counting.stats().initialize - before).toBe(2); // one each, once; none for the plain client
   });
 
   it('sends notifications/tools/list_changed after an admin change', async () => {

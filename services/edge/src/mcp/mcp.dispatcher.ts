@@ -387,18 +387,20 @@ export class McpDispatcher {
     ctx: Pick<McpCallContext, 'headers'> & Partial<McpCallContext>,
   ): Promise<Record<string, unknown>> {
     const session = ctx.session;
+    const forward_headers = forwardHeaders(server, ctx.headers);
     const request = {
       server_id: server.server_id,
       method,
       params,
-      forward_headers: forwardHeaders(server, ctx.headers),
+      forward_headers,
       ...(session
         ? {
             client: {
               session_id: session.id,
               ...(ctx.requestId !== undefined ? { request_id: ctx.requestId } : {}),
               capabilities: session.clientCapabilities,
-              dedicated: featureKey(session.clientCapabilities) !== '' || session.dedicated === true,
+              // per-client headers (the client's own upstream credentials) get a session of their own as well
+              dedicated: featureKey(session.clientCapabilities) !== '' || session.dedicated === true || forward_headers !== undefined,
             },
           }
         : {}),
