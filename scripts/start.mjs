@@ -93,7 +93,7 @@ if (portProblem === 'EADDRINUSE') {
 
 // ---- build ---------------------------------------------------------------------------------------------
 if (needsBuild(ROOT)) {
-  say('building (tsc -p tsconfig.build.json) ...');
+  say('building (tsc -p tsconfig.build.json, and the admin UI when ui/ changed) ...');
   const started = Date.now();
   const status = build(ROOT);
   // tsc exits 2 when it found type errors but still wrote the JavaScript; 1 when it wrote nothing.

@@ -1,0 +1,155 @@
+import { useState } from 'preact/hooks';
+import type { ApiError, CallToolResult, JsonSchema } from '../api';
+
+// A form generated from a tool's JSON Schema (its inputSchema): one input per property, typed by the schema;
+// anything the form cannot express (nested objects, arrays of objects) is a JSON text area.
+
+type Kind = 'string' | 'number' | 'integer' | 'boolean' | 'enum' | 'json';
+
+function kindOf(schema: JsonSchema): Kind {
+  if (Array.isArray(schema.enum) && schema.enum.every((v) => typeof v === 'string' || typeof v === 'number')) return 'enum';
+  const type = Array.isArray(schema.type) ? schema.type.find((t) => t !== 'null') : schema.type;
+  if (type === 'string' || type === 'number' || type === 'integer' || type === 'boolean') return type;
+  return 'json';
+}
+
+function initial(schema: JsonSchema): string {
+  if (schema.default === undefined) return '';
+  return kindOf(schema) === 'json' ? JSON.stringify(schema.default, null, 2) : String(schema.default);
+}
+
+/** The arguments object from the typed values; problems (bad JSON, not a number) by property name. */
+export function argumentsOf(schema: JsonSchema, values: Record<string, string>): { args: Record<string, unknown>; problems: Record<string, string> } {
+  const args: Record<string, unknown> = {};
+  const problems: Record<string, string> = {};
+  const required = new Set(schema.required ?? []);
+  for (const [name, property] of Object.entries(schema.properties ?? {})) {
+    const raw = values[name] ?? '';
+    const kind = kindOf(property);
+    if (kind === 'boolean') {
+      if (raw === 'true') args[name] = true;
+      else if (required.has(name) || raw === 'false') args[name] = false;
+      continue;
+    }
+    if (raw === '' && !required.has(name)) continue;
+    if (kind === 'number' || kind === 'integer') {
+      const n = Number(raw);
+      if (raw.trim() === '' || !Number.isFinite(n)) problems[name] = 'expected a number';
+      else if (kind === 'integer' && !Number.isInteger(n)) problems[name] = 'expected a whole number';
+      else args[name] = n;
+    } else if (kind === 'enum') {
+      const option = property.enum!.find((v) => String(v) === raw);
+      args[name] = option ?? raw;
+    } else if (kind === 'json') {
+      try {
+        args[name] = JSON.parse(raw);
+      } catch {
+        problems[name] = 'expected JSON (an object, an array, a number, "a string", true, false or null)';
+      }
+    } else {
+      args[name] = raw;
+    }
+  }
+  return { args, problems };
+}
+
+export function SchemaForm(props: { id: string; schema: JsonSchema; submitLabel: string; pending: boolean; error: ApiError | undefined; onCall: (args: Record<string, unknown>) => void }) {
+  const properties = Object.entries(props.schema.properties ?? {});
+  const required = new Set(props.schema.required ?? []);
+  const [values, setValues] = useState<Record<string, string>>(() => Object.fromEntries(properties.map(([name, schema]) => [name, kindOf(schema) === 'boolean' ? String(schema.default === true) : initial(schema)])));
+  const [problems, setProblems] = useState<Record<string, string>>({});
+  const set = (name: string, value: string) => setValues((v) => ({ ...v, [name]: value }));
+
+  return (
+    <form
+      class="schema-form"
+      noValidate
+      onSubmit={(e) => {
+        e.preventDefault();
+        const { args, problems: found } = argumentsOf(props.schema, values);
+        setProblems(found);
+        if (Object.keys(found).length === 0) props.onCall(args);
+      }}
+    >
+      {properties.length === 0 ? <p class="muted">This tool takes no arguments.</p> : null}
+      {properties.map(([name, schema]) => {
+        const id = `${props.id}-${name}`;
+        const kind = kindOf(schema);
+        const message = problems[name] ?? props.error?.field(name) ?? props.error?.field(`arguments.${name}`);
+        const describedBy = [schema.description ? `${id}-hint` : '', message ? `${id}-error` : ''].filter(Boolean).join(' ') || undefined;
+        const common = { id, name, 'aria-invalid': message ? ('true' as const) : undefined, 'aria-describedby': describedBy, 'aria-required': required.has(name) ? ('true' as const) : undefined };
+        return (
+          <div class={`field${kind === 'boolean' ? ' checkbox' : ''}${message ? ' has-error' : ''}`} key={name}>
+            {kind === 'boolean' ? <input type="checkbox" {...common} checked={values[name] === 'true'} onChange={(e) => set(name, String((e.currentTarget as HTMLInputElement).checked))} /> : null}
+            <label for={id}>
+              {schema.title ?? name}
+              {required.has(name) ? <span class="required" aria-hidden="true"> *</span> : null}
+              <span class="muted small"> {kind === 'json' ? 'JSON' : kind === 'enum' ? 'choice' : kind}</span>
+            </label>
+            {kind === 'enum' ? (
+              <select {...common} value={values[name]} onChange={(e) => set(name, (e.currentTarget as HTMLSelectElement).value)}>
+                {required.has(name) && values[name] !== '' ? null : <option value="">(not set)</option>}
+                {schema.enum!.map((v) => (
+                  <option key={String(v)} value={String(v)}>
+                    {String(v)}
+                  </option>
+                ))}
+              </select>
+            ) : kind === 'json' ? (
+              <textarea {...common} rows={4} spellcheck={false} value={values[name]} onInput={(e) => set(name, (e.currentTarget as HTMLTextAreaElement).value)} />
+            ) : kind === 'boolean' ? null : (
+              <input
+                {...common}
+                type="text"
+                inputMode={kind === 'string' ? undefined : kind === 'integer' ? 'numeric' : 'decimal'}
+                spellcheck={false}
+                autoComplete="off"
+                value={values[name]}
+                onInput={(e) => set(name, (e.currentTarget as HTMLInputElement).value)}
+              />
+            )}
+            {schema.description ? (
+              <p class="hint" id={`${id}-hint`}>
+                {schema.description}
+              </p>
+            ) : null}
+            {message ? (
+              <p class="field-error" id={`${id}-error`} data-field-error={name}>
+                {message}
+              </p>
+            ) : null}
+          </div>
+        );
+      })}
+      <button type="submit" disabled={props.pending}>
+        {props.pending ? 'Calling…' : props.submitLabel}
+      </button>
+    </form>
+  );
+}
+
+/** A CallToolResult as a person reads it: text, images, resources; an error result marked as such. */
+export function ToolResult(props: { result: CallToolResult }) {
+  const { result } = props;
+  return (
+    <section class={`tool-result${result.isError ? ' is-error' : ''}`} aria-label="Result" data-tool-result={result.isError ? 'error' : 'ok'}>
+      <h3>{result.isError ? 'The tool reported an error' : 'Result'}</h3>
+      {(result.content ?? []).map((item, i) =>
+        item.type === 'text' ? (
+          <pre key={i}>{item.text}</pre>
+        ) : item.type === 'image' && item.data ? (
+          <img key={i} alt={`image ${i + 1} of the result (${item.mimeType ?? 'image'})`} src={`data:${item.mimeType ?? 'image/png'};base64,${item.data}`} />
+        ) : (
+          <pre key={i}>{JSON.stringify(item, null, 2)}</pre>
+        ),
+      )}
+      {result.structuredContent !== undefined ? (
+        <details>
+          <summary>Structured content</summary>
+          <pre>{JSON.stringify(result.structuredContent, null, 2)}</pre>
+        </details>
+      ) : null}
+      {!result.content?.length && result.structuredContent === undefined ? <p class="muted">The tool returned no content.</p> : null}
+    </section>
+  );
+}
