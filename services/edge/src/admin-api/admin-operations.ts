@@ -171,20 +171,7 @@ export class AdminOperations {
 
   /** The tools the caller's key may use (all of them for the master key), as /mcp-rest/tools/list lists them. */
   private async listTools(serverRef: string | undefined, caller: AdminCaller): Promise<ReplyOf<typeof AdminListTools>> {
-    const catalog = await this.catalogs.current();
-    const wanted = serverRef ? catalog.server(serverRef) : undefined;
-    if (serverRef && !wanted) throw new DomainError('NOT_FOUND', `unknown MCP server "${serverRef}"`, { field: 'server' });
-    const view = this.access.view(catalog, caller.principal, {});
-    const tools = [...view.servers.values()]
-      .filter(({ server }) => !wanted || server.server_id === wanted.server_id)
-      .flatMap(({ server, tools: allowed }) =>
-        allowed.map((tool) => ({
-          ...tool,
-          name: catalog.aggregateNames.get(server.server_id)?.get(tool.name) ?? tool.name,
-          mcp_info: { server_id: server.server_id, server_name: server.server_name, tool_name: tool.name },
-        })),
-      );
-    return { tools };
+    return { tools: this.access.restTools(await this.catalogs.current(), caller.principal, {}, serverRef, 'server') };
   }
 
   /** A tool called as the caller's key, as /mcp-rest/tools/call calls it (permissions, rate limit, audit). */

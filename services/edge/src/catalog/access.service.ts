@@ -1,9 +1,12 @@
 import { Injectable } from '@nestjs/common';
 import type { IncomingHttpHeaders } from 'node:http';
-import type { CatalogServer, Principal } from '#libs/contracts';
+import { DomainError, type CatalogServer, type Principal, type UpstreamTool } from '#libs/contracts';
 import { accessServersFromCatalog, levelsFingerprint, narrowByHeader, principalAccess, type EffectiveAccess } from '#libs/permissions';
 import type { PreparedCatalog } from './catalog.service.js';
 import { buildAccessView, type AccessView } from './access.js';
+
+/** A tool as the REST listings show it. */
+export type RestTool = UpstreamTool & { mcp_info: { server_id: string; server_name: string; tool_name: string } };
 
 function withCapabilityTools(server: CatalogServer): CatalogServer {
   const extra = Object.values(server.capability_tools ?? {}).flat();
@@ -26,6 +29,24 @@ export class AccessService {
     const narrowing = headers['x-mcp-servers'];
     const memoKey = `access:${this.fingerprint(principal)}:${narrowing ?? ''}`;
     return catalog.memoize(memoKey, () => buildAccessView(catalog.catalog.servers, narrowByHeader(this.effective(catalog, principal), narrowing)));
+  }
+
+  /**
+   * The tools the caller may use as plain JSON (`/mcp-rest/tools/list`, the admin API's tools list): aggregate names,
+   * with `mcp_info` naming the server and the upstream's own name; only `serverRef`'s when given (NOT_FOUND if unknown).
+   */
+  restTools(catalog: PreparedCatalog, principal: Principal, headers: IncomingHttpHeaders, serverRef: string | undefined, field = 'server_id'): RestTool[] {
+    const wanted = serverRef ? catalog.server(serverRef) : undefined;
+    if (serverRef && !wanted) throw new DomainError('NOT_FOUND', `unknown MCP server "${serverRef}"`, { field });
+    return [...this.view(catalog, principal, headers).servers.values()]
+      .filter(({ server }) => !wanted || server.server_id === wanted.server_id)
+      .flatMap(({ server, tools: allowed }) =>
+        allowed.map((tool) => ({
+          ...tool,
+          name: catalog.aggregateNames.get(server.server_id)?.get(tool.name) ?? tool.name,
+          mcp_info: { server_id: server.server_id, server_name: server.server_name, tool_name: tool.name },
+        })),
+      );
   }
 
   /** Every server of the catalog with the caller's decision and its reasons (for /v1/mcp/permissions). */

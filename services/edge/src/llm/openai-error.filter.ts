@@ -1,6 +1,6 @@
-import { Catch, HttpException, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
-import type { Response } from 'express';
+import { Catch } from '@nestjs/common';
 import { DomainError, type ErrorCode } from '#libs/contracts';
+import { JsonErrorFilter, type ErrorResponse } from '../http/http-error.filter.js';
 import { toHttpError } from '../http/http-problem.js';
 
 const TYPE_BY_CODE: Partial<Record<ErrorCode, string>> = {
@@ -45,19 +45,12 @@ export function toOpenAiError(error: unknown): OpenAiError {
 
 /** LLM routes answer errors in OpenAI's shape (the rest of the REST API keeps LiteLLM's management shape). */
 @Catch()
-export class OpenAiErrorFilter implements ExceptionFilter {
-  catch(exception: unknown, host: ArgumentsHost): void {
-    const res = host.switchToHttp().getResponse<Response>();
-    if (res.headersSent) {
-      res.end();
-      return;
-    }
-    if (exception instanceof HttpException) {
-      const status = exception.getStatus();
-      res.status(status).json({ error: { message: exception.message, type: 'invalid_request_error', param: null, code: null } });
-      return;
-    }
-    const { status, headers, body } = toOpenAiError(exception);
-    res.status(status).set(headers).json(body);
+export class OpenAiErrorFilter extends JsonErrorFilter {
+  protected toResponse(exception: unknown): ErrorResponse {
+    return toOpenAiError(exception);
+  }
+
+  protected fromHttpException(_status: number, message: string): unknown {
+    return { error: { message, type: 'invalid_request_error', param: null, code: null } };
   }
 }

@@ -30,20 +30,7 @@ export class McpRestController {
 
   @Get('tools/list')
   async list(@Req() req: AuthenticatedRequest, @Query('server_id') serverId?: string) {
-    const catalog = await this.catalogs.current();
-    const view = this.access.view(catalog, req.principal, req.headers);
-    const wanted = serverId ? catalog.server(serverId) : undefined;
-    if (serverId && !wanted) throw new DomainError('NOT_FOUND', `unknown MCP server "${serverId}"`);
-    const tools = [...view.servers.values()]
-      .filter(({ server }) => !wanted || server.server_id === wanted.server_id)
-      .flatMap(({ server, tools: allowed }) =>
-        allowed.map((tool) => ({
-          ...tool,
-          name: catalog.aggregateNames.get(server.server_id)?.get(tool.name) ?? tool.name,
-          mcp_info: { server_id: server.server_id, server_name: server.server_name, tool_name: tool.name },
-        })),
-      );
-    return { tools };
+    return { tools: this.access.restTools(await this.catalogs.current(), req.principal, req.headers, serverId) };
   }
 
   @Post('tools/call')
