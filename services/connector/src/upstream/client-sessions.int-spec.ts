@@ -3,7 +3,7 @@ import { Controller, Module, type INestMicroservice } from '@nestjs/common';
 import { Payload } from '@nestjs/microservices';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InProcessBus, RpcHandler, startBusService } from '#libs/bus';
-import { DomainError, ResolveServer, SessionEnded, UpstreamRequest, type McpServerRuntime, type RequestOf, type StreamedClientMessage } from '#libs/contracts';
+import { DomainError, FetchServerCatalog, ResolveServer, SessionEnded, UpstreamRequest, type McpServerRuntime, type RequestOf, type StreamedClientMessage } from '#libs/contracts';
 import { JsonLogger } from '#libs/observability';
 import { waitFor } from '#libs/testing';
 import { startCountingServer, type CountingServer } from '../../../../test/fixtures/counting-server.js';
@@ -113,6 +113,17 @@ describe('per-client upstream sessions (in-process bus, real upstreams)', () => 
     expect(first.instance).toBe(pool.instance);
     expect(second.instance).toBeUndefined(); // shared: nothing to record
     expect(pool.clientSessions('everything_stdio')).toEqual(['stdio-1']);
+  });
+
+  it('lists the tools a stdio server shows per declared capability once, without keeping a process per capability', async () => {
+    const first = await bus.call(FetchServerCatalog, { server_id: 'everything_stdio' }, { timeoutMs: 30_000 });
+    expect(first.capability_tools.sampling?.map((t) => t.name)).toContain('trigger-sampling-request');
+    expect(first.capability_tools.roots?.map((t) => t.name)).toContain('get-roots-list');
+    expect(first.tools.map((t) => t.name)).not.toContain('trigger-sampling-request');
+    await waitFor(() => !pool.openSessions('everything_stdio').some((key) => key.startsWith('catalog:')), 5_000, 20);
+    const second = await bus.call(FetchServerCatalog, { server_id: 'everything_stdio' }, { timeoutMs: 30_000 });
+    expect(second.capability_tools).toEqual(first.capability_tools);
+    expect(pool.openSessions('everything_stdio').some((key) => key.startsWith('catalog:'))).toBe(false);
   });
 
   it('rewrites progress tokens: two clients using the same token on the pooled session each get only their own progress', async () => {

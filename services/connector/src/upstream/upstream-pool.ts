@@ -72,6 +72,9 @@ export const DEFAULT_POOL_OPTIONS: UpstreamPoolOptions = {
   maxClientStdioSessions: 4,
 };
 
+/** The pseudo client session of the catalog's per-capability tool lists. */
+const CATALOG_SESSION = 'catalog-';
+
 /** Client capabilities that make an upstream show more (tools needing them) and send requests back. */
 const CLIENT_FEATURES = ['elicitation', 'roots', 'sampling'] as const;
 
@@ -114,7 +117,11 @@ interface PoolEntry {
   guard: UpstreamUrlGuard;
   slots: Map<string, Slot>;
   backoff: Backoff;
+  /** A stdio server's capability-only tools, kept while its common tool list is the same (names). */
+  capabilityTools?: { fingerprint: string; tools: Record<string, UpstreamToolList> };
 }
+
+type UpstreamToolList = ReplyOf<typeof FetchServerCatalog>['tools'];
 
 /** What tests and health checks may learn about one pooled upstream. */
 export interface PoolEntryState {
@@ -282,11 +289,17 @@ export class UpstreamPool implements OnModuleInit, OnModuleDestroy {
       };
     });
     // Tools some upstreams list only to clients declaring a capability: one list per capability, kept as the extras.
+    // A stdio server would keep a process per capability for that: its lists are fetched once per definition and
+    // common tool list (a list_changed refetches the common list, which refetches these), and the sessions closed.
+    const entry = this.entries.get(req.server_id) ?? [...this.entries.values()].find((e) => e.server.server_name === req.server_id);
+    const stdio = entry?.server.transport === 'stdio';
+    const fingerprint = JSON.stringify(base.tools.map((t) => t.name));
+    if (stdio && entry?.capabilityTools?.fingerprint === fingerprint) return { ...base, capability_tools: entry.capabilityTools.tools };
     const capability_tools: Record<string, ReplyOf<typeof FetchServerCatalog>['tools']> = {};
     if (base.capabilities.tools) {
       const known = new Set(base.tools.map((t) => t.name));
       for (const feature of CLIENT_FEATURES) {
-        const context: ClientContext = { session_id: `catalog-${feature}`, capabilities: { [feature]: {} }, dedicated: false };
+        const context: ClientContext = { session_id: `${CATALOG_SESSION}${feature}`, capabilities: { [feature]: {} }, dedicated: false };
         try {
           const tools = await this.run(req.server_id, budgetMs, undefined, context, undefined, (session, _t, deadline) =>
             listAll<ReplyOf<typeof FetchServerCatalog>['tools'][number]>(session, 'tools/list', 'tools', deadline),
@@ -296,6 +309,13 @@ export class UpstreamPool implements OnModuleInit, OnModuleDestroy {
         } catch (error) {
           this.log.debug(`tools/list declaring ${feature} failed: ${(error as Error).message}`);
         }
+      }
+    }
+    if (stdio && entry) {
+      entry.capabilityTools = { fingerprint, tools: capability_tools };
+      for (const feature of CLIENT_FEATURES) {
+        const slot = entry.slots.get(`catalog:${feature}`);
+        if (slot && !slot.connecting && (slot.session?.calls.size ?? 0) === 0) void this.closeSlot(entry, slot, 'catalog fetched');
       }
     }
     return { ...base, capability_tools };
@@ -315,6 +335,12 @@ export class UpstreamPool implements OnModuleInit, OnModuleDestroy {
       restarts: entry.backoff.attempts,
       protocol_version: session?.transport.negotiatedVersion,
     };
+  }
+
+  /** The slots of a server with a live upstream session: '' pooled, caps:…, catalog:…, client:… (tests). */
+  openSessions(serverId: string): string[] {
+    const entry = this.entries.get(serverId);
+    return entry ? [...entry.slots.values()].filter((s) => s.session).map((s) => s.key) : [];
   }
 
   /** The client sessions with an upstream session of their own on a server (tests and health checks). */
@@ -392,6 +418,8 @@ export class UpstreamPool implements OnModuleInit, OnModuleDestroy {
   private slotFor(entry: PoolEntry, client: ClientContext | undefined): Slot {
     const features = client ? CLIENT_FEATURES.filter((f) => client.capabilities[f] !== undefined) : [];
     let key = features.length ? `caps:${features.join('+')}` : '';
+    // the catalog's own sessions per capability, apart from those clients share
+    if (client?.session_id.startsWith(CATALOG_SESSION)) key = `catalog:${features.join('+')}`;
     let owner: string | undefined;
     if (client?.dedicated) {
       const own = `client:${client.session_id}`;
@@ -452,6 +480,7 @@ export class UpstreamPool implements OnModuleInit, OnModuleDestroy {
     for (const [list, schema] of lists) {
       client.setNotificationHandler(schema, () => {
         this.log.debug(`upstream ${server.server_name}: ${list} list changed`);
+        if (list === 'tools') entry.capabilityTools = undefined;
         this.bus.publish(UpstreamListChanged, { server_id: server.server_id, list });
       });
     }
@@ -596,7 +625,7 @@ export class UpstreamPool implements OnModuleInit, OnModuleDestroy {
     const session = slot.session;
     slot.session = undefined;
     if (session) {
-      this.log.log(`closing the upstream session of ${entry.server.server_name} for client session ${slot.owner}: ${why}`);
+      this.log.log(`closing the upstream session of ${entry.server.server_name} ${slot.owner ? `for client session ${slot.owner}` : slot.key}: ${why}`);
       session.closing = true;
       await session.client.close().catch(() => undefined);
     }
