@@ -218,6 +218,8 @@ export const ServerHealth = z.object({
   error: z.string().nullable(),
   tool_count: z.number(),
   last_checked: z.string().nullable(),
+  /** The protocol revision the upstream chose when last fetched (null: not reached). */
+  protocol_version: z.string().nullable().default(null),
 });
 export type ServerHealth = z.infer<typeof ServerHealth>;
 export const GetServerHealth = defineContract(

@@ -156,6 +156,7 @@ export class CatalogService implements OnModuleInit, OnApplicationBootstrap, OnM
           error: fetch?.error ?? null,
           tool_count: fetch?.tools.length ?? 0,
           last_checked: fetch?.checked_at ?? null,
+          protocol_version: fetch?.protocol_version ?? null,
         };
       }),
     };
