@@ -68,7 +68,19 @@ export const MASTER_PRINCIPAL: Principal = Object.freeze({
  * Key → Principal. Throws UNAUTHENTICATED with `details.reason` one of `unknown_key` (never issued or
  * deleted), `blocked`, `team_blocked`, `expired`. The master key (compared in constant time) gives kind 'master'.
  */
-export const VerifyKey = defineContract('VerifyKey', Subjects.auth.verifyKey, z.object({ key: z.string().min(1) }), Principal);
+export const VerifyKey = defineContract(
+  'VerifyKey',
+  Subjects.auth.verifyKey,
+  z.object({
+    key: z.string().min(1),
+    /**
+     * `key` may also be a key's token (sha256) or alias: for the admin API's explanation of another key
+     * (GET /v1/mcp/permissions?key=). Never set when authenticating a request, where only the key itself counts.
+     */
+    by_reference: z.boolean().optional(),
+  }),
+  Principal,
+);
 
 /**
  * Published by auth after any committed change that affects how a key verifies (update, delete, block; a team's

@@ -13,7 +13,7 @@ export class KeysHandler {
 
   @RpcHandler(VerifyKey)
   verify(@Payload() request: In<typeof VerifyKey>) {
-    return this.keys.verify(request.key);
+    return this.keys.verify(request.key, request.by_reference ?? false);
   }
 
   @RpcHandler(GenerateKey)

@@ -116,6 +116,17 @@ describe('KeysService.verify', () => {
     expect((await sut.verify(KEY)).expires).toBe(new Date(NOW + 1000).toISOString());
   });
 
+  it('finds the key by its token or alias only when asked by reference (explanations), never as a credential', async () => {
+    const { sut } = setup();
+    for (const ref of [hashKey(KEY), 'alice', KEY]) {
+      expect((await sut.verify(ref, true)).levels.key, ref).toEqual(perm(['github']));
+    }
+    for (const ref of [hashKey(KEY), 'alice']) expect((await errorOf(sut.verify(ref))).details).toEqual({ reason: 'unknown_key' });
+    expect((await errorOf(sut.verify('nobody', true))).details).toEqual({ reason: 'unknown_key' });
+    const blocked = setup(principalRow({ blocked: true })).sut;
+    expect((await errorOf(blocked.verify('alice', true))).details).toEqual({ reason: 'blocked' });
+  });
+
   it('leaves the organization level unset for a key without a team', async () => {
     const { sut } = setup(principalRow({ team_id: null, organization_id: null, team_permission: null, organization_permission: perm([]) }));
     expect((await sut.verify(KEY)).levels).toEqual({ key: perm(['github']), team: null, organization: null });

@@ -38,10 +38,19 @@ export class KeysService {
   ) {}
 
   /** Key → Principal. Unknown, blocked (or team blocked) and expired keys are UNAUTHENTICATED with a reason. */
-  async verify(key: string): Promise<Principal> {
+  /** `byReference`: `key` may also be its token or alias (explaining another key; never for credentials). */
+  async verify(key: string, byReference = false): Promise<Principal> {
     if (isMasterKey(key, this.masterKey)) return MASTER_PRINCIPAL;
-    if (!key.startsWith(KEY_PREFIX)) throw unauthenticated('unknown_key', 'invalid API key');
-    const row = await this.uow.read((r) => r.keys.findPrincipal(hashKey(key)));
+    let tokenHash: string;
+    if (byReference && !key.startsWith(KEY_PREFIX)) {
+      const found = await this.uow.read((r) => findKeyOrNull(r.keys, key));
+      if (!found) throw unauthenticated('unknown_key', 'invalid API key');
+      tokenHash = found.token_hash;
+    } else {
+      if (!key.startsWith(KEY_PREFIX)) throw unauthenticated('unknown_key', 'invalid API key');
+      tokenHash = hashKey(key);
+    }
+    const row = await this.uow.read((r) => r.keys.findPrincipal(tokenHash));
     if (!row) throw unauthenticated('unknown_key', 'invalid API key');
     if (row.blocked) throw unauthenticated('blocked', 'this key is blocked');
     if (row.team_blocked) throw unauthenticated('team_blocked', "this key's team is blocked");

@@ -39,7 +39,7 @@ export class PermissionsController {
   @Get('permissions')
   async explain(@Query('key') key?: string) {
     if (!key) throw new DomainError('INVALID_ARGUMENT', 'key: required (the virtual key to explain)', { field: 'key' });
-    const principal = await this.bus.call(VerifyKey, { key }, { timeoutMs: 5_000 }).catch((error: unknown) => {
+    const principal = await this.bus.call(VerifyKey, { key, by_reference: true }, { timeoutMs: 5_000 }).catch((error: unknown) => {
       throw DomainError.is(error, 'UNAUTHENTICATED') ? aboutTheKeyAsked(error, key) : error;
     });
     const catalog = await this.catalogs.current();
