@@ -3,7 +3,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import type { FetchLike } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { CreateMessageRequestSchema, ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, keyHeaders, printLogsOnFailure, startEverything, startSuite, textOf, toolNames, type HttpEverything, type Suite } from './support/index.js';
+import { api, eventually, keyHeaders, printLogsOnFailure, rawInitialize, rawPost, request, startEverything, startSuite, textOf, toolNames, type HttpEverything, type Suite } from './support/index.js';
 
 // Issue 8, done-means 3: sampling, elicitation and progress with two edge and two connector replicas while the
 // client's requests alternate between the edges, and again after the connector instance holding the client's own
@@ -89,5 +89,63 @@ describe('server-to-client requests across two edges and two connectors', () => 
     await exercise('after the kill');
     const other = 1 - holder;
     await eventually(() => suite!.processes.get('connector')![other]!.output.some((line) => line.includes(`for client session ${sessionId}`)), 5_000);
+  });
+});
+
+/** Reads SSE events from GET /mcp until `until` holds, then stops. */
+async function readStream(url: string, headers: Record<string, string>, until: (events: { id?: string; data: any }[]) => boolean) {
+  const controller = new AbortController();
+  const response = await fetch(url, { headers, signal: controller.signal });
+  expect(response.status).toBe(200);
+  const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
+  const events: { id?: string; data: any }[] = [];
+  let buffer = '';
+  const done = (async () => {
+    while (!until(events)) {
+      const { value, done: ended } = await reader.read();
+      if (ended) break;
+      buffer += value;
+      let end: number;
+      while ((end = buffer.indexOf('\n\n')) >= 0) {
+        const block = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        const id = /^id: (.*)$/m.exec(block)?.[1];
+        const data = /^data: (.*)$/m.exec(block)?.[1];
+        if (data) events.push({ ...(id ? { id } : {}), data: JSON.parse(data) });
+      }
+    }
+    controller.abort();
+  })();
+  return { events, done };
+}
+
+describe('the GET stream across edge replicas', () => {
+  it('resumes on the other edge with Last-Event-ID: the first edge hands over what the client missed', async () => {
+    const [a, b] = suite!.edgeUrls as [string, string];
+    const { sessionId } = await rawInitialize(`${a}/mcp`, suite!.masterKey);
+    const headers = { ...keyHeaders(suite!.masterKey), accept: 'text/event-stream', 'mcp-session-id': sessionId, 'mcp-protocol-version': '2025-11-25' };
+    const first = await readStream(`${a}/mcp`, headers, (events) => events.length >= 1);
+    await api(a, suite!.masterKey, '/v1/mcp/server', { server_name: 'handover_a', url: upstream.url, transport: 'http' });
+    await first.done;
+    const lastId = first.events.at(-1)!.id!;
+    const [edgeA] = lastId.split('-');
+    // the stream is closed; the next change is sent while the client is away
+    await api(a, suite!.masterKey, '/v1/mcp/server', { server_name: 'handover_b', url: upstream.url, transport: 'http' });
+    // both edges have the new catalog (and have notified the streams they hold) before the client comes back,
+    // so what the resumed stream carries can only be what the first edge hands over
+    for (const edge of [a, b]) {
+      await eventually(async () => {
+        const { sessionId: probe } = await rawInitialize(`${edge}/mcp`, suite!.masterKey);
+        const reply = await rawPost(`${edge}/mcp`, request('tools/list'), { key: suite!.masterKey, sessionId: probe, protocolVersion: '2025-11-25' });
+        return (reply.message?.result?.tools ?? []).some((t: { name: string }) => t.name === 'handover_b-echo');
+      }, 20_000);
+    }
+    const resumed = await readStream(`${b}/mcp`, { ...headers, 'last-event-id': lastId }, (events) =>
+      events.some((e) => e.data.method === 'notifications/tools/list_changed'),
+    );
+    await resumed.done;
+    const [edgeB] = resumed.events[0]!.id!.split('-');
+    expect(edgeB).not.toBe(edgeA); // written by the other replica
+    expect(resumed.events.map((e) => e.data.method)).toContain('notifications/tools/list_changed');
   });
 });

@@ -73,6 +73,8 @@ export const Subjects = {
     sessionMessage: 'sb.v1.edge.events.sessions.message',
     /** Messages for one client session's stream (GET /mcp or legacy /sse): only the replica holding it subscribes. */
     sessionStream: (sessionId: string) => `sb.v1.edge.sessions.${sessionId}.stream`,
+    /** One edge replica: hands a session's stream over (the events a resuming client missed) to another replica. */
+    instanceStreamHandover: (instance: string) => `sb.v1.edge.instances.${instance}.stream-handover`,
   },
   /**
    * The public admin API (docs/nats-api.md), answered by the edge: every request carries the master key or an

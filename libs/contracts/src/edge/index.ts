@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineEvent } from '../contract.js';
+import { defineContract, defineEvent } from '../contract.js';
 import { Subjects } from '../subjects.js';
 
 export const SessionEnded = defineEvent('SessionEnded', Subjects.edge.sessionEnded, z.object({ session_id: z.string() }));
@@ -23,3 +23,15 @@ export const SessionMessage = defineEvent(
  */
 export const sessionStreamEvent = (sessionId: string) =>
   defineEvent(`SessionStream(${sessionId})`, Subjects.edge.sessionStream(sessionId), z.object({ message: z.string() }));
+
+/**
+ * A client resumes a session's stream on another edge replica (Last-Event-ID names the replica that held it): that
+ * replica gives up the stream and hands over the events after the client's last one (JSON-RPC texts, in order).
+ */
+export const streamHandoverContract = (instance: string) =>
+  defineContract(
+    `StreamHandover(${instance})`,
+    Subjects.edge.instanceStreamHandover(instance),
+    z.object({ session_id: z.string(), after: z.number().int() }),
+    z.object({ messages: z.array(z.string()) }),
+  );

@@ -1,7 +1,8 @@
 import { Inject, Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import { randomBytes } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import { Bus } from '#libs/bus';
-import { sessionStreamEvent, type CatalogServer } from '#libs/contracts';
+import { sessionStreamEvent, streamHandoverContract, type CatalogServer } from '#libs/contracts';
 import { CatalogService, type PreparedCatalog } from '../catalog/catalog.service.js';
 import { notificationJson } from './jsonrpc.js';
 
@@ -16,7 +17,9 @@ interface SessionStreams {
   /** The session's subject subscription: server-to-client messages from any replica or connector arrive here. */
   unsubscribe: () => void;
   nextEventId: number;
-  recent: { id: number; chunk: string }[];
+  recent: { id: number; chunk: string; json: string }[];
+  /** While a resumed stream waits for the previous holder's events, live messages wait here. */
+  held?: string[];
   /** 'legacy' streams (GET /sse) write plain `event: message` frames without ids. */
   legacy: boolean;
   expiry?: NodeJS.Timeout;
@@ -25,8 +28,10 @@ interface SessionStreams {
 /**
  * The client streams (GET /mcp, the legacy GET /sse) open on this replica, by session: where server-to-client
  * messages are written. Opening a session's first stream subscribes to the session's own subject, so messages
- * for it (from a connector or another edge replica) reach this replica and no other: no broadcast. Events carry
- * ids; a client reconnecting with Last-Event-ID gets what it missed (kept in memory, per replica).
+ * for it (from a connector or another edge replica) reach this replica and no other: no broadcast. Event ids name
+ * the replica (`{instance}-{n}`): a client reconnecting with Last-Event-ID here gets what it missed from this
+ * replica's memory, or, when another replica held the stream, from that one, which hands the stream over
+ * (StreamHandover on its own subject) and stops holding it.
  */
 @Injectable()
 export class NotificationStreams implements OnModuleInit, OnModuleDestroy {
@@ -34,6 +39,9 @@ export class NotificationStreams implements OnModuleInit, OnModuleDestroy {
   private keepalive?: NodeJS.Timeout;
   private stopListening?: () => void;
   private lists?: Record<'tools' | 'prompts' | 'resources', string>;
+  /** This replica's id: in its event ids and its handover subject. */
+  readonly instance = randomBytes(6).toString('hex');
+  private stopServing?: () => void;
 
   constructor(
     @Inject(CatalogService) private readonly catalogs: CatalogService,
@@ -55,9 +63,17 @@ export class NotificationStreams implements OnModuleInit, OnModuleDestroy {
     });
     this.keepalive = setInterval(() => this.writeAll(': keepalive\n\n'), KEEPALIVE_MS);
     this.keepalive.unref();
+    this.stopServing = this.bus.serve(streamHandoverContract(this.instance), `edge-${this.instance}`, async (data) => {
+      const { session_id, after } = data as { session_id: string; after: number };
+      const entry = this.streams.get(session_id);
+      const messages = entry ? entry.recent.filter((e) => e.id > after).map((e) => e.json) : [];
+      this.close(session_id); // the client is on another replica now: it holds the stream
+      return { messages };
+    });
   }
 
   onModuleDestroy(): void {
+    this.stopServing?.();
     this.stopListening?.();
     clearInterval(this.keepalive);
     for (const entry of this.streams.values()) {
@@ -67,7 +83,10 @@ export class NotificationStreams implements OnModuleInit, OnModuleDestroy {
     this.streams.clear();
   }
 
-  /** Opens a stream for a session; with `lastEventId`, first replays the events after it that this replica kept. */
+  /**
+   * Opens a stream for a session; with `lastEventId`, first replays the events after it: from this replica's
+   * memory, or handed over by the replica that held the stream.
+   */
   open(sessionId: string, res: ServerResponse, options: { lastEventId?: string; legacy?: boolean } = {}): void {
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache, no-transform', connection: 'keep-alive', 'mcp-session-id': sessionId });
     res.flushHeaders();
@@ -77,9 +96,26 @@ export class NotificationStreams implements OnModuleInit, OnModuleDestroy {
       entry = { responses: new Set(), unsubscribe, nextEventId: 1, recent: [], legacy: options.legacy ?? false };
       this.streams.set(sessionId, entry);
     }
-    const last = Number(options.lastEventId);
-    if (options.lastEventId !== undefined && Number.isInteger(last)) {
-      for (const event of entry.recent) if (event.id > last) res.write(event.chunk);
+    const last = parseEventId(options.lastEventId);
+    if (last && last.instance === this.instance) {
+      for (const event of entry.recent) if (event.id > last.n) res.write(event.chunk);
+    } else if (last && !entry.held) {
+      const current = entry;
+      current.held = [];
+      void this.bus
+        .call(streamHandoverContract(last.instance), { session_id: sessionId, after: last.n }, { timeoutMs: 2_000 })
+        .then(({ messages }) => messages, () => [] as string[]) // that replica is gone: nothing to replay
+        .then((messages) => {
+          const live = current.held ?? [];
+          current.held = undefined;
+          for (const json of messages) this.send(sessionId, json);
+          // what both replicas received while the stream changed hands arrives once
+          for (const json of live) {
+            const i = messages.lastIndexOf(json);
+            if (i >= 0) messages.splice(i, 1);
+            else this.send(sessionId, json);
+          }
+        });
     }
     entry.responses.add(res);
     clearTimeout(entry.expiry);
@@ -116,12 +152,16 @@ export class NotificationStreams implements OnModuleInit, OnModuleDestroy {
   send(sessionId: string, messageJson: string): boolean {
     const entry = this.streams.get(sessionId);
     if (!entry) return false;
+    if (entry.held) {
+      entry.held.push(messageJson);
+      return true;
+    }
     let chunk: string;
     if (entry.legacy) chunk = `event: message\ndata: ${messageJson}\n\n`;
     else {
       const id = entry.nextEventId++;
-      chunk = `id: ${id}\nevent: message\ndata: ${messageJson}\n\n`;
-      entry.recent.push({ id, chunk });
+      chunk = `id: ${this.instance}-${id}\nevent: message\ndata: ${messageJson}\n\n`;
+      entry.recent.push({ id, chunk, json: messageJson });
       if (entry.recent.length > REPLAY_EVENTS) entry.recent.shift();
     }
     for (const res of entry.responses) res.write(chunk);
@@ -140,6 +180,12 @@ export class NotificationStreams implements OnModuleInit, OnModuleDestroy {
   private writeAll(chunk: string): void {
     for (const entry of this.streams.values()) for (const res of entry.responses) res.write(chunk);
   }
+}
+
+/** `{instance}-{n}` as this class writes event ids; undefined for anything else. */
+function parseEventId(id: string | undefined): { instance: string; n: number } | undefined {
+  const match = id === undefined ? null : /^([0-9a-f]+)-(\d+)$/.exec(id);
+  return match ? { instance: match[1]!, n: Number(match[2]) } : undefined;
 }
 
 function listFingerprints(catalog: PreparedCatalog): Record<'tools' | 'prompts' | 'resources', string> {
