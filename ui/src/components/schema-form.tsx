@@ -18,10 +18,9 @@ function initial(schema: JsonSchema): string {
   return kindOf(schema) === 'json' ? JSON.stringify(schema.default, null, 2) : String(schema.default);
 }
 
-/** The arguments object from the typed values; problems (bad JSON, not a number) by property name. */
-export function argumentsOf(schema: JsonSchema, values: Record<string, string>): { args: Record<string, unknown>; problems: Record<string, string> } {
+/** The arguments object from the typed values (optional ones left empty are left out). */
+export function argumentsOf(schema: JsonSchema, values: Record<string, string>): Record<string, unknown> {
   const args: Record<string, unknown> = {};
-  const problems: Record<string, string> = {};
   const required = new Set(schema.required ?? []);
   for (const [name, property] of Object.entries(schema.properties ?? {})) {
     const raw = values[name] ?? '';
@@ -32,11 +31,10 @@ export function argumentsOf(schema: JsonSchema, values: Record<string, string>):
       continue;
     }
     if (raw === '' && !required.has(name)) continue;
+    // What is not a number (or not JSON) goes as typed: the tool's own validation answers, and that answer is shown.
     if (kind === 'number' || kind === 'integer') {
       const n = Number(raw);
-      if (raw.trim() === '' || !Number.isFinite(n)) problems[name] = 'expected a number';
-      else if (kind === 'integer' && !Number.isInteger(n)) problems[name] = 'expected a whole number';
-      else args[name] = n;
+      args[name] = raw.trim() !== '' && Number.isFinite(n) ? n : raw;
     } else if (kind === 'enum') {
       const option = property.enum!.find((v) => String(v) === raw);
       args[name] = option ?? raw;
@@ -44,20 +42,19 @@ export function argumentsOf(schema: JsonSchema, values: Record<string, string>):
       try {
         args[name] = JSON.parse(raw);
       } catch {
-        problems[name] = 'expected JSON (an object, an array, a number, "a string", true, false or null)';
+        args[name] = raw;
       }
     } else {
       args[name] = raw;
     }
   }
-  return { args, problems };
+  return args;
 }
 
 export function SchemaForm(props: { id: string; schema: JsonSchema; submitLabel: string; pending: boolean; error: ApiError | undefined; onCall: (args: Record<string, unknown>) => void }) {
   const properties = Object.entries(props.schema.properties ?? {});
   const required = new Set(props.schema.required ?? []);
   const [values, setValues] = useState<Record<string, string>>(() => Object.fromEntries(properties.map(([name, schema]) => [name, kindOf(schema) === 'boolean' ? String(schema.default === true) : initial(schema)])));
-  const [problems, setProblems] = useState<Record<string, string>>({});
   const set = (name: string, value: string) => setValues((v) => ({ ...v, [name]: value }));
 
   return (
@@ -66,16 +63,14 @@ export function SchemaForm(props: { id: string; schema: JsonSchema; submitLabel:
       noValidate
       onSubmit={(e) => {
         e.preventDefault();
-        const { args, problems: found } = argumentsOf(props.schema, values);
-        setProblems(found);
-        if (Object.keys(found).length === 0) props.onCall(args);
+        props.onCall(argumentsOf(props.schema, values));
       }}
     >
       {properties.length === 0 ? <p class="muted">This tool takes no arguments.</p> : null}
       {properties.map(([name, schema]) => {
         const id = `${props.id}-${name}`;
         const kind = kindOf(schema);
-        const message = problems[name] ?? props.error?.field(name) ?? props.error?.field(`arguments.${name}`);
+        const message = props.error?.field(name) ?? props.error?.field(`arguments.${name}`);
         const describedBy = [schema.description ? `${id}-hint` : '', message ? `${id}-error` : ''].filter(Boolean).join(' ') || undefined;
         const common = { id, name, 'aria-invalid': message ? ('true' as const) : undefined, 'aria-describedby': describedBy, 'aria-required': required.has(name) ? ('true' as const) : undefined };
         return (
