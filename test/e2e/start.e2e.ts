@@ -99,6 +99,7 @@ describe('npm start: the one-process default', () => {
     await eventually(async () => (await toolNames(client)).includes('everything-echo'), 20_000);
     expect(textOf(await client.callTool({ name: 'everything-echo', arguments: { message: 'one process' } }))).toBe('Echo: one process');
     await client.close();
+    await expectAdminUi(first.url);
 
     const { key } = await api(first.url, 'sk-1234', '/key/generate', { key_alias: `start-${id}`, object_permission: { mcp_servers: ['everything'] } });
     await api(first.url, 'sk-1234', '/v1/mcp/server', { server_name: 'ev_http', url: everything.url, transport: 'http', allow_all_keys: true });
@@ -169,6 +170,7 @@ describe('npm start -- --distributed', () => {
     await eventually(async () => (await toolNames(client)).includes('everything-echo'), 20_000);
     expect(textOf(await client.callTool({ name: 'everything-echo', arguments: { message: 'distributed' } }))).toBe('Echo: distributed');
     await client.close();
+    await expectAdminUi(s.url);
     // the container health check of deploy/ answers for every service of this suite
     for (const service of ['registry', 'auth', 'connector', 'llm-proxy', 'edge']) {
       const check = spawnSync(process.execPath, ['deploy/healthcheck.mjs', service], {
@@ -190,6 +192,16 @@ describe('npm start -- --distributed', () => {
     await stopsCompletely(s, s.child.pid!);
   });
 });
+
+/** The admin UI that the build made is served at /ui, its script and styles with it (issue 11). */
+async function expectAdminUi(url: string): Promise<void> {
+  const page = await fetch(`${url}/ui/`);
+  expect(page.status).toBe(200);
+  const html = await page.text();
+  expect(html).toContain('<div id="app">');
+  for (const asset of html.match(/\/ui\/assets\/[^"]+/g) ?? []) expect((await fetch(`${url}${asset}`)).status, asset).toBe(200);
+  expect(html.match(/\/ui\/assets\/[^"]+/g)?.length).toBeGreaterThanOrEqual(2);
+}
 
 // ---- /proc ---------------------------------------------------------------------------------------------
 
