@@ -1,55 +1,9 @@
 import { useState } from 'preact/hooks';
 import type { ApiError, CallToolResult, JsonSchema } from '../api';
+import { argumentsOf, initial, kindOf } from '../schema-args';
 
 // A form generated from a tool's JSON Schema (its inputSchema): one input per property, typed by the schema;
 // anything the form cannot express (nested objects, arrays of objects) is a JSON text area.
-
-type Kind = 'string' | 'number' | 'integer' | 'boolean' | 'enum' | 'json';
-
-function kindOf(schema: JsonSchema): Kind {
-  if (Array.isArray(schema.enum) && schema.enum.every((v) => typeof v === 'string' || typeof v === 'number')) return 'enum';
-  const type = Array.isArray(schema.type) ? schema.type.find((t) => t !== 'null') : schema.type;
-  if (type === 'string' || type === 'number' || type === 'integer' || type === 'boolean') return type;
-  return 'json';
-}
-
-function initial(schema: JsonSchema): string {
-  if (schema.default === undefined) return '';
-  return kindOf(schema) === 'json' ? JSON.stringify(schema.default, null, 2) : String(schema.default);
-}
-
-/** The arguments object from the typed values (optional ones left empty are left out). */
-export function argumentsOf(schema: JsonSchema, values: Record<string, string>): Record<string, unknown> {
-  const args: Record<string, unknown> = {};
-  const required = new Set(schema.required ?? []);
-  for (const [name, property] of Object.entries(schema.properties ?? {})) {
-    const raw = values[name] ?? '';
-    const kind = kindOf(property);
-    if (kind === 'boolean') {
-      if (raw === 'true') args[name] = true;
-      else if (required.has(name) || raw === 'false') args[name] = false;
-      continue;
-    }
-    if (raw === '' && !required.has(name)) continue;
-    // What is not a number (or not JSON) goes as typed: the tool's own validation answers, and that answer is shown.
-    if (kind === 'number' || kind === 'integer') {
-      const n = Number(raw);
-      args[name] = raw.trim() !== '' && Number.isFinite(n) ? n : raw;
-    } else if (kind === 'enum') {
-      const option = property.enum!.find((v) => String(v) === raw);
-      args[name] = option ?? raw;
-    } else if (kind === 'json') {
-      try {
-        args[name] = JSON.parse(raw);
-      } catch {
-        args[name] = raw;
-      }
-    } else {
-      args[name] = raw;
-    }
-  }
-  return args;
-}
 
 export function SchemaForm(props: { id: string; schema: JsonSchema; submitLabel: string; pending: boolean; error: ApiError | undefined; onCall: (args: Record<string, unknown>) => void }) {
   const properties = Object.entries(props.schema.properties ?? {});
