@@ -309,6 +309,14 @@ describe.each(MODES)('%s', (mode) => {
     await expect.poll(() => page.getByLabel('Description').inputValue()).toBe('server-everything, added through the UI');
     await tab.record('server-edit');
     visited.push({ name: 'server-edit', path: `/servers/${server.server_id}/edit`, title: /^Edit ui_everything$/ });
+    await page.getByLabel('Description').fill('server-everything, edited in the UI');
+    await tab.button('Save changes').click();
+    await tab.title('ui_everything');
+    await expect.poll(() => page.locator('dl.facts').textContent()).toContain('server-everything, edited in the UI');
+    expect((await api<{ description: string; disallowed_tools: string[] }>(base, m, `/v1/mcp/server/${server.server_id}`))).toMatchObject({
+      description: 'server-everything, edited in the UI',
+      disallowed_tools: ['get-env'],
+    });
 
     // ---- a team limited to that server ----------------------------------------------------------------------
     await page.getByRole('link', { name: 'Teams' }).click();
@@ -393,6 +401,10 @@ describe.each(MODES)('%s', (mode) => {
     await expect(page.locator('tr[data-server="existing"]').getAttribute('data-allowed')).resolves.toBe('false');
     await tab.record('key');
     visited.push({ name: 'key', path: `/keys/${info.info.token}`, title: /^Key ui-key$/ });
+    // blocked from its page: the MCP endpoint refuses it from then on
+    await tab.button('Block').click();
+    await tab.button('Unblock').waitFor();
+    await expect.poll(async () => (await fetch(`${base}/mcp`, { method: 'POST', headers: { 'x-litellm-api-key': `Bearer ${key}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' }, body: '{}' })).status, { timeout: 5_000 }).toBe(401);
     await page.getByRole('link', { name: 'Teams' }).click();
     await page.getByRole('link', { name: 'ui-team' }).click();
     await tab.title('Team ui-team');
@@ -426,7 +438,7 @@ describe.each(MODES)('%s', (mode) => {
     await tab.title('Switchboard admin');
     expect(await page.evaluate('sessionStorage.length')).toBe(0);
 
-    expect(tab.unexpectedErrors(), 'console errors').toEqual([]);
+    expect(tab.unexpectedErrors().map((e) => `${e.text} at ${e.url}`), 'console errors').toEqual([]);
     expect(tab.external, 'requests to other origins').toEqual([]);
   });
 });

@@ -139,7 +139,7 @@ const REASONS: Record<string, string> = {
 const removal = (r: { level: string; reason: string }) => `${r.level === 'default' ? '' : `${r.level}: `}${REASONS[r.reason] ?? r.reason}`;
 
 /** GET /v1/mcp/permissions?key=: each level as set, then each server and tool and what removed it. */
-export function EffectivePermissions(props: { keyRef: string; version: number }) {
+export function EffectivePermissions(props: { keyRef: string; version: string }) {
   const explained = useLoad((signal) => get<Explanation>(`/v1/mcp/permissions?key=${encodeURIComponent(props.keyRef)}`, { signal }), [props.keyRef, props.version]);
   if (explained.error) {
     return (

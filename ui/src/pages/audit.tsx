@@ -108,7 +108,7 @@ export function AuditPage() {
         ) : (
           <>
             <div class="table-wrap" role="region" aria-label="Audit log" tabIndex={0}>
-              <table data-audit>
+              <table data-audit class="stack">
                 <thead>
                   <tr>
                     <th scope="col">Time</th>
@@ -125,16 +125,16 @@ export function AuditPage() {
                 <tbody>
                   {rows.data.rows.map((row) => (
                     <tr key={row.id}>
-                      <td>{new Date(row.time).toLocaleString()}</td>
-                      <td>{row.key_alias ?? (row.token_hash_prefix ? `${row.token_hash_prefix}…` : '—')}</td>
-                      <td>{row.team_id ?? '—'}</td>
-                      <td>{row.server_name}</td>
-                      <td>{row.tool}</td>
-                      <td>
+                      <td data-label="Time">{new Date(row.time).toLocaleString()}</td>
+                      <td data-label="Key">{row.key_alias ?? (row.token_hash_prefix ? `${row.token_hash_prefix}…` : '—')}</td>
+                      <td data-label="Team">{row.team_id ?? '—'}</td>
+                      <td data-label="Server">{row.server_name}</td>
+                      <td data-label="Tool">{row.tool}</td>
+                      <td data-label="Status">
                         <Badge tone={row.status === 'success' ? 'ok' : row.status === 'denied' ? 'warn' : 'bad'}>{row.status}</Badge>
                         {row.error_code ? <span class="muted small"> {row.error_code}</span> : null}
                       </td>
-                      <td class="num">{row.duration_ms}</td>
+                      <td class="num" data-label="ms">{row.duration_ms}</td>
                     </tr>
                   ))}
                 </tbody>

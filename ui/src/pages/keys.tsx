@@ -108,7 +108,7 @@ export function KeysPage() {
         ) : (
           <>
             <div class="table-wrap" role="region" aria-label="Keys" tabIndex={0}>
-              <table>
+              <table class="stack">
                 <thead>
                   <tr>
                     <th scope="col">Key</th>
@@ -128,10 +128,10 @@ export function KeysPage() {
                           {key.is_admin ? ' · admin' : ''}
                         </div>
                       </th>
-                      <td>{teamName(key.team_id)}</td>
-                      <td>{status(key)}</td>
-                      <td>{key.expires ? when(key.expires) : 'never'}</td>
-                      <td>{permissionSummary(key.object_permission)}</td>
+                      <td data-label="Team">{teamName(key.team_id)}</td>
+                      <td data-label="Status">{status(key)}</td>
+                      <td data-label="Expires">{key.expires ? when(key.expires) : 'never'}</td>
+                      <td data-label="MCP servers">{permissionSummary(key.object_permission)}</td>
                     </tr>
                   ))}
                 </tbody>
@@ -178,7 +178,11 @@ export function KeyPage(props: { token: string }) {
       {key ? (
         <section class="card" aria-labelledby="effective-title">
           <h2 id="effective-title">Effective permissions</h2>
-          <EffectivePermissions keyRef={key.token} version={version} />
+          {key.blocked || (key.expires && Date.parse(key.expires) < Date.now()) ? (
+            <p data-key-refused>This key is {key.blocked ? 'blocked' : 'expired'}: every request with it is refused, whatever its permissions.</p>
+          ) : (
+            <EffectivePermissions keyRef={key.token} version={key.updated_at} />
+          )}
         </section>
       ) : null}
     </>

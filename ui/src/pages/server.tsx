@@ -138,7 +138,8 @@ export function ServerPage(props: { serverId: string }) {
                     </div>
                     {filtered ? null : (
                       <button type="button" class="secondary small" aria-expanded={selected === t.name} aria-controls={`call-${name}`} onClick={() => setSelected(selected === t.name ? undefined : t.name)}>
-                        {selected === t.name ? 'Close' : `Try ${name}`}
+                        {selected === t.name ? 'Close' : 'Try'}
+                        {selected === t.name ? null : <span class="visually-hidden"> {name}</span>}
                       </button>
                     )}
                   </div>

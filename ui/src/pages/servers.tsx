@@ -46,7 +46,7 @@ export function ServersPage() {
         <p>No MCP server yet. Add one with “Add New MCP Server”, or list them under mcp_servers in the config file.</p>
       ) : (
         <div class="table-wrap" role="region" aria-label="MCP servers" tabIndex={0}>
-          <table>
+          <table class="stack">
             <thead>
               <tr>
                 <th scope="col">Name</th>
@@ -70,15 +70,15 @@ export function ServersPage() {
                       {server.alias ? <span class="muted"> {server.alias}</span> : null}
                       {server.description ? <div class="muted small">{server.description}</div> : null}
                     </th>
-                    <td>{TRANSPORTS[server.transport] ?? server.transport}</td>
-                    <td>
+                    <td data-label="Transport">{TRANSPORTS[server.transport] ?? server.transport}</td>
+                    <td data-label="Health">
                       {healthBadge(health)}
                       {health?.error ? <div class="muted small">{health.error}</div> : null}
                     </td>
-                    <td>{era(health?.protocol_version ?? server.spec_version)}</td>
-                    <td class="num">{health?.tool_count ?? 0}</td>
-                    <td>{server.access_groups.join(', ') || '—'}</td>
-                    <td>{server.source === 'config' ? 'config file' : 'API'}</td>
+                    <td data-label="Protocol">{era(health?.protocol_version ?? server.spec_version)}</td>
+                    <td class="num" data-label="Tools">{health?.tool_count ?? 0}</td>
+                    <td data-label="Access groups">{server.access_groups.join(', ') || '—'}</td>
+                    <td data-label="Source">{server.source === 'config' ? 'config file' : 'API'}</td>
                   </tr>
                 );
               })}
