@@ -298,18 +298,25 @@ export class UpstreamPool implements OnModuleInit, OnModuleDestroy {
     const capability_tools: Record<string, ReplyOf<typeof FetchServerCatalog>['tools']> = {};
     if (base.capabilities.tools) {
       const known = new Set(base.tools.map((t) => t.name));
-      for (const feature of CLIENT_FEATURES) {
-        const context: ClientContext = { session_id: `${CATALOG_SESSION}${feature}`, capabilities: { [feature]: {} }, dedicated: false };
-        try {
-          const tools = await this.run(req.server_id, budgetMs, undefined, context, undefined, (session, _t, deadline) =>
-            listAll<ReplyOf<typeof FetchServerCatalog>['tools'][number]>(session, 'tools/list', 'tools', deadline),
-          );
-          const extra = tools.filter((t) => !known.has(t.name));
-          if (extra.length) capability_tools[feature] = extra;
-        } catch (error) {
-          this.log.debug(`tools/list declaring ${feature} failed: ${(error as Error).message}`);
-        }
-      }
+      // one session per capability, all at once (a stdio server starts a process for each, which takes a while),
+      // kept in CLIENT_FEATURES order so that the catalog's content does not depend on which answered first
+      const lists = await Promise.all(
+        CLIENT_FEATURES.map(async (feature) => {
+          const context: ClientContext = { session_id: `${CATALOG_SESSION}${feature}`, capabilities: { [feature]: {} }, dedicated: false };
+          try {
+            return await this.run(req.server_id, budgetMs, undefined, context, undefined, (session, _t, deadline) =>
+              listAll<ReplyOf<typeof FetchServerCatalog>['tools'][number]>(session, 'tools/list', 'tools', deadline),
+            );
+          } catch (error) {
+            this.log.debug(`tools/list declaring ${feature} failed: ${(error as Error).message}`);
+            return [];
+          }
+        }),
+      );
+      CLIENT_FEATURES.forEach((feature, i) => {
+        const extra = lists[i]!.filter((t) => !known.has(t.name));
+        if (extra.length) capability_tools[feature] = extra;
+      });
     }
     if (stdio && entry) {
       entry.capabilityTools = { fingerprint, tools: capability_tools };
