@@ -227,9 +227,19 @@ describe.each(MODES)('%s', (mode) => {
     await tab.record('servers');
     visited.push({ name: 'servers', path: '/servers', title: /^MCP Servers$/ });
 
-    // ---- Add New MCP Server: every bad input is answered at its field, and nothing is stored ---------------
-    await page.getByRole('link', { name: 'Add New MCP Server' }).click();
+    // ---- by keyboard: the skip link first, then the page's own link; the new page's title takes the focus ------
+    await page.goto(`${base}/ui/servers`);
+    await tab.title('MCP Servers');
+    await page.keyboard.press('Tab');
+    expect(await page.evaluate('document.activeElement.textContent')).toBe('Skip to content');
+    await page.getByRole('link', { name: 'Add New MCP Server' }).focus();
+    await page.keyboard.press('Enter');
     await tab.title('Add New MCP Server');
+    expect(await page.evaluate('document.activeElement.id')).toBe('page-title');
+    await page.keyboard.press('Tab');
+    expect(await page.evaluate('document.activeElement.id')).toBe('server-name');
+
+    // ---- Add New MCP Server: every bad input is answered at its field, and nothing is stored ---------------
     await tab.record('server-new');
     visited.push({ name: 'server-new', path: '/servers/new', title: /^Add New MCP Server$/ });
     const stored = await serverCount();
