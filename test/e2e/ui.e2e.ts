@@ -34,6 +34,9 @@ const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve('axe-core
 const PHONE = { width: 390, height: 844 };
 const DESKTOP = { width: 1280, height: 900 };
 
+/** expect.poll with room for a loaded machine (its default is one second). */
+const poll = <T>(check: () => T | Promise<T>, options: { timeout?: number } = {}) => expect.poll(check, { timeout: 15_000, ...options });
+
 interface ConsoleError {
   text: string;
   url: string;
@@ -91,7 +94,7 @@ class Tab {
   }
 
   async title(text: string | RegExp): Promise<void> {
-    await expect.poll(() => this.page.locator('h1').first().textContent(), { timeout: 15_000 }).toMatch(text);
+    await poll(() => this.page.locator('h1').first().textContent(), { timeout: 15_000 }).toMatch(text);
   }
 
   /** A screenshot into test-results/ui and an axe-core check of the page as it is now. */
@@ -215,7 +218,7 @@ describe.each(MODES)('%s', (mode) => {
     await page.getByLabel('API key').fill('sk-not-a-key-of-this-gateway');
     await tab.refused(async () => {
       await tab.button('Sign in').click();
-      await expect.poll(() => tab.fieldError('key').textContent()).toBe(wrong.body.error.message);
+      await poll(() => tab.fieldError('key').textContent()).toBe(wrong.body.error.message);
     });
     expect(await page.evaluate('sessionStorage.length')).toBe(0);
     await tab.record('sign-in-refused');
@@ -249,7 +252,7 @@ describe.each(MODES)('%s', (mode) => {
     await url.fill(everything.url);
     await tab.refused(async () => {
       await tab.button('Add server').click();
-      await expect.poll(() => tab.fieldError('server_name').textContent()).toMatch(/expected lowercase letters/);
+      await poll(() => tab.fieldError('server_name').textContent()).toMatch(/expected lowercase letters/);
     });
     await name.fill('ui_everything');
     for (const [bad, expected] of [
@@ -260,7 +263,7 @@ describe.each(MODES)('%s', (mode) => {
       await url.fill(bad);
       await tab.refused(async () => {
         await tab.button('Add server').click();
-        await expect.poll(() => tab.fieldError('url').textContent()).toMatch(expected);
+        await poll(() => tab.fieldError('url').textContent()).toMatch(expected);
       });
     }
     await tab.record('server-new-refused');
@@ -268,13 +271,13 @@ describe.each(MODES)('%s', (mode) => {
     await url.fill(`http://127.0.0.1:${await freePort()}/mcp`);
     await tab.button('Test connection').click();
     await page.locator('[data-test-status="failed"]').waitFor();
-    await expect.poll(() => tab.fieldError('url').textContent()).toMatch(/unreachable/);
+    await poll(() => tab.fieldError('url').textContent()).toMatch(/unreachable/);
     // a name that is taken
     await name.fill('existing');
     await url.fill(everything.url);
     await tab.refused(async () => {
       await tab.button('Add server').click();
-      await expect.poll(() => tab.fieldError('server_name').textContent()).toBe('server_name "existing" already exists');
+      await poll(() => tab.fieldError('server_name').textContent()).toBe('server_name "existing" already exists');
     });
     expect(await serverCount()).toBe(stored);
 
@@ -301,7 +304,7 @@ describe.each(MODES)('%s', (mode) => {
     await tab.button('Try echo').click();
     await page.getByLabel(/^message/).fill('hello from the UI');
     await tab.button('Call echo').click();
-    await expect.poll(() => page.locator('[data-tool-result="ok"]').textContent(), { timeout: 20_000 }).toContain('Echo: hello from the UI');
+    await poll(() => page.locator('[data-tool-result="ok"]').textContent(), { timeout: 20_000 }).toContain('Echo: hello from the UI');
     await tab.record('server');
     visited.push({ name: 'server', path: `/servers/${server.server_id}`, title: /^ui_everything$/ });
     // the tool's own validation, shown as its answer
@@ -316,13 +319,13 @@ describe.each(MODES)('%s', (mode) => {
     await tab.record('server-tool-refused');
     await page.getByRole('link', { name: 'Edit' }).click();
     await tab.title('Edit ui_everything');
-    await expect.poll(() => page.getByLabel('Description').inputValue()).toBe('server-everything, added through the UI');
+    await poll(() => page.getByLabel('Description').inputValue()).toBe('server-everything, added through the UI');
     await tab.record('server-edit');
     visited.push({ name: 'server-edit', path: `/servers/${server.server_id}/edit`, title: /^Edit ui_everything$/ });
     await page.getByLabel('Description').fill('server-everything, edited in the UI');
     await tab.button('Save changes').click();
     await tab.title('ui_everything');
-    await expect.poll(() => page.locator('dl.facts').textContent()).toContain('server-everything, edited in the UI');
+    await poll(() => page.locator('dl.facts').textContent()).toContain('server-everything, edited in the UI');
     expect((await api<{ description: string; disallowed_tools: string[] }>(base, m, `/v1/mcp/server/${server.server_id}`))).toMatchObject({
       description: 'server-everything, edited in the UI',
       disallowed_tools: ['get-env'],
@@ -343,7 +346,7 @@ describe.each(MODES)('%s', (mode) => {
     await page.getByLabel('Team name').fill('ui-team');
     await tab.refused(async () => {
       await tab.button('Create team').click();
-      await expect.poll(() => tab.fieldError('team_alias').textContent()).toBe('"ui-team" is already used by another team');
+      await poll(() => tab.fieldError('team_alias').textContent()).toBe('"ui-team" is already used by another team');
     });
     expect((await teams()).length).toBe(1);
     await tab.record('teams');
@@ -354,7 +357,7 @@ describe.each(MODES)('%s', (mode) => {
     await tab.title('Organizations');
     await tab.refused(async () => {
       await tab.button('Create organization').click();
-      await expect.poll(() => tab.fieldError('organization_alias').textContent()).toBe('expected a non-empty alias');
+      await poll(() => tab.fieldError('organization_alias').textContent()).toBe('expected a non-empty alias');
     });
     expect((await api<{ organizations: unknown[] }>(base, m, '/organization/list')).organizations).toEqual([]);
     await page.getByLabel('Organization name').fill('ui-org');
@@ -380,7 +383,7 @@ describe.each(MODES)('%s', (mode) => {
     await page.getByLabel('Expires after').fill('soon');
     await tab.refused(async () => {
       await tab.button('Create key').click();
-      await expect.poll(() => tab.fieldError('duration').textContent()).toMatch(/^expected a duration like/);
+      await poll(() => tab.fieldError('duration').textContent()).toMatch(/^expected a duration like/);
     });
     expect(await keyCount()).toBe(keysBefore);
     await page.getByLabel('Expires after').fill('30d');
@@ -414,7 +417,7 @@ describe.each(MODES)('%s', (mode) => {
     // blocked from its page: the MCP endpoint refuses it from then on
     await tab.button('Block').click();
     await tab.button('Unblock').waitFor();
-    await expect.poll(async () => (await fetch(`${base}/mcp`, { method: 'POST', headers: { 'x-litellm-api-key': `Bearer ${key}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' }, body: '{}' })).status, { timeout: 5_000 }).toBe(401);
+    await poll(async () => (await fetch(`${base}/mcp`, { method: 'POST', headers: { 'x-litellm-api-key': `Bearer ${key}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' }, body: '{}' })).status, { timeout: 5_000 }).toBe(401);
     await page.getByRole('link', { name: 'Teams' }).click();
     await page.getByRole('link', { name: 'ui-team' }).click();
     await tab.title('Team ui-team');
@@ -428,8 +431,8 @@ describe.each(MODES)('%s', (mode) => {
     await tab.title('Audit log');
     await page.getByRole('textbox', { name: 'Server', exact: true }).fill('ui_everything');
     await tab.button('Apply filters').click();
-    await expect.poll(() => page.locator('table[data-audit] tbody tr').count(), { timeout: 10_000 }).toBeGreaterThan(0);
-    await expect.poll(() => page.locator('figure.chart figcaption').first().textContent()).toContain('ui_everything');
+    await poll(() => page.locator('table[data-audit] tbody tr').count(), { timeout: 10_000 }).toBeGreaterThan(0);
+    await poll(() => page.locator('figure.chart figcaption').first().textContent()).toContain('ui_everything');
     await tab.record('audit');
     visited.push({ name: 'audit', path: '/audit', title: /^Audit log$/ });
 
