@@ -17,7 +17,8 @@ import type { AccessView } from '../catalog/access.js';
 import { CatalogService, type PreparedCatalog } from '../catalog/catalog.service.js';
 import { errorJson, JsonRpcError, JsonRpcErrorCode, resultJson, type JsonRpcId, type JsonRpcRequest } from './jsonrpc.js';
 import { featureKey, McpIndex, toolsFor } from './mcp-index.js';
-import { SERVER_NAME } from './protocol.js';
+import { ALL_PROTOCOL_VERSIONS, CACHEABLE_METHODS, modernResultJson } from './modern.js';
+import { LATEST_PROTOCOL_VERSION, SERVER_NAME } from './protocol.js';
 import { SessionStore, type McpSession } from './session.store.js';
 
 /** Where a request landed: the aggregate `/mcp` or one server's endpoint. */
@@ -89,10 +90,44 @@ export class McpDispatcher {
     return JSON.stringify({ protocolVersion, capabilities, serverInfo: this.serverInfo(scope) });
   }
 
+  /**
+   * The result of `server/discover` (2026-07-28): every revision served and the capabilities of this endpoint
+   * as the modern era states them (no resources/subscribe, no logging/setLevel; list changes come through
+   * subscriptions/listen).
+   */
+  async discoverResult(scope: McpScope): Promise<string> {
+    const legacy = JSON.parse(await this.initializeResult(scope, LATEST_PROTOCOL_VERSION)) as { capabilities: Record<string, unknown> };
+    const capabilities: Record<string, unknown> = {};
+    for (const name of ['tools', 'prompts', 'resources', 'completions'] as const) {
+      if (legacy.capabilities[name] !== undefined) capabilities[name] = {};
+    }
+    return JSON.stringify({ supportedVersions: ALL_PROTOCOL_VERSIONS, capabilities });
+  }
+
+  /** Answers one 2026-07-28 request: the result shaped as that revision wants it (see modern.ts); never throws. */
+  async respondModern(request: JsonRpcRequest, ctx: McpCallContext): Promise<string> {
+    return this.respond(request, ctx, async (text) =>
+      modernResultJson(text, {
+        serverInfo: this.serverInfo(ctx.scope),
+        ...(CACHEABLE_METHODS.has(request.method) ? { cache: await this.cacheHint(request, ctx) } : {}),
+      }),
+    );
+  }
+
+  /** How long a modern client may reuse this result, and whether it may share it with other users. */
+  private async cacheHint(_request: JsonRpcRequest, _ctx: McpCallContext): Promise<{ ttlMs: number; cacheScope: 'public' | 'private' }> {
+    return { ttlMs: 0, cacheScope: 'private' };
+  }
+
   /** Answers one request as JSON-RPC response text; never throws. */
-  async respond(request: JsonRpcRequest, ctx: McpCallContext): Promise<string> {
+  async respond(request: JsonRpcRequest, ctx: McpCallContext, shape?: (resultText: string) => Promise<string>): Promise<string> {
     try {
-      return resultJson(request.id, await this.dispatch(request, ctx));
+      if (request.method === 'server/discover' && ctx.session.stateless) {
+        const text = await this.discoverResult(ctx.scope);
+        return resultJson(request.id, shape ? await shape(text) : text);
+      }
+      const text = await this.dispatch(request, ctx);
+      return resultJson(request.id, shape ? await shape(text) : text);
     } catch (error) {
       if (error instanceof JsonRpcError) return errorJson(request.id, error.code, error.message, error.data);
       if (error instanceof DomainError) {
@@ -303,7 +338,7 @@ export class McpDispatcher {
     if (args !== undefined && (typeof args !== 'object' || args === null || Array.isArray(args))) {
       throw new JsonRpcError(JsonRpcErrorCode.INVALID_PARAMS, 'params.arguments must be an object');
     }
-    const result = await this.callToolAs(ctx.principal, ctx.scope, name, request.params!, ctx.headers, ctx.session.id, ctx);
+    const result = await this.callToolAs(ctx.principal, ctx.scope, name, request.params!, ctx.headers, ctx.session.stateless ? null : ctx.session.id, ctx);
     if (result === undefined) throw new JsonRpcError(JsonRpcErrorCode.INVALID_PARAMS, `Unknown tool: ${name}`);
     return JSON.stringify(result);
   }
@@ -393,7 +428,7 @@ export class McpDispatcher {
       method,
       params,
       forward_headers,
-      ...(session
+      ...(session && !session.stateless
         ? {
             client: {
               session_id: session.id,
@@ -432,7 +467,7 @@ export class McpDispatcher {
       } else {
         reply = await this.bus.call(UpstreamRequest, request, options);
       }
-      if (session && reply.instance && reply.instance !== instance) await this.sessions.recordUpstream(session, server.server_id, reply.instance);
+      if (session && !session.stateless && reply.instance && reply.instance !== instance) await this.sessions.recordUpstream(session, server.server_id, reply.instance);
       return reply.result;
     } catch (error) {
       if (!(error instanceof DomainError)) throw error;

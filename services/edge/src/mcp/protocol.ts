@@ -6,6 +6,10 @@ import { LATEST_PROTOCOL_VERSION as SDK_LATEST, SUPPORTED_PROTOCOL_VERSIONS as S
  */
 export const SUPPORTED_PROTOCOL_VERSIONS: readonly string[] = SDK_VERSIONS.filter((v) => v >= '2024-11-05');
 export const LATEST_PROTOCOL_VERSION = SDK_LATEST;
+/** The session-based revisions (initialize, Mcp-Session-Id): what `initialize` negotiates. */
+export const LEGACY_PROTOCOL_VERSIONS = SUPPORTED_PROTOCOL_VERSIONS;
+/** The stateless revisions, newest first: every request names one in its `_meta` (see modern.ts). */
+export const MODERN_PROTOCOL_VERSIONS: readonly string[] = ['2026-07-28'];
 
 /** The client's requested revision when we speak it, else our newest (the client then decides). */
 export function negotiateProtocolVersion(requested: unknown): string {

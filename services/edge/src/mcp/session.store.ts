@@ -22,6 +22,11 @@ export interface McpSession {
   dedicated?: boolean;
   /** server_id -> the connector instance holding this client's own upstream session on that server. */
   upstreams?: Record<string, string>;
+  /**
+   * Not a stored session: the context of one 2026-07-28 request, which has none. Its calls use the connectors'
+   * pooled upstream sessions and nothing is recorded.
+   */
+  stateless?: true;
 }
 
 const LOCAL_TTL_MS = 60_000;

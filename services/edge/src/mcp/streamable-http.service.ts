@@ -12,6 +12,7 @@ import { ORIGIN_POLICY } from '../tokens.js';
 import { classify, errorJson, JsonRpcErrorCode, resultJson, type ClassifiedMessage, type JsonRpcRequest } from './jsonrpc.js';
 import { McpDispatcher, type McpScope, type RequestExtra } from './mcp.dispatcher.js';
 import { writeMcpError } from './mcp-errors.js';
+import { admitModernRequest, isModernTraffic, MODERN_METHODS, ModernRejection } from './modern.js';
 import { NotificationStreams } from './notification-streams.js';
 import { isSupportedProtocolHeader, negotiateProtocolVersion } from './protocol.js';
 import { SessionStore, type McpSession } from './session.store.js';
@@ -46,6 +47,8 @@ export class StreamableHttpService {
       const principal = await this.principals.authenticate(req.headers);
       await this.limits.countRequest(principal); // every authenticated request counts once against rpm_limit
       const body = await readJsonBody(req, this.bodyLimit, { jsonRpc: true });
+      // 2026-07-28 traffic is told by the body (its _meta names a revision), with the header as a cross-check
+      if (isModernTraffic(body, req.headers)) return await this.postModern(body, req, res, scope, principal);
       if (!isSupportedProtocolHeader(req.headers['mcp-protocol-version'] as string | undefined)) {
         throw new HttpProblem(400, `Unsupported MCP-Protocol-Version: ${req.headers['mcp-protocol-version']}`, JsonRpcErrorCode.INVALID_REQUEST);
       }
@@ -97,6 +100,65 @@ export class StreamableHttpService {
       }
     } catch (error) {
       writeMcpError(res, error);
+    }
+  }
+
+  /**
+   * One 2026-07-28 request: no session to look up, nothing stored; whichever replica receives it answers from
+   * its catalog and the connectors' pooled upstream sessions. Rejections before dispatch carry the HTTP status
+   * the revision names; everything after is an in-band JSON-RPC reply.
+   */
+  private async postModern(body: unknown, req: IncomingMessage, res: ServerResponse, scope: McpScope, principal: Principal): Promise<void> {
+    let id: string | number | null = null;
+    try {
+      if (Array.isArray(body)) throw new ModernRejection(400, JsonRpcErrorCode.INVALID_REQUEST, 'Invalid Request: 2026-07-28 requests are not batched');
+      const message = classify(body);
+      if (message.kind === 'notification') {
+        res.writeHead(202).end();
+        return;
+      }
+      if (message.kind !== 'request') {
+        throw new ModernRejection(400, JsonRpcErrorCode.INVALID_REQUEST, message.kind === 'invalid' ? `Invalid Request: ${message.reason}` : 'Invalid Request: expected a request');
+      }
+      const request = message.message;
+      id = request.id;
+      const envelope = admitModernRequest(request, req.headers);
+      if (!MODERN_METHODS.has(request.method)) {
+        throw new ModernRejection(404, JsonRpcErrorCode.METHOD_NOT_FOUND, `Method not found: ${request.method} (not part of ${envelope.protocolVersion})`);
+      }
+      await this.dispatcher.assertScope(scope, principal, req.headers);
+      const session: McpSession = {
+        id: 'stateless',
+        scope: scopeKey(scope),
+        protocolVersion: envelope.protocolVersion,
+        ownerHash: principal.token_hash,
+        clientInfo: envelope.clientInfo,
+        // capability-gated tools need the client's answers relayed, which this path does not do yet
+        clientCapabilities: {},
+        createdAt: Date.now(),
+        stateless: true,
+      };
+      let release: Release;
+      try {
+        release = await this.limits.admit(principal);
+      } catch (error) {
+        return writeMcpError(res, error, id);
+      }
+      const responder = new PostResponder(req, res);
+      // progress and log messages go out on the response stream; the era has no server-to-client requests
+      const extra: RequestExtra = { sendNotification: (n) => responder.sendNotification(n), sendRequest: () => undefined };
+      try {
+        responder.finish(await this.dispatcher.respondModern(request, { principal, scope, headers: req.headers, session, requestId: request.id, extra }));
+      } finally {
+        release();
+      }
+    } catch (error) {
+      if (error instanceof ModernRejection) {
+        res.writeHead(error.status, { 'content-type': 'application/json' });
+        res.end(errorJson(id, error.code, error.message, error.data));
+        return;
+      }
+      writeMcpError(res, error, id);
     }
   }
 

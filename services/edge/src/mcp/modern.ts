@@ -1,0 +1,170 @@
+/**
+ * MCP revision 2026-07-28 ("modern"): no session and no initialize; every request names its protocol version,
+ * client capabilities and client info in `params._meta`, and the Streamable HTTP POST mirrors the version, the
+ * method and the name in headers. The edge decides per request which era a client speaks (body first, the
+ * header as a cross-check), and rejects a modern request before any work with the errors the revision names.
+ */
+import type { IncomingHttpHeaders } from 'node:http';
+import { JsonRpcErrorCode, type JsonRpcRequest } from './jsonrpc.js';
+import { LEGACY_PROTOCOL_VERSIONS, MODERN_PROTOCOL_VERSIONS } from './protocol.js';
+
+export const PROTOCOL_VERSION_META_KEY = 'io.modelcontextprotocol/protocolVersion';
+export const CLIENT_CAPABILITIES_META_KEY = 'io.modelcontextprotocol/clientCapabilities';
+export const CLIENT_INFO_META_KEY = 'io.modelcontextprotocol/clientInfo';
+export const SERVER_INFO_META_KEY = 'io.modelcontextprotocol/serverInfo';
+
+export const ModernErrorCode = {
+  /** A header mirrored from the body is missing, malformed or disagrees with it. */
+  HEADER_MISMATCH: -32020,
+  MISSING_REQUIRED_CLIENT_CAPABILITY: -32021,
+  /** The request names a revision this server does not speak; data.supported lists those it does. */
+  UNSUPPORTED_PROTOCOL_VERSION: -32022,
+} as const;
+
+/** Every revision served, newest first: what `server/discover` and -32022 name. */
+export const ALL_PROTOCOL_VERSIONS: readonly string[] = [...MODERN_PROTOCOL_VERSIONS, ...LEGACY_PROTOCOL_VERSIONS];
+
+/** Methods that carry a name or URI the `Mcp-Name` header mirrors, and which params field it is. */
+const NAME_SOURCE: Record<string, string> = { 'tools/call': 'name', 'prompts/get': 'name', 'resources/read': 'uri' };
+
+/** Methods that exist in 2026-07-28 (ping, logging/setLevel, resources/subscribe and initialize do not). */
+export const MODERN_METHODS = new Set([
+  'server/discover',
+  'tools/list',
+  'tools/call',
+  'prompts/list',
+  'prompts/get',
+  'resources/list',
+  'resources/templates/list',
+  'resources/read',
+  'completion/complete',
+]);
+
+/** Results the revision makes cacheable: they carry `ttlMs` and `cacheScope`. */
+export const CACHEABLE_METHODS = new Set(['server/discover', 'tools/list', 'prompts/list', 'resources/list', 'resources/templates/list', 'resources/read']);
+
+/** A modern request rejected before dispatch: answered with this HTTP status and JSON-RPC error. */
+export class ModernRejection extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: number,
+    message: string,
+    readonly data?: unknown,
+  ) {
+    super(message);
+  }
+}
+
+/** What a modern request says about its client (the per-request replacement of initialize). */
+export interface ModernEnvelope {
+  protocolVersion: string;
+  clientCapabilities: Record<string, unknown>;
+  clientInfo: Record<string, unknown> | null;
+}
+
+/** The envelope's version claim, when the body makes one (what decides the era). */
+export function envelopeVersion(message: unknown): unknown {
+  if (!message || typeof message !== 'object' || Array.isArray(message)) return undefined;
+  const params = (message as { params?: unknown }).params;
+  if (!params || typeof params !== 'object') return undefined;
+  const meta = (params as { _meta?: unknown })._meta;
+  if (!meta || typeof meta !== 'object') return undefined;
+  return (meta as Record<string, unknown>)[PROTOCOL_VERSION_META_KEY];
+}
+
+/**
+ * Whether this POST body is modern traffic: a single message whose `_meta` claims a protocol version, or one
+ * whose MCP-Protocol-Version header names a modern revision (then a missing envelope is an error, never a fall
+ * back to the session path), or `server/discover`.
+ */
+export function isModernTraffic(body: unknown, headers: IncomingHttpHeaders): boolean {
+  if (Array.isArray(body)) return body.some((m) => envelopeVersion(m) !== undefined);
+  if (envelopeVersion(body) !== undefined) return true;
+  const header = headers['mcp-protocol-version'];
+  if (typeof header === 'string' && MODERN_PROTOCOL_VERSIONS.includes(header)) return true;
+  return (body as { method?: unknown } | null)?.method === 'server/discover';
+}
+
+/**
+ * The edge rungs of the revision's validation ladder, in its order: the body's version is supported (-32022),
+ * the headers mirror the body (-32020), the envelope is well formed (-32602). Returns the envelope.
+ */
+export function admitModernRequest(request: JsonRpcRequest, headers: IncomingHttpHeaders): ModernEnvelope {
+  const meta = request.params?._meta as Record<string, unknown> | undefined;
+  const claimed = meta?.[PROTOCOL_VERSION_META_KEY];
+  const header = headers['mcp-protocol-version'];
+  if (claimed === undefined) {
+    throw new ModernRejection(400, JsonRpcErrorCode.INVALID_PARAMS, `Invalid params: _meta["${PROTOCOL_VERSION_META_KEY}"] is required`, {
+      missing: [PROTOCOL_VERSION_META_KEY],
+    });
+  }
+  if (typeof claimed !== 'string' || !MODERN_PROTOCOL_VERSIONS.includes(claimed)) {
+    throw new ModernRejection(400, ModernErrorCode.UNSUPPORTED_PROTOCOL_VERSION, `Unsupported protocol version: ${String(claimed)}`, {
+      supported: [...MODERN_PROTOCOL_VERSIONS],
+      requested: claimed,
+    });
+  }
+  if (header === undefined) throw mismatch('the MCP-Protocol-Version header is required');
+  if (header !== claimed) throw mismatch(`MCP-Protocol-Version header ${String(header)} does not match the body's ${claimed}`);
+  const method = headers['mcp-method'];
+  if (method === undefined) throw mismatch('the Mcp-Method header is required');
+  if (method !== request.method) throw mismatch(`Mcp-Method header ${String(method)} does not match the body's ${request.method}`);
+  const field = NAME_SOURCE[request.method];
+  if (field) {
+    const value = request.params?.[field];
+    const name = headers['mcp-name'];
+    if (typeof value === 'string') {
+      if (name === undefined) throw mismatch('the Mcp-Name header is required');
+      if (typeof name !== 'string' || decodeHeaderValue(name) !== value) throw mismatch(`Mcp-Name header does not match params.${field}`);
+    }
+  }
+  const capabilities = meta![CLIENT_CAPABILITIES_META_KEY];
+  if (!capabilities || typeof capabilities !== 'object' || Array.isArray(capabilities)) {
+    throw new ModernRejection(400, JsonRpcErrorCode.INVALID_PARAMS, `Invalid params: _meta["${CLIENT_CAPABILITIES_META_KEY}"] must be an object`, {
+      missing: [CLIENT_CAPABILITIES_META_KEY],
+    });
+  }
+  const info = meta![CLIENT_INFO_META_KEY];
+  return {
+    protocolVersion: claimed,
+    clientCapabilities: capabilities as Record<string, unknown>,
+    clientInfo: info && typeof info === 'object' ? (info as Record<string, unknown>) : null,
+  };
+}
+
+function mismatch(message: string): ModernRejection {
+  return new ModernRejection(400, ModernErrorCode.HEADER_MISMATCH, `Header mismatch: ${message}`);
+}
+
+const BASE64_PREFIX = '=?base64?';
+const BASE64_SUFFIX = '?=';
+
+/** Header values that are not plain printable ASCII travel as `=?base64?{utf-8 as base64}?=`. */
+export function decodeHeaderValue(value: string): string {
+  if (value.startsWith(BASE64_PREFIX) && value.endsWith(BASE64_SUFFIX)) {
+    return Buffer.from(value.slice(BASE64_PREFIX.length, value.length - BASE64_SUFFIX.length), 'base64').toString('utf8');
+  }
+  return value;
+}
+
+/** Result fields a modern result carries before the method's own (which win where both set one). */
+export interface ModernResultFields {
+  serverInfo: Record<string, unknown>;
+  cache?: { ttlMs: number; cacheScope: 'public' | 'private' };
+}
+
+/**
+ * A prepared result (JSON text) as the revision shapes it: `resultType`, the cache hints of cacheable methods
+ * and the server's identity in `_meta`. Spliced as text: prepared lists are never parsed again. A result that
+ * already says what it is (an upstream's `input_required`) keeps its own `resultType`.
+ */
+export function modernResultJson(resultText: string, fields: ModernResultFields): string {
+  const head: Record<string, unknown> = { resultType: 'complete' };
+  if (fields.cache) Object.assign(head, fields.cache);
+  const prefix = JSON.stringify(head).slice(1, -1);
+  const meta = `"_meta":${JSON.stringify({ [SERVER_INFO_META_KEY]: fields.serverInfo })}`;
+  const body = resultText.trim();
+  const inner = body.slice(1, -1).trim();
+  // a result with its own _meta keeps it (JSON's last duplicate wins); ours goes first
+  return inner ? `{${prefix},${meta},${inner}}` : `{${prefix},${meta}}`;
+}
