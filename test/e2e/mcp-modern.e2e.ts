@@ -1,6 +1,6 @@
 import { Client as ClientV2, StreamableHTTPClientTransport as TransportV2 } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectClient, eventually, keyHeaders, MODES, printLogsOnFailure, rawPost, request, startEverything, startSuite, textOf, type HttpEverything, type Suite } from './support/index.js';
+import { connectClient, eventually, generateKey, keyHeaders, MODES, printLogsOnFailure, rawPost, request, startEverything, startSuite, textOf, type HttpEverything, type Suite } from './support/index.js';
 
 // Issue 9, done-means 1 and 2 (the stateless part): MCP 2026-07-28 on the same endpoints as the 2025 revisions,
 // through the gateway to server-everything (a 2025-era upstream), driven by the official v2 client pinned to
@@ -144,6 +144,24 @@ describe.each(MODES)('MCP 2026-07-28 beside the 2025 revisions (%s)', (mode) => 
     const rightName = await rawPost(url, call, { key, headers: modernHeaders('tools/call', { 'mcp-name': 'ev-echo' }) });
     expect(rightName.status).toBe(200);
     expect(textOf(rightName.message.result)).toContain('x');
+  });
+
+  it('gives lists cache hints merged across servers: public for what every caller sees, private when permissions filter it', async () => {
+    const url = `${suite!.edgeUrls[0]}/mcp`;
+    const list = (key: string, method: string) => rawPost(url, modernRequest(method), { key, headers: modernHeaders(method) });
+    for (const method of ['tools/list', 'prompts/list', 'resources/list', 'resources/templates/list']) {
+      const reply = await list(suite!.masterKey, method);
+      expect(reply.message.result, method).toMatchObject({ resultType: 'complete', ttlMs: 30_000, cacheScope: 'public' });
+    }
+    const { key: whole } = await generateKey(suite!, { object_permission: { mcp_servers: ['ev'] } });
+    expect((await list(whole, 'tools/list')).message.result.cacheScope).toBe('public');
+    const { key: narrowed } = await generateKey(suite!, { object_permission: { mcp_servers: ['ev'], mcp_tool_permissions: { ev: ['echo'] } } });
+    const filtered = (await list(narrowed, 'tools/list')).message.result;
+    expect(filtered.tools.map((t: { name: string }) => t.name)).toEqual(['ev-echo']);
+    expect(filtered.cacheScope).toBe('private');
+    const doc = (await list(suite!.masterKey, 'resources/list')).message.result.resources[0];
+    const read = await rawPost(url, modernRequest('resources/read', { uri: doc.uri }), { key: suite!.masterKey, headers: modernHeaders('resources/read', { 'mcp-name': doc.uri }) });
+    expect(read.message.result).toMatchObject({ resultType: 'complete', ttlMs: 0, cacheScope: 'private' });
   });
 
   it('still refuses a key it does not know, on the modern path too', async () => {

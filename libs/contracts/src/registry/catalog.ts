@@ -35,6 +35,11 @@ export const CatalogServer = z.object({
   resource_templates: z.array(UpstreamResourceTemplate).optional(),
   /** Tools listed only to clients declaring one capability (sampling, elicitation, roots): name -> extra tools. */
   capability_tools: z.record(z.string(), z.array(UpstreamTool)).optional(),
+  /**
+   * Cache hints an upstream speaking 2026-07-28 gave its lists (method -> hint); none for 2025-era upstreams,
+   * whose lists the gateway vouches for itself.
+   */
+  cache_hints: z.record(z.string(), z.object({ ttl_ms: z.number().int().min(0), scope: z.enum(['public', 'private']) })).optional(),
 });
 export type CatalogServer = z.infer<typeof CatalogServer>;
 

@@ -45,6 +45,8 @@ export interface McpCallContext {
 }
 
 const UPSTREAM_CALL_BUDGET_MS = 300_000;
+/** How long a list of a 2025-era upstream stays good: the catalog's own refresh interval. */
+const LIST_TTL_MS = 30_000;
 const PACKAGE_VERSION = '0.1.0';
 
 /**
@@ -114,9 +116,35 @@ export class McpDispatcher {
     );
   }
 
-  /** How long a modern client may reuse this result, and whether it may share it with other users. */
-  private async cacheHint(_request: JsonRpcRequest, _ctx: McpCallContext): Promise<{ ttlMs: number; cacheScope: 'public' | 'private' }> {
-    return { ttlMs: 0, cacheScope: 'private' };
+  /**
+   * How long a modern client may reuse this result, and whether a cache may share it between users. A list
+   * merges its servers' hints: the smallest `ttlMs` (the gateway's own refresh interval for upstreams that give
+   * none), and `private` when any server says so or when the caller's permissions (or `x-mcp-servers`) hide
+   * anything another caller would see. `resources/read` is the upstream's to say (its hints win in the result);
+   * without them it is not to be reused.
+   */
+  async cacheHint(request: JsonRpcRequest, ctx: McpCallContext): Promise<{ ttlMs: number; cacheScope: 'public' | 'private' }> {
+    if (request.method === 'resources/read') return { ttlMs: 0, cacheScope: 'private' };
+    const catalog = await this.catalogs.current();
+    if (request.method === 'server/discover') return { ttlMs: LIST_TTL_MS, cacheScope: ctx.scope.kind === 'aggregate' ? 'public' : 'private' };
+    const view = this.viewFor(catalog, ctx.principal, ctx.headers);
+    let ttlMs = LIST_TTL_MS;
+    let shared = true;
+    for (const server of catalog.catalog.servers) {
+      if (server.status !== 'healthy' || (ctx.scope.kind === 'server' && server.server_name !== ctx.scope.serverName)) continue;
+      const entry = view.servers.get(server.server_id);
+      // filtered for this caller: a server it may not use, or (for tools) a tool of it withheld
+      if (!entry || (request.method === 'tools/list' && !server.tools.every((t) => entry.toolNames.has(t.name)))) {
+        shared = false;
+        continue;
+      }
+      const hint = server.cache_hints?.[request.method];
+      if (hint) {
+        ttlMs = Math.min(ttlMs, hint.ttl_ms);
+        if (hint.scope === 'private') shared = false;
+      }
+    }
+    return { ttlMs, cacheScope: shared ? 'public' : 'private' };
   }
 
   /** Answers one request as JSON-RPC response text; never throws. */
