@@ -236,7 +236,13 @@ function descendants(pid: number): number[] {
 /** The remote ports of the TCP sockets `pid` holds open (its fds matched against /proc/<pid>/net/tcp and tcp6). */
 function tcpRemotePorts(pid: number): number[] {
   const inodes = new Set<string>();
-  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+  let fds: string[];
+  try {
+    fds = readdirSync(`/proc/${pid}/fd`);
+  } catch {
+    return []; // the process has ended meanwhile (e.g. a catalog session's stdio server)
+  }
+  for (const fd of fds) {
     try {
       const match = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
       if (match) inodes.add(match[1]!);

@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { InProcessBus, NatsBus, type Bus } from '#libs/bus';
 import { openStores, type Stores } from '#libs/cache';
-import { openEmbeddedDatabase, type DatabaseTarget } from '#libs/database';
+import { openEmbeddedDatabase, type DatabaseTarget, type EmbeddedDatabase } from '#libs/database';
 
 /** What a service is given instead of connections of its own: the bus, the stores and the database. */
 export interface Infrastructure {
@@ -37,7 +37,13 @@ export interface OpenedInfrastructure extends Infrastructure {
  * Opens what `needs` asks for: NATS or the in-process bus, Postgres or the embedded database (PGlite in
  * SWITCHBOARD_DATA_DIR), Redis or memory stores. Each part is chosen by whether its URL is set.
  */
-export async function openInfrastructure(env: InfrastructureEnv, needs: InfrastructureNeeds, name: string): Promise<OpenedInfrastructure> {
+export async function openInfrastructure(
+  env: InfrastructureEnv,
+  needs: InfrastructureNeeds,
+  name: string,
+  /** The embedded database, when the caller began opening it already (on SWITCHBOARD_DATA_DIR). */
+  opening?: Promise<EmbeddedDatabase>,
+): Promise<OpenedInfrastructure> {
   const closers: (() => Promise<void>)[] = [];
   const parts: string[] = [];
   try {
@@ -52,7 +58,7 @@ export async function openInfrastructure(env: InfrastructureEnv, needs: Infrastr
         parts.push(`database Postgres (${redactUrl(env.DATABASE_URL)})`);
       } else {
         const dataDir = resolve(env.SWITCHBOARD_DATA_DIR);
-        const embedded = await openEmbeddedDatabase(dataDir);
+        const embedded = await (opening ?? openEmbeddedDatabase(dataDir));
         closers.push(() => embedded.close());
         database = embedded.target;
         parts.push(`database embedded (${dataDir})`);
@@ -67,6 +73,7 @@ export async function openInfrastructure(env: InfrastructureEnv, needs: Infrastr
       parts.push(env.REDIS_URL ? `stores Redis (${redactUrl(env.REDIS_URL)})` : 'stores in memory');
     }
 
+    if (opening && !database) await (await opening).close(); // opened for nothing: DATABASE_URL or no need
     return {
       bus,
       stores,

@@ -13,6 +13,7 @@ import {
   type ClientCapabilities,
 } from '@modelcontextprotocol/sdk/types.js';
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { Bus } from '#libs/bus';
 import {
@@ -153,6 +154,10 @@ export class UpstreamPool implements OnModuleInit, OnModuleDestroy {
   /** Calls in flight by client session and request id (notifications/cancelled names them so). */
   private readonly inflight = new Map<string, AbortController>();
   private readonly stops: (() => void)[] = [];
+  /** Sessions being closed, awaited at shutdown. */
+  private readonly closing = new Set<Promise<void>>();
+  /** Processes of the stdio servers this pool started and has not seen exit, terminated at shutdown whatever their slot. */
+  private readonly stdioPids = new Set<number>();
   private progressSeq = 0;
   private sweeper: NodeJS.Timeout | undefined;
   private stopped = false;
@@ -203,6 +208,10 @@ export class UpstreamPool implements OnModuleInit, OnModuleDestroy {
     const entries = [...this.entries.values()];
     this.entries.clear();
     await Promise.all(entries.map((entry) => this.closeEntry(entry)));
+    // sessions closed earlier may still be closing (a stdio server is given time to exit), and a connect may have
+    // been in flight: whatever stdio process this pool started and is still there gets SIGTERM now
+    for (const pid of this.stdioPids) terminate(pid);
+    await Promise.allSettled([...this.closing]);
   }
 
   /**
@@ -519,10 +528,10 @@ export class UpstreamPool implements OnModuleInit, OnModuleDestroy {
       }
       throw error;
     }
+    if (inner instanceof StdioClientTransport && inner.pid !== null) this.stdioPids.add(inner.pid);
     if (this.stopped || this.entries.get(server.server_id) !== entry || entry.slots.get(slot.key) !== slot) {
       // the pool stopped, the definition changed or the slot was closed while we were connecting
-      session.closing = true;
-      await client.close().catch(() => undefined);
+      await this.closeSession(session);
       throw new DomainError('UPSTREAM_UNAVAILABLE', `upstream ${server.server_name} changed while connecting`, { server: server.server_name });
     }
     slot.session = session;
@@ -633,9 +642,23 @@ export class UpstreamPool implements OnModuleInit, OnModuleDestroy {
     slot.session = undefined;
     if (session) {
       this.log.log(`closing the upstream session of ${entry.server.server_name} ${slot.owner ? `for client session ${slot.owner}` : slot.key}: ${why}`);
-      session.closing = true;
-      await session.client.close().catch(() => undefined);
+      await this.closeSession(session);
     }
+  }
+
+  /**
+   * Closes one session, tracked until done. The SDK gives a stdio server 2 s to exit after its stdin closes, then
+   * SIGTERM; while this connector is stopping it gets SIGTERM at once, so that no process outlives the connector.
+   */
+  private async closeSession(session: Session): Promise<void> {
+    session.closing = true;
+    const pid = session.inner instanceof StdioClientTransport ? session.inner.pid : null; // gone once close() starts
+    const closing = session.client.close().catch(() => undefined);
+    this.closing.add(closing);
+    if (this.stopped && pid !== null) terminate(pid);
+    await closing;
+    this.closing.delete(closing);
+    if (pid !== null) this.stdioPids.delete(pid);
   }
 
   private async drop(serverId: string, serverName: string): Promise<void> {
@@ -655,10 +678,7 @@ export class UpstreamPool implements OnModuleInit, OnModuleDestroy {
         const session = slot.session;
         slot.session = undefined;
         const pending = slot.connecting;
-        if (session) {
-          session.closing = true;
-          await session.client.close().catch(() => undefined);
-        }
+        if (session) await this.closeSession(session);
         // a connect still in flight notices the slot is gone and closes its own session; don't wait long for it
         if (pending) await Promise.race([pending.catch(() => undefined), new Promise((r) => setTimeout(r, 2_000).unref())]);
       }),
@@ -713,3 +733,19 @@ const fetchWithRequestHeaders = (url: string | URL, init?: RequestInit): Promise
   for (const [name, value] of Object.entries(extra)) headers.set(name, value);
   return fetch(url, { ...init, headers });
 };
+
+/** SIGTERM to a stdio server's process, if it is still there and still this process's child (pids are reused). */
+function terminate(pid: number): void {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8'); // Linux; elsewhere the catch below just sends it
+    const parent = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    if (parent !== process.pid) return;
+  } catch {
+    if (process.platform === 'linux') return; // no such process any more
+  }
+  try {
+    process.kill(pid, 'SIGTERM');
+  } catch {
+    // already gone
+  }
+}
