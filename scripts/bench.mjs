@@ -40,6 +40,8 @@ const MASTER_KEY = 'sk-bench-master-key';
 // server-everything answers 2025-11-25 sessions about 1.2 ms slower than 2025-06-18 ones (measured here), which
 // would otherwise be counted as gateway overhead or hidden by it.
 const PROTOCOL_VERSION = '2025-06-18';
+/** The stateless revision the gateway serves beside the 2025 ones (measured against the same direct upstream). */
+const MODERN_VERSION = '2026-07-28';
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
 const log = (msg) => process.stderr.write(`bench: ${msg}\n`);
@@ -108,6 +110,38 @@ class Session {
     const reply = replyOf(response, id);
     const text = reply?.result?.content?.[0]?.text;
     if (response.status !== 200 || text !== `Echo: ${message}`) throw new Error(`tools/call answered ${response.status}: ${response.text.slice(0, 300)}`);
+    return elapsed;
+  }
+}
+
+/**
+ * A 2026-07-28 client: no session; every request carries its revision, capabilities and client info in `_meta`
+ * and mirrors them in headers. `initialize` asks `server/discover` once (the revision must be offered).
+ */
+class ModernSession extends Session {
+  meta() {
+    return { 'io.modelcontextprotocol/protocolVersion': MODERN_VERSION, 'io.modelcontextprotocol/clientCapabilities': {}, 'io.modelcontextprotocol/clientInfo': { name: 'bench', version: '1' } };
+  }
+
+  async initialize() {
+    const id = this.nextId++;
+    const headers = { ...this.headers, 'mcp-protocol-version': MODERN_VERSION, 'mcp-method': 'server/discover' };
+    const response = await post(this.url, { jsonrpc: '2.0', id, method: 'server/discover', params: { _meta: this.meta() } }, headers);
+    const reply = replyOf(response, id);
+    if (response.status !== 200 || !reply?.result?.supportedVersions?.includes(MODERN_VERSION)) {
+      throw new Error(`server/discover on ${this.url} answered ${response.status}: ${response.text.slice(0, 300)}`);
+    }
+  }
+
+  async call(tool, message) {
+    const id = this.nextId++;
+    const headers = { ...this.headers, 'mcp-protocol-version': MODERN_VERSION, 'mcp-method': 'tools/call', 'mcp-name': tool };
+    const started = process.hrtime.bigint();
+    const response = await post(this.url, { jsonrpc: '2.0', id, method: 'tools/call', params: { name: tool, arguments: { message }, _meta: this.meta() } }, headers);
+    const elapsed = Number(process.hrtime.bigint() - started) / 1e6;
+    const reply = replyOf(response, id);
+    const text = reply?.result?.content?.[0]?.text;
+    if (response.status !== 200 || reply?.result?.resultType !== 'complete' || text !== `Echo: ${message}`) throw new Error(`tools/call answered ${response.status}: ${response.text.slice(0, 300)}`);
     return elapsed;
   }
 }
@@ -217,14 +251,16 @@ async function main() {
     direct: { url: upstream.url, headers: {}, tool: 'echo' },
     gateway: { url: gatewayUrl, headers: { 'x-litellm-api-key': `Bearer ${MASTER_KEY}` }, tool: 'ev-echo' },
     gatewayKey: { url: gatewayUrl, headers: { 'x-litellm-api-key': `Bearer ${virtualKey}` }, tool: 'ev-echo' },
+    // the same gateway spoken to in 2026-07-28: no session, the upstream (2025-era) behind it unchanged
+    gatewayModern: { url: gatewayUrl, headers: { 'x-litellm-api-key': `Bearer ${MASTER_KEY}` }, tool: 'ev-echo', modern: true },
     oneProcess: { url: oneProcessUrl, headers: { 'x-litellm-api-key': `Bearer ${MASTER_KEY}` }, tool: 'ev-echo' },
     quiet: { url: `${quiet.edgeUrls[0]}/mcp`, headers: { 'x-litellm-api-key': `Bearer ${MASTER_KEY}` }, tool: 'ev-echo' },
     observed: { url: `${observed.edgeUrls[0]}/mcp`, headers: { 'x-litellm-api-key': `Bearer ${MASTER_KEY}` }, tool: 'ev-echo' },
   };
   const SIDE_NAMES = Object.keys(sides);
   // The gateway lists the upstream's tools once its catalog is fetched.
-  for (const side of [sides.gateway, sides.gatewayKey, sides.oneProcess, sides.quiet, sides.observed]) {
-    const probe = new Session(side.url, side.headers);
+  for (const side of [sides.gateway, sides.gatewayKey, sides.gatewayModern, sides.oneProcess, sides.quiet, sides.observed]) {
+    const probe = side.modern ? new ModernSession(side.url, side.headers) : new Session(side.url, side.headers);
     await probe.initialize();
     const deadline = Date.now() + 30_000;
     for (;;) {
@@ -244,7 +280,7 @@ async function main() {
     for (const [name, side] of Object.entries(sides)) {
       sessions[name] = await Promise.all(
         Array.from({ length: concurrency }, async () => {
-          const session = new Session(side.url, side.headers);
+          const session = side.modern ? new ModernSession(side.url, side.headers) : new Session(side.url, side.headers);
           await session.initialize();
           return session;
         }),
@@ -265,6 +301,7 @@ async function main() {
       direct: summarize(sinks.direct),
       gateway: summarize(sinks.gateway),
       gatewayKey: summarize(sinks.gatewayKey),
+      gatewayModern: summarize(sinks.gatewayModern),
       oneProcess: summarize(sinks.oneProcess),
       quiet: summarize(sinks.quiet),
       observed: summarize(sinks.observed),
@@ -330,6 +367,25 @@ function report(results) {
   out.push('');
   for (const r of keyRows) out.push(keyLine(r));
   out.push('');
+  // The same run, the same gateway spoken to in 2026-07-28 (stateless) instead of a 2025-06-18 session.
+  const eraRows = [['c', '2025-06-18 session: added p50 ms', '2025 calls/s', '2026-07-28 stateless: added p50 ms', '2026 added p99 ms', '2026 calls/s', 'throughput ratio 2026/2025', 'errors']];
+  for (const { concurrency, direct, gateway, gatewayModern } of results) {
+    eraRows.push([
+      String(concurrency),
+      f(gateway.p50 - direct.p50),
+      f(gateway.throughput, 0),
+      f(gatewayModern.p50 - direct.p50),
+      f(gatewayModern.p99 - direct.p99),
+      f(gatewayModern.throughput, 0),
+      f(gatewayModern.throughput / gateway.throughput),
+      String(gatewayModern.errors),
+    ]);
+  }
+  const eraWidths = eraRows[0].map((_, i) => Math.max(...eraRows.map((r) => r[i].length)));
+  out.push('a modern (2026-07-28, no session) vs a 2025-era tools/call through the same gateway, same run, same direct upstream:');
+  out.push('');
+  for (const r of eraRows) out.push(r.map((cell, i) => cell.padStart(eraWidths[i])).join('  '));
+  out.push('');
   // The same run, the one-process default (in-process bus, embedded database, memory stores).
   const oneRows = [['c', 'distributed: added p50 ms', 'one process: added p50 ms', 'one process: added p99 ms', 'one process calls/s', 'throughput ratio', 'errors']];
   for (const { concurrency, direct, gateway, oneProcess: one } of results) {
@@ -370,7 +426,7 @@ function report(results) {
     );
   }
   if (llmResults) out.push('', ...reportLlm(llmResults));
-  const errors = results.reduce((n, r) => n + r.direct.errors + r.gateway.errors + r.gatewayKey.errors + r.oneProcess.errors + r.quiet.errors + r.observed.errors, 0);
+  const errors = results.reduce((n, r) => n + r.direct.errors + r.gateway.errors + r.gatewayKey.errors + r.gatewayModern.errors + r.oneProcess.errors + r.quiet.errors + r.observed.errors, 0);
   if (errors > 0) out.push(`warning: ${errors} calls failed (see the errors above); their latencies are not counted`);
   process.stdout.write(out.join('\n') + '\n');
   if (argv.includes('--json')) process.stdout.write(JSON.stringify(results) + '\n');
