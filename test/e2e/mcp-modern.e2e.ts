@@ -169,3 +169,53 @@ describe.each(MODES)('MCP 2026-07-28 beside the 2025 revisions (%s)', (mode) => 
     expect(reply.status).toBe(401);
   });
 });
+
+describe('a pinned v2 client across two edges and two connectors (distributed)', () => {
+  let suite: Suite | undefined;
+  let upstream: HttpEverything;
+  let client: ClientV2 | undefined;
+  const hits = [0, 0];
+  printLogsOnFailure(() => suite);
+
+  beforeAll(async () => {
+    upstream = await startEverything('streamableHttp');
+    suite = await startSuite({ edges: 2, connectors: 2, config: { mcp_servers: { ev: { url: upstream.url, transport: 'http' } } } });
+    const bases = suite.edgeUrls.map((u) => new URL(u));
+    let turn = 0;
+    // every request to the other edge than the one before: nothing is remembered between them anywhere
+    const roundRobin = ((url: string | URL, init?: RequestInit) => {
+      const target = new URL(url);
+      const i = turn++ % bases.length;
+      hits[i]!++;
+      target.host = bases[i]!.host;
+      return fetch(target, init);
+    }) as typeof fetch;
+    await eventually(async () => {
+      const reply = await rawPost(`${suite!.edgeUrls[1]}/mcp`, modernRequest('tools/list'), { key: suite!.masterKey, headers: modernHeaders('tools/list') });
+      return (reply.message?.result?.tools ?? []).some((t: { name: string }) => t.name === 'ev-echo');
+    }, 30_000);
+    client = await connectModern(`${suite.edgeUrls[0]}/mcp`, suite.masterKey, { pin: MODERN }, roundRobin);
+  });
+
+  afterAll(async () => {
+    await client?.close().catch(() => undefined);
+    await suite?.stop();
+    await upstream?.stop();
+  });
+
+  it('serves tools, resources, prompts and completion while consecutive requests alternate between the edges', async () => {
+    for (let i = 0; i < 3; i++) {
+      expect(textOf(await client!.callTool({ name: 'ev-echo', arguments: { message: `round ${i}` } }))).toContain(`round ${i}`);
+      expect((await client!.listTools()).tools.map((t) => t.name)).toContain('ev-get-sum');
+      const read = await client!.readResource({ uri: `demo://resource/dynamic/text/${i + 1}` });
+      expect(JSON.stringify(read.contents)).toContain(String(i + 1));
+      const prompt = await client!.getPrompt({ name: 'ev-args-prompt', arguments: { city: `City${i}` } });
+      expect(JSON.stringify(prompt.messages)).toContain(`City${i}`);
+      const completion = await client!.complete({ ref: { type: 'ref/prompt', name: 'ev-completable-prompt' }, argument: { name: 'department', value: 'En' } });
+      expect(completion.completion.values).toContain('Engineering');
+    }
+    // 12 requests besides the lists (the client reuses tools/list for its ttlMs) and the discover probe
+    expect(hits[0]).toBeGreaterThanOrEqual(6);
+    expect(hits[1]).toBeGreaterThanOrEqual(6);
+  });
+});
