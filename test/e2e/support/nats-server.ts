@@ -38,8 +38,9 @@ export async function startDeployNats(): Promise<DeployNats> {
   writeFileSync(join(dir, 'nats.conf'), conf);
   copyFileSync(join(ROOT, 'deploy/nats/auth.conf'), join(dir, 'auth.conf'));
 
-  const servicesPassword = randomBytes(12).toString('hex');
-  const adminPassword = randomBytes(12).toString('hex');
+  // a letter first: nats-server reads a variable's value as a config token, and one starting with a digit is a number
+  const servicesPassword = `p${randomBytes(12).toString('hex')}`;
+  const adminPassword = `p${randomBytes(12).toString('hex')}`;
   const child = spawn(NATS_SERVER, ['-c', join(dir, 'nats.conf'), '-a', '127.0.0.1'], {
     env: { ...process.env, NATS_SERVICES_PASSWORD: servicesPassword, NATS_ADMIN_PASSWORD: adminPassword },
     stdio: ['ignore', 'pipe', 'pipe'],
