@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { defineContract, defineEvent } from '../contract.js';
 import { Subjects } from '../subjects.js';
-import { UpstreamPrompt, UpstreamResource, UpstreamResourceTemplate, UpstreamTool } from '../registry/catalog.js';
+import { CacheHints, UpstreamPrompt, UpstreamResource, UpstreamResourceTemplate, UpstreamTool } from '../registry/catalog.js';
 import { McpServerRuntime } from '../registry/servers.js';
 
 /** Client-to-server MCP methods a connector forwards to an upstream. */
@@ -36,6 +36,13 @@ export const ClientContext = z.object({
    * subscribed to a resource or set a log level): created lazily with the client's capabilities.
    */
   dedicated: z.boolean().default(false),
+  /**
+   * `modern`: a 2026-07-28 client (absent: a 2025-era one), which takes no server-to-client requests. What a 2025-era upstream asks of it
+   * during the call comes back as `input_required` (UpstreamReply), the call parked in this connector until resumed.
+   */
+  era: z.enum(['legacy', 'modern']).optional(),
+  /** Who calls (the key's hash): a parked call resumes only for the same caller. */
+  principal: z.string().optional(),
 });
 export type ClientContext = z.infer<typeof ClientContext>;
 
@@ -46,11 +53,24 @@ const UpstreamRequestBody = z.object({
   /** Headers for the upstream taken from the client's request (x-mcp-{server}-authorization, extra_headers). */
   forward_headers: z.record(z.string(), z.string()).optional(),
   client: ClientContext.optional(),
+  /**
+   * Resumes a call parked on this instance (sent to the instance's own subject): the client's answers to the
+   * upstream's requests, by the keys of `input_required.requests`.
+   */
+  resume: z.object({ park_id: z.string().min(1), responses: z.record(z.string(), z.unknown()).default({}) }).optional(),
 });
+/** A parked call needs the client's input: the upstream's requests to it, by key (the embedded 2026 form). */
+export const InputRequired = z.object({
+  park_id: z.string(),
+  requests: z.record(z.string(), z.looseObject({ method: z.string(), params: z.record(z.string(), z.unknown()).optional() })),
+});
+export type InputRequired = z.infer<typeof InputRequired>;
 const UpstreamReply = z.object({
   result: z.record(z.string(), z.unknown()),
   /** Set when a dedicated upstream session answered: the connector instance holding it (the edge records it). */
   instance: z.string().optional(),
+  /** Set (with `instance` and an empty result) when a modern client's call is parked waiting for its input. */
+  input_required: InputRequired.optional(),
 });
 /**
  * What the connector streams ahead of the reply: a JSON-RPC message for the client, already rewritten (progress
@@ -131,6 +151,8 @@ export const FetchServerCatalog = defineContract(
      * only to clients that declare sampling): capability name -> the extra tools.
      */
     capability_tools: z.record(z.string(), z.array(UpstreamTool)).default({}),
+    /** The hints a 2026-07-28 upstream gave its lists (tools/list, prompts/list, …); absent for 2025-era ones. */
+    cache_hints: CacheHints.optional(),
   }),
 );
 

@@ -14,6 +14,13 @@ export type UpstreamPrompt = z.infer<typeof UpstreamPrompt>;
 export type UpstreamResource = z.infer<typeof UpstreamResource>;
 export type UpstreamResourceTemplate = z.infer<typeof UpstreamResourceTemplate>;
 
+/**
+ * Cache hints an upstream speaking 2026-07-28 gave its lists and reads (method -> hint): how long a result stays
+ * good and whether a cache may share it between users. None for 2025-era upstreams.
+ */
+export const CacheHints = z.record(z.string(), z.object({ ttl_ms: z.number().int().min(0), scope: z.enum(['public', 'private']) }));
+export type CacheHints = z.infer<typeof CacheHints>;
+
 /** One server's part of the catalog, with what the edge needs to filter it without another hop. */
 export const CatalogServer = z.object({
   server_id: z.string(),
@@ -39,7 +46,7 @@ export const CatalogServer = z.object({
    * Cache hints an upstream speaking 2026-07-28 gave its lists (method -> hint); none for 2025-era upstreams,
    * whose lists the gateway vouches for itself.
    */
-  cache_hints: z.record(z.string(), z.object({ ttl_ms: z.number().int().min(0), scope: z.enum(['public', 'private']) })).optional(),
+  cache_hints: CacheHints.optional(),
 });
 export type CatalogServer = z.infer<typeof CatalogServer>;
 
