@@ -133,8 +133,8 @@ export class StreamableHttpService {
         protocolVersion: envelope.protocolVersion,
         ownerHash: principal.token_hash,
         clientInfo: envelope.clientInfo,
-        // capability-gated tools need the client's answers relayed, which this path does not do yet
-        clientCapabilities: {},
+        // what the client can answer (sampling, elicitation, roots): asked through input_required
+        clientCapabilities: envelope.clientCapabilities,
         createdAt: Date.now(),
         stateless: true,
       };
