@@ -6,6 +6,7 @@ import type { Suite, SuiteMode } from '../../../scripts/lib/suite.mjs';
 
 export { freePort, startCountingServer, startEverything, startSuite } from '../../../scripts/lib/suite.mjs';
 export type { CountingServer, HttpEverything, Suite, SuiteMode } from '../../../scripts/lib/suite.mjs';
+export { startModernUpstream, type ModernUpstream, type ModernUpstreamOptions, type ModernUpstreamStats } from '../../fixtures/modern-upstream.js';
 
 /**
  * The two ways the gateway runs, for `describe.each(MODES)`: the distributed suite (separate processes on NATS,
