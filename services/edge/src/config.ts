@@ -15,6 +15,11 @@ export const EdgeEnv = {
    * but /health/*. Unset: loopback names only when HOST is a loopback address, else not checked.
    */
   ALLOWED_HOSTS: z.string().default(''),
+  /**
+   * The deployment's shared secret (as the registry's): seals the requestState of MCP 2026-07-28 multi round-trip
+   * calls, so that any edge opens what another sealed. Unset: the master key serves.
+   */
+  SWITCHBOARD_SALT_KEY: z.string().min(1).optional(),
   /** The gRPC admin API (proto/switchboard/admin/v1/admin.proto) on HOST:GRPC_PORT; unset: no gRPC listener. */
   GRPC_PORT: z.coerce.number().int().min(0).max(65535).optional(),
 };

@@ -25,6 +25,7 @@ import { ModelsController } from './llm/models.controller.js';
 import { SpendController } from './llm/spend.controller.js';
 import { LegacySseService } from './mcp/legacy-sse.service.js';
 import { McpDispatcher } from './mcp/mcp.dispatcher.js';
+import { RequestStateSealer } from './mcp/request-state.js';
 import { McpRouter } from './mcp/mcp.router.js';
 import { NotificationStreams } from './mcp/notification-streams.js';
 import { SessionStore } from './mcp/session.store.js';
@@ -58,6 +59,8 @@ export class EdgeModule {
         { provide: CounterStore, useValue: deps.stores.counters },
         { provide: EDGE_SETTINGS, useValue: deps.settings },
         { provide: ORIGIN_POLICY, useValue: new OriginPolicy(allowedOrigins) },
+        // every edge of a deployment shares these secrets, so a modern client's retry may land on any of them
+        { provide: RequestStateSealer, useValue: new RequestStateSealer(deps.settings.env.SWITCHBOARD_SALT_KEY ?? deps.settings.masterKey) },
         PrincipalService,
         { provide: RateLimiter, useValue: new RateLimiter(deps.stores.counters) },
         UsageLimiter,

@@ -59,6 +59,9 @@ const UpstreamRequestBody = z.object({
    */
   resume: z.object({ park_id: z.string().min(1), responses: z.record(z.string(), z.unknown()).default({}) }).optional(),
 });
+/** How long a parked call waits for its client to come back (the gateway's requestState lives as long). */
+export const PARK_TIMEOUT_MS = 5 * 60_000;
+
 /** A parked call needs the client's input: the upstream's requests to it, by key (the embedded 2026 form). */
 export const InputRequired = z.object({
   park_id: z.string(),

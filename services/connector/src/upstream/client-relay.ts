@@ -9,6 +9,12 @@ export interface CallStream {
   /** The client session the call came from. */
   sessionId: string;
   send(message: StreamedClientMessage): void;
+  /**
+   * Set for a 2026-07-28 client's call (ModernCall): such a client takes no requests, so the upstream's requests
+   * are handed to the call, which returns them to the client as `input_required`; `withdraw` when one is void.
+   */
+  ask?(id: string, request: { method: string; params?: Record<string, unknown> }): void;
+  withdraw?(id: string): void;
 }
 
 /** How long a client may take to answer a sampling, elicitation or roots request (the upstream may cancel sooner). */
@@ -50,6 +56,7 @@ export class ClientRelay {
         clearTimeout(entry.timer);
         this.pending.delete(id);
         extra.signal.removeEventListener('abort', onAbort);
+        via?.withdraw?.(id);
       };
       const entry: PendingClientRequest = {
         sessionId,
@@ -66,11 +73,12 @@ export class ClientRelay {
       const onAbort = () => {
         entry.reject(new McpError(ErrorCode.RequestTimeout, `${request.method} was cancelled by the upstream`));
         // tell the client to stop waiting too
-        this.toClient(sessionId, via, { jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: id, reason: 'cancelled by the server' } });
+        if (!via?.ask) this.toClient(sessionId, via, { jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: id, reason: 'cancelled by the server' } });
       };
       extra.signal.addEventListener('abort', onAbort, { once: true });
       this.pending.set(id, entry);
-      this.toClient(sessionId, via, message);
+      if (via?.ask) via.ask(id, { method: request.method, ...(request.params ? { params: request.params as Record<string, unknown> } : {}) });
+      else this.toClient(sessionId, via, message);
     });
   }
 

@@ -37,6 +37,8 @@ import { inSpan, Metrics, onScrape, secondsSince, SpanKind } from '#libs/observa
 import { ServerDefinitionsService } from '../servers/server-definitions.service.js';
 import { Backoff } from './backoff.js';
 import { ClientRelay, type CallStream } from './client-relay.js';
+import { ModernCall } from './modern-call.js';
+import { ParkedCalls } from './parked-calls.js';
 import { buildServerHeaders, mergeHeaders } from './headers.js';
 import { SessionExpiredError, StreamableHttpTransport } from './http-transport.js';
 import { NegotiatingTransport } from './negotiating-transport.js';
@@ -75,6 +77,8 @@ export const DEFAULT_POOL_OPTIONS: UpstreamPoolOptions = {
 
 /** The pseudo client session of the catalog's per-capability tool lists. */
 const CATALOG_SESSION = 'catalog-';
+/** Slots of 2026-07-28 callers: `modern:{principal}:{capabilities}`. */
+const MODERN_SLOT = 'modern:';
 
 /** Client capabilities that make an upstream show more (tools needing them) and send requests back. */
 const CLIENT_FEATURES = ['elicitation', 'roots', 'sampling'] as const;
@@ -151,6 +155,8 @@ export class UpstreamPool implements OnModuleInit, OnModuleDestroy {
   /** This instance's id: its subjects (instance requests, client answers) and the ids of its client requests. */
   readonly instance = randomBytes(6).toString('hex');
   private readonly relay: ClientRelay;
+  /** Modern clients' calls waiting for the client's input, by park id. */
+  private readonly parked = new ParkedCalls((call) => this.relay.abandon(call.sessionId));
   /** Calls in flight by client session and request id (notifications/cancelled names them so). */
   private readonly inflight = new Map<string, AbortController>();
   private readonly stops: (() => void)[] = [];
@@ -205,6 +211,7 @@ export class UpstreamPool implements OnModuleInit, OnModuleDestroy {
     for (const stop of this.stops.splice(0)) stop();
     clearInterval(this.sweeper);
     this.relay.close();
+    this.parked.close();
     const entries = [...this.entries.values()];
     this.entries.clear();
     await Promise.all(entries.map((entry) => this.closeEntry(entry)));
@@ -233,24 +240,46 @@ export class UpstreamPool implements OnModuleInit, OnModuleDestroy {
   }
 
   private async forward(req: RequestOf<typeof UpstreamRequest>, budgetMs: number, send?: (message: StreamedClientMessage) => void): Promise<ReplyOf<typeof UpstreamRequest>> {
+    if (req.resume) return this.resume(req, send);
+    const client = req.client;
+    if (client?.era === 'modern') {
+      const call = new ModernCall(client.principal, send);
+      this.call(req, budgetMs, call, send).then(
+        ({ result }) => call.settle({ result }),
+        (error: unknown) => call.settle({ error }),
+      );
+      return this.step(call);
+    }
+    const stream: CallStream | undefined = client && send ? { sessionId: client.session_id, send } : undefined;
+    return this.call(req, budgetMs, stream, send);
+  }
+
+  /** One upstream request on the session the request's client gets; what the upstream sends during it goes to `stream`. */
+  private async call(
+    req: RequestOf<typeof UpstreamRequest>,
+    budgetMs: number,
+    stream: CallStream | undefined,
+    send: ((message: StreamedClientMessage) => void) | undefined,
+  ): Promise<ReplyOf<typeof UpstreamRequest>> {
     const client = req.client;
     let slotKey = '';
     const result = await this.run(req.server_id, budgetMs, req.forward_headers, client, (key) => (slotKey = key), async (session, timeout) => {
       const params = { ...(req.params ?? {}) } as Record<string, unknown> & { _meta?: Record<string, unknown> };
       const progressToken = params._meta?.progressToken;
       // The client's token is replaced by one unique in this connector, so that two clients sharing an upstream
-      // session never collide; progress comes back under the client's own token.
+      // session never collide; progress comes back under the client's own token (through the stream, which a
+      // modern call points at whichever client request waits on it).
       let ownToken: string | undefined;
       if (progressToken !== undefined && send) {
         ownToken = `sb-${this.instance}-p${++this.progressSeq}`;
         params._meta = { ...params._meta, progressToken: ownToken };
-        session.progress.set(ownToken, (progress) => send({ message: { jsonrpc: '2.0', method: 'notifications/progress', params: { ...progress, progressToken } } }));
+        const progressTo = stream ?? { send };
+        session.progress.set(ownToken, (progress) => progressTo.send({ message: { jsonrpc: '2.0', method: 'notifications/progress', params: { ...progress, progressToken } } }));
       }
-      const call: CallStream | undefined = client && send ? { sessionId: client.session_id, send } : undefined;
       const controller = client?.request_id !== undefined ? new AbortController() : undefined;
       const key = controller ? callKey(client!.session_id, client!.request_id!) : undefined;
       if (key) this.inflight.set(key, controller!);
-      if (call) session.calls.add(call);
+      if (stream) session.calls.add(stream);
       try {
         return await session.client.request({ method: req.method, params } as never, LooseResult, {
           timeout,
@@ -260,10 +289,36 @@ export class UpstreamPool implements OnModuleInit, OnModuleDestroy {
         // after the result: a last progress notification that arrived with it was handled first (it was queued first)
         if (ownToken) session.progress.delete(ownToken);
         if (key && this.inflight.get(key) === controller) this.inflight.delete(key);
-        if (call) session.calls.delete(call);
+        if (stream) session.calls.delete(stream);
       }
     });
     return { result: result as LooseResult, ...(slotKey.startsWith('client:') ? { instance: this.instance } : {}) };
+  }
+
+  /**
+   * Answers a bus request waiting on a modern call with the call's next step. Questions for the client park the
+   * call here (the reply names this instance and the park id, which the edge seals into the client's
+   * requestState) until the client resumes it or it has waited too long.
+   */
+  private async step(call: ModernCall): Promise<ReplyOf<typeof UpstreamRequest>> {
+    const step = await call.next();
+    if (step.kind === 'failed') throw step.error;
+    if (step.kind === 'done') return { result: step.result };
+    this.parked.park(call);
+    return { result: {}, instance: this.instance, input_required: { park_id: call.parkId, requests: step.requests } };
+  }
+
+  /** A modern client's retry with its answers: the parked call goes on; a call no longer held is NOT_FOUND. */
+  private async resume(req: RequestOf<typeof UpstreamRequest>, send?: (message: StreamedClientMessage) => void): Promise<ReplyOf<typeof UpstreamRequest>> {
+    const { park_id, responses } = req.resume!;
+    const call = this.parked.take(park_id, req.client?.principal);
+    if (!call) {
+      throw new DomainError('NOT_FOUND', 'the call this requestState continues is no longer held (it completed, expired or its connector stopped); call again without requestState', {
+        reason: 'gone',
+      });
+    }
+    for (const [id, result] of call.resume(send, responses)) this.relay.deliver(call.sessionId, { id, result });
+    return this.step(call);
   }
 
   /** Open sessions by transport and stdio processes, for the metrics (several connectors in one process add up). */
@@ -430,21 +485,25 @@ export class UpstreamPool implements OnModuleInit, OnModuleDestroy {
     return entry;
   }
 
-  /** Which upstream session serves a request: the pooled one, a capability set's, or the client's own. */
+  /**
+   * Which upstream session serves a request: the pooled one, a capability set's, the client's own, or, for a
+   * 2026-07-28 client declaring capabilities, one per caller and capability set (what a 2025-era upstream learns
+   * of one client, its roots say, is never shown to another caller).
+   */
   private slotFor(entry: PoolEntry, client: ClientContext | undefined): Slot {
     const features = client ? CLIENT_FEATURES.filter((f) => client.capabilities[f] !== undefined) : [];
     let key = features.length ? `caps:${features.join('+')}` : '';
     // the catalog's own sessions per capability, apart from those clients share
     if (client?.session_id.startsWith(CATALOG_SESSION)) key = `catalog:${features.join('+')}`;
     let owner: string | undefined;
-    if (client?.dedicated) {
-      const own = `client:${client.session_id}`;
+    const own = client?.era === 'modern' ? (features.length ? `${MODERN_SLOT}${client.principal ?? ''}:${features.join('+')}` : undefined) : client?.dedicated ? `client:${client.session_id}` : undefined;
+    if (own) {
       const stdioOwners = entry.server.transport === 'stdio' ? [...entry.slots.values()].filter((s) => s.owner).length : 0;
       if (entry.slots.has(own) || entry.server.transport !== 'stdio' || stdioOwners < this.options.maxClientStdioSessions) {
         key = own;
-        owner = client.session_id;
+        owner = own.startsWith('client:') ? client!.session_id : own;
       } else {
-        this.log.warn(`upstream ${entry.server.server_name}: ${stdioOwners} per-client stdio sessions already; client ${client.session_id} shares ${key || 'the pooled session'}`);
+        this.log.warn(`upstream ${entry.server.server_name}: ${stdioOwners} per-client stdio sessions already; ${own} shares ${key || 'the pooled session'}`);
       }
     }
     let slot = entry.slots.get(key);
@@ -514,7 +573,9 @@ export class UpstreamPool implements OnModuleInit, OnModuleDestroy {
     client.fallbackRequestHandler = async (request, extra) => {
       const target = this.clientOf(slot, session);
       if (target) return this.relay.request(target.sessionId, target.via, request, extra) as never;
-      if (request.method === 'roots/list') return { roots: [] } as never; // a shared session: no client's roots to tell
+      // a shared session: no client's roots to tell. A modern caller's session asks again during a call instead
+      // (an empty answer would be kept as that caller's roots).
+      if (request.method === 'roots/list' && !slot.key.startsWith(MODERN_SLOT)) return { roots: [] } as never;
       throw new McpError(ErrorCode.MethodNotFound, `${request.method} cannot be answered on a shared upstream session`);
     };
     try {
@@ -544,14 +605,16 @@ export class UpstreamPool implements OnModuleInit, OnModuleDestroy {
   }
 
   /**
-   * The client session an upstream session's unsolicited traffic is for: its owner (through the call in flight, if
-   * any); on a shared session, the client of the only call in flight, if exactly one is.
+   * The client an upstream session's unsolicited traffic is for: its owner (through the call in flight, if any);
+   * on a shared session, the client of the only call in flight, if exactly one is. A modern caller's session has
+   * no one to ask outside a call: its client takes requests only as answers to a call's `input_required`.
    */
   private clientOf(slot: Slot, session: Session): { sessionId: string; via: CallStream | undefined } | undefined {
     const calls = [...session.calls];
-    if (slot.owner) return { sessionId: slot.owner, via: calls.at(-1) };
-    if (calls.length === 1) return { sessionId: calls[0]!.sessionId, via: calls[0] };
-    return undefined;
+    const via = slot.owner ? calls.at(-1) : calls.length === 1 ? calls[0] : undefined;
+    if (slot.key.startsWith(MODERN_SLOT)) return via && { sessionId: via.sessionId, via };
+    if (slot.owner) return { sessionId: via?.sessionId ?? slot.owner, via };
+    return via && { sessionId: via.sessionId, via };
   }
 
   private createTransport(server: McpServerRuntime, headers: Record<string, string>, guard: UpstreamUrlGuard): Transport {

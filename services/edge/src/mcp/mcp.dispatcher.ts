@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import type { IncomingHttpHeaders } from 'node:http';
 import { Bus } from '#libs/bus';
 import {
@@ -10,6 +10,8 @@ import {
   type CatalogServer,
   type ForwardedMethod,
   type Principal,
+  type ReplyOf,
+  type RequestOf,
 } from '#libs/contracts';
 import { AuditTrail } from '../auth/audit-trail.js';
 import { AccessService } from '../catalog/access.service.js';
@@ -19,6 +21,8 @@ import { errorJson, JsonRpcError, JsonRpcErrorCode, resultJson, type JsonRpcId, 
 import { featureKey, McpIndex, toolsFor } from './mcp-index.js';
 import { ALL_PROTOCOL_VERSIONS, CACHEABLE_METHODS, modernResultJson } from './modern.js';
 import { LATEST_PROTOCOL_VERSION, SERVER_NAME } from './protocol.js';
+import { callerOf, callGone, InputRequiredBridge } from './input-required.js';
+import { RequestStateSealer } from './request-state.js';
 import { SessionStore, type McpSession } from './session.store.js';
 
 /** Where a request landed: the aggregate `/mcp` or one server's endpoint. */
@@ -63,7 +67,12 @@ export class McpDispatcher {
     @Inject(AccessService) private readonly access: AccessService,
     @Inject(AuditTrail) private readonly audit: AuditTrail,
     @Inject(SessionStore) private readonly sessions: SessionStore,
-  ) {}
+    @Optional() @Inject(RequestStateSealer) sealer?: RequestStateSealer,
+  ) {
+    this.inputRequired = new InputRequiredBridge(sealer ?? new RequestStateSealer(undefined));
+  }
+
+  private readonly inputRequired: InputRequiredBridge;
 
   /** Bus contracts of the connector instances holding client sessions, built once per instance. */
   private readonly instanceContracts = new Map<string, ReturnType<typeof instanceUpstreamRequest>>();
@@ -450,6 +459,7 @@ export class McpDispatcher {
     ctx: Pick<McpCallContext, 'headers'> & Partial<McpCallContext>,
   ): Promise<Record<string, unknown>> {
     const session = ctx.session;
+    if (session?.stateless && ctx.principal) return this.forwardModern(server, method, params, { ...ctx, principal: ctx.principal, session });
     const forward_headers = forwardHeaders(server, ctx.headers);
     const request = {
       server_id: server.server_id,
@@ -468,7 +478,62 @@ export class McpDispatcher {
           }
         : {}),
     };
-    const extra = ctx.extra;
+    const instance = session?.upstreams?.[server.server_id];
+    const reply = await this.callConnector(request, ctx.extra, instance, () => {
+      this.log.warn(`connector instance ${instance} is gone: ${server.server_name} gets a new upstream session for client session ${session!.id}`);
+      return true;
+    });
+    if (session && !session.stateless && reply.instance && reply.instance !== instance) await this.sessions.recordUpstream(session, server.server_id, reply.instance);
+    return reply.result;
+  }
+
+  /**
+   * A 2026-07-28 client's request: no session, its capabilities and identity in the request. Its retry of an
+   * `input_required` result goes where the sealed requestState says (see input-required.ts); a parked call whose
+   * connector instance is gone is not started again (the tool may have run): the client is told to call anew.
+   */
+  private async forwardModern(
+    server: CatalogServer,
+    method: ForwardedMethod,
+    params: Record<string, unknown>,
+    ctx: Pick<McpCallContext, 'headers' | 'principal' | 'session'> & Partial<McpCallContext>,
+  ): Promise<Record<string, unknown>> {
+    const caller = callerOf(ctx.principal);
+    const next = this.inputRequired.continuation(params, server.server_id, caller);
+    const client = { session_id: 'modern', capabilities: ctx.session.clientCapabilities, dedicated: false, era: 'modern' as const, principal: caller };
+    const request = {
+      server_id: server.server_id,
+      method,
+      params: next.kind === 'call' ? next.params : {},
+      forward_headers: forwardHeaders(server, ctx.headers),
+      client,
+      ...(next.kind === 'resume' ? { resume: { park_id: next.park_id, responses: next.responses } } : {}),
+    };
+    let reply;
+    try {
+      reply = await this.callConnector(request, ctx.extra, next.kind === 'resume' ? next.instance : undefined, () => false);
+    } catch (error) {
+      if (error instanceof DomainError && (error.details?.reason === 'gone' || isGoneInstance(error))) {
+        throw callGone(error.details?.reason === 'gone' ? error.message : 'the gateway instance holding the call this requestState continues has stopped; call again without requestState');
+      }
+      throw error;
+    }
+    if (reply.input_required) return this.inputRequired.parked(reply.input_required, reply.instance ?? '', server.server_id, caller);
+    return this.inputRequired.upstreamResult(reply.result, server.server_id, caller);
+  }
+
+  /**
+   * One bus request to a connector: to the queue group, or to one connector instance (the one holding the
+   * client's own upstream session, or a parked call). When that instance is gone, `fallBack` says whether the
+   * queue group may take the request instead. What the upstream sends during the call is streamed to `extra`;
+   * an upstream's JSON-RPC error comes back as the same JsonRpcError.
+   */
+  private async callConnector(
+    request: RequestOf<typeof UpstreamRequest>,
+    extra: RequestExtra | undefined,
+    instance: string | undefined,
+    fallBack: () => boolean,
+  ): Promise<ReplyOf<typeof UpstreamRequest>> {
     const options = {
       timeoutMs: UPSTREAM_CALL_BUDGET_MS,
       ...(extra
@@ -481,22 +546,15 @@ export class McpDispatcher {
           }
         : {}),
     };
-    const instance = session?.upstreams?.[server.server_id];
     try {
-      let reply;
       if (instance) {
         try {
-          reply = await this.bus.call(this.instanceContract(instance), request, options);
+          return await this.bus.call(this.instanceContract(instance), request, options);
         } catch (error) {
-          if (!(error instanceof DomainError) || error.code !== 'UPSTREAM_UNAVAILABLE' || !/no service is answering/.test(error.message)) throw error;
-          this.log.warn(`connector instance ${instance} is gone: ${server.server_name} gets a new upstream session for client session ${session!.id}`);
-          reply = await this.bus.call(UpstreamRequest, request, options);
+          if (!isGoneInstance(error) || !fallBack()) throw error;
         }
-      } else {
-        reply = await this.bus.call(UpstreamRequest, request, options);
       }
-      if (session && !session.stateless && reply.instance && reply.instance !== instance) await this.sessions.recordUpstream(session, server.server_id, reply.instance);
-      return reply.result;
+      return await this.bus.call(UpstreamRequest, request, options);
     } catch (error) {
       if (!(error instanceof DomainError)) throw error;
       const jsonRpcCode = error.details?.jsonrpc_code;
@@ -532,6 +590,11 @@ function capabilityOnlyTools(catalog: PreparedCatalog): Map<string, Map<string, 
     }
     return out;
   });
+}
+
+/** A bus request to one connector instance found no one answering: that instance has stopped. */
+function isGoneInstance(error: unknown): boolean {
+  return error instanceof DomainError && error.code === 'UPSTREAM_UNAVAILABLE' && /no service is answering/.test(error.message);
 }
 
 function requireString(params: Record<string, unknown> | undefined, field: string): string {
