@@ -33,6 +33,7 @@ export function assembleCatalog(servers: readonly ServerRecord[], fetches: Reado
       resources: healthy ? [...(fetch.resources ?? [])].sort((a, b) => compare(a.uri, b.uri)) : [],
       resource_templates: healthy ? [...(fetch.resource_templates ?? [])].sort((a, b) => compare(a.uriTemplate, b.uriTemplate)) : [],
       capability_tools: healthy ? sortedCapabilityTools(fetch.capability_tools ?? {}) : {},
+      ...(healthy && fetch.cache_hints ? { cache_hints: fetch.cache_hints } : {}),
     };
   });
   const entries = catalogServers

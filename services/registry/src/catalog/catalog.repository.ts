@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { CacheKeys, KeyValueStore } from '#libs/cache';
-import { Catalog, UpstreamPrompt, UpstreamResource, UpstreamResourceTemplate, UpstreamTool } from '#libs/contracts';
+import { CacheHints, Catalog, UpstreamPrompt, UpstreamResource, UpstreamResourceTemplate, UpstreamTool } from '#libs/contracts';
 import { z } from 'zod';
 
 /** The outcome of asking one upstream for its tools, cached per server. */
@@ -15,6 +15,8 @@ export const ServerFetch = z.object({
   resources: z.array(UpstreamResource).default([]),
   resource_templates: z.array(UpstreamResourceTemplate).default([]),
   capability_tools: z.record(z.string(), z.array(UpstreamTool)).default({}),
+  /** The hints a 2026-07-28 upstream gave its lists (absent for 2025-era ones): also when they are fetched again. */
+  cache_hints: CacheHints.optional(),
 });
 export type ServerFetch = z.input<typeof ServerFetch>;
 

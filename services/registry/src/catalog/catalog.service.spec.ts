@@ -1,12 +1,12 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Bus } from '#libs/bus';
 import { waitFor } from '#libs/testing';
-import { DomainError, McpServerSpec, type Catalog, type Contract, type EventContract } from '#libs/contracts';
+import { DomainError, McpServerSpec, type CacheHints, type Catalog, type Contract, type EventContract } from '#libs/contracts';
 import type { RegistryOptions } from '../options.js';
 import { definitionFromSpec, type ServerRecord } from '../servers/server-definition.js';
 import type { ServerRepository } from '../servers/server.repository.js';
 import type { CatalogRepository, ServerFetch } from './catalog.repository.js';
-import { CatalogService } from './catalog.service.js';
+import { CatalogService, MIN_LIST_REFRESH_MS } from './catalog.service.js';
 
 const server = (name: string, timeout?: number): ServerRecord => ({
   ...definitionFromSpec(name, McpServerSpec.parse({ url: `https://${name}/mcp`, transport: 'http', ...(timeout ? { timeout } : {}) })),
@@ -19,7 +19,12 @@ const server = (name: string, timeout?: number): ServerRecord => ({
 /** What a bus call gets when no service serves the subject (libs/bus's noResponders). */
 const noConnector = () => new DomainError('UPSTREAM_UNAVAILABLE', 'no service is answering FetchServerCatalog', { subject: 'x', no_responders: true }, true);
 
-function setup(servers: ServerRecord[], answer: (serverId: string) => Promise<string[]>, options: Partial<RegistryOptions> = {}) {
+function setup(
+  servers: ServerRecord[],
+  answer: (serverId: string) => Promise<string[]>,
+  options: Partial<RegistryOptions> = {},
+  hints: Record<string, CacheHints> = {},
+) {
   let catalog: Catalog | null = null;
   const fetches = new Map<string, ServerFetch>();
   const cache = {
@@ -36,7 +41,8 @@ function setup(servers: ServerRecord[], answer: (serverId: string) => Promise<st
     call: vi.fn(async (_c: Contract, req: { server_id: string }, opts: { timeoutMs: number }) => {
       calls.push({ serverId: req.server_id, timeoutMs: opts.timeoutMs });
       const tools = await answer(req.server_id);
-      return { tools: tools.map((name) => ({ name, inputSchema: { type: 'object' } })), server_info: null, protocol_version: '2025-06-18' };
+      const cache_hints = hints[req.server_id];
+      return { tools: tools.map((name) => ({ name, inputSchema: { type: 'object' } })), server_info: null, protocol_version: '2025-06-18', ...(cache_hints ? { cache_hints } : {}) };
     }),
     publish: vi.fn((e: EventContract, payload: unknown) => void published.push({ event: e.name, payload })),
     subscribe: vi.fn((e: EventContract, handler: (payload: unknown) => void) => {
@@ -54,6 +60,7 @@ function setup(servers: ServerRecord[], answer: (serverId: string) => Promise<st
 const cleanups: (() => void)[] = [];
 afterEach(() => {
   for (const cleanup of cleanups.splice(0)) cleanup();
+  vi.useRealTimers();
 });
 
 describe('CatalogService', () => {
@@ -201,5 +208,61 @@ describe('CatalogService', () => {
     firstRelease();
     expect((await first).aggregate_names.map((n) => n.tool)).toEqual(['old']);
     expect((await second).aggregate_names.map((n) => n.tool)).toEqual(['new']);
+  });
+
+  describe('lists with 2026-07-28 cache hints', () => {
+    const hint = (ttl_ms: number) => ({ ttl_ms, scope: 'public' as const });
+    const fetchedIds = (calls: { serverId: string }[]) => calls.map((c) => c.serverId);
+
+    it('keeps the hints in the catalog', async () => {
+      const { sut } = setup([server('a'), server('b')], async () => ['t'], {}, { 'id-a': { 'tools/list': hint(5000), 'resources/read': hint(0) } });
+      const catalog = await sut.getCatalog();
+      expect(catalog.servers.map((s) => [s.server_name, s.cache_hints])).toEqual([
+        ['a', { 'tools/list': hint(5000), 'resources/read': hint(0) }],
+        ['b', undefined],
+      ]);
+    });
+
+    it('fetches a server again when its shortest list ttl ends, without the others, until the periodic pass', async () => {
+      vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+      const hints = { 'id-a': { 'tools/list': hint(5000), 'prompts/list': hint(8000), 'resources/read': hint(100) } };
+      const { sut, calls } = setup([server('a'), server('b')], async () => ['t'], { healthyRefreshMs: 30_000, unhealthyRefreshMs: 30_000 }, hints);
+      sut.onApplicationBootstrap();
+      await sut.rebuild();
+      expect(fetchedIds(calls).sort()).toEqual(['id-a', 'id-b']);
+      await vi.advanceTimersByTimeAsync(4_990);
+      expect(calls).toHaveLength(2); // resources/read's 100 ms is not a list's: it does not count
+      await vi.advanceTimersByTimeAsync(10);
+      expect(fetchedIds(calls).slice(2)).toEqual(['id-a']);
+      await vi.advanceTimersByTimeAsync(5_000);
+      expect(fetchedIds(calls).slice(2)).toEqual(['id-a', 'id-a']);
+      await vi.advanceTimersByTimeAsync(20_000); // 30 s after the first fetch: b is due as well
+      expect(fetchedIds(calls).filter((id) => id === 'id-b')).toHaveLength(2);
+    });
+
+    it('never fetches more often than once a second, whatever the ttl', async () => {
+      vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+      const { sut, calls } = setup([server('a')], async () => ['t'], {}, { 'id-a': { 'tools/list': hint(0) } });
+      sut.onApplicationBootstrap();
+      await sut.rebuild();
+      expect(calls).toHaveLength(1);
+      await vi.advanceTimersByTimeAsync(MIN_LIST_REFRESH_MS - 10);
+      expect(calls).toHaveLength(1);
+      await vi.advanceTimersByTimeAsync(10);
+      expect(calls).toHaveLength(2);
+      await vi.advanceTimersByTimeAsync(3 * MIN_LIST_REFRESH_MS);
+      expect(calls).toHaveLength(5);
+    });
+
+    it('leaves a server whose lists outlive the refresh interval to the periodic pass', async () => {
+      vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+      const { sut, calls } = setup([server('a')], async () => ['t'], { healthyRefreshMs: 30_000, unhealthyRefreshMs: 30_000 }, { 'id-a': { 'tools/list': hint(120_000) } });
+      sut.onApplicationBootstrap();
+      await sut.rebuild();
+      await vi.advanceTimersByTimeAsync(29_990);
+      expect(calls).toHaveLength(1);
+      await vi.advanceTimersByTimeAsync(10);
+      expect(calls).toHaveLength(2);
+    });
   });
 });

@@ -18,13 +18,18 @@ import { assembleCatalog, changedServerIds } from './catalog-assembly.js';
 import { CatalogRepository, type ServerFetch } from './catalog.repository.js';
 import { FetchRetries } from './fetch-retries.js';
 
+/** The soonest a server's lists are fetched again, whatever ttl its upstream gives them. */
+export const MIN_LIST_REFRESH_MS = 1_000;
+
 /**
  * The tool catalog: each server's tools fetched through a connector (in parallel, each with its own deadline),
  * cached per server in Redis, assembled into one versioned catalog. Change events from any replica and
  * upstream list_changed drop the server's entry; a periodic pass re-checks healthy servers (every 30 s). A server
  * left out (no connector answering, upstream down) is fetched again with backoff (0.5 s doubling to 30 s, with
- * jitter), and at once when a connector starts (ConnectorStarted). CatalogChanged is published only when the
- * version changes. The catalog is ready (the ping's `catalog` check) once every server has been fetched.
+ * jitter), and at once when a connector starts (ConnectorStarted). A server whose upstream says its lists stay
+ * good for less than that (2026-07-28 cache hints) is fetched again when its shortest list ttl ends, alone and
+ * never more often than once a second. CatalogChanged is published only when the version changes. The catalog is
+ * ready (the ping's `catalog` check) once every server has been fetched.
  */
 @Injectable()
 export class CatalogService implements OnModuleInit, OnApplicationBootstrap, OnModuleDestroy {
@@ -39,6 +44,8 @@ export class CatalogService implements OnModuleInit, OnApplicationBootstrap, OnM
   private lastVersion: string | undefined;
   private unsubscribe: (() => void)[] = [];
   private timer: NodeJS.Timeout | undefined;
+  /** When the timer fires: a build that finds a list expiring sooner brings it forward. */
+  private timerDue = Infinity;
   private stopped = false;
   /** Set once every module is initialised (the config's servers seeded): change events rebuild from then on. */
   private bootstrapped = false;
@@ -95,7 +102,7 @@ export class CatalogService implements OnModuleInit, OnApplicationBootstrap, OnM
     this.bootstrapped = true;
     // On the next turn: Nest runs this hook just before the registry serves, and connectors resolve servers through it.
     setImmediate(() => void this.rebuild().catch((error) => this.log.warn(`initial catalog build failed: ${(error as Error).message}`)));
-    this.schedule();
+    this.scheduleAt(Date.now() + this.period());
   }
 
   onModuleDestroy(): void {
@@ -187,6 +194,7 @@ export class CatalogService implements OnModuleInit, OnApplicationBootstrap, OnM
       }),
     );
     const catalog = assembleCatalog(servers, fetches);
+    this.scheduleAt(this.nextListExpiry(fetches));
     const wasReady = this.retries.isReady();
     if (this.retries.noteBuilt(servers.map((s) => s.id)) && !wasReady) this.log.log(`catalog ready: every one of ${servers.length} server(s) fetched`);
     const previous = await this.cache.getCatalog();
@@ -201,10 +209,22 @@ export class CatalogService implements OnModuleInit, OnApplicationBootstrap, OnM
     return catalog;
   }
 
-  /** A healthy entry is re-checked after healthyRefreshMs; a failed one when its retry is due (now, if none is scheduled here). */
+  /**
+   * A healthy entry is re-checked after healthyRefreshMs, or sooner when its upstream's list hints say so; a failed
+   * one when its retry is due (now, if none is scheduled here).
+   */
   private isStale(serverId: string, entry: ServerFetch, now: number): boolean {
     if (entry.status !== 'healthy') return !this.retries.isWaiting(serverId);
-    return now - Date.parse(entry.checked_at) >= this.healthyRefreshMs;
+    return now - Date.parse(entry.checked_at) >= this.refreshMsOf(entry);
+  }
+
+  /** How long a healthy entry stays good: the refresh interval, or its lists' shortest ttl (at least a second). */
+  private refreshMsOf(entry: ServerFetch): number {
+    const listTtls = Object.entries(entry.cache_hints ?? {})
+      .filter(([method]) => method.endsWith('/list'))
+      .map(([, hint]) => hint.ttl_ms);
+    if (listTtls.length === 0) return this.healthyRefreshMs;
+    return Math.min(this.healthyRefreshMs, Math.max(MIN_LIST_REFRESH_MS, Math.min(...listTtls)));
   }
 
   /** Asks a connector for one server's tools; a failure makes an unhealthy entry, never an exception. */
@@ -230,14 +250,37 @@ export class CatalogService implements OnModuleInit, OnApplicationBootstrap, OnM
     return fetch;
   }
 
-  private schedule(): void {
-    if (this.stopped) return;
-    const period = Math.min(this.healthyRefreshMs, this.unhealthyRefreshMs);
+  /** The periodic pass: every healthy and failed server is looked at this often. */
+  private period(): number {
+    return Math.min(this.healthyRefreshMs, this.unhealthyRefreshMs);
+  }
+
+  /** When the first healthy entry whose lists expire before the periodic pass is due again (Infinity if none). */
+  private nextListExpiry(fetches: ReadonlyMap<string, ServerFetch>): number {
+    let due = Infinity;
+    for (const entry of fetches.values()) {
+      if (entry.status !== 'healthy') continue;
+      const refreshMs = this.refreshMsOf(entry);
+      if (refreshMs < this.healthyRefreshMs) due = Math.min(due, Date.parse(entry.checked_at) + refreshMs);
+    }
+    return due;
+  }
+
+  /**
+   * One timer for the next pass: the periodic one, brought forward when a list expires sooner. A pass rebuilds
+   * from the cache and fetches only what is stale, so a short-lived server's lists are fetched without the others.
+   */
+  private scheduleAt(due: number): void {
+    if (this.stopped || !this.bootstrapped || due === Infinity || (this.timer && due >= this.timerDue)) return;
+    clearTimeout(this.timer);
+    this.timerDue = due;
     this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.timerDue = Infinity;
       this.rebuild()
         .catch((error) => this.log.warn(`catalog refresh failed: ${(error as Error).message}`))
-        .finally(() => this.schedule());
-    }, period);
+        .finally(() => this.scheduleAt(Date.now() + this.period()));
+    }, Math.max(0, due - Date.now()));
     this.timer.unref();
   }
 }
