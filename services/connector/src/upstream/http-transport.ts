@@ -2,7 +2,7 @@ import http, { type ClientRequest, type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import type { LookupFunction } from 'node:net';
 import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
-import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+import type { JSONRPCMessage, JSONRPCRequest } from '@modelcontextprotocol/sdk/types.js';
 import { currentRequestHeaders } from './request-context.js';
 import { SseParser } from './sse-parser.js';
 
@@ -128,6 +128,40 @@ export class StreamableHttpTransport implements Transport {
     }
   }
 
+  /**
+   * One request as an exchange of its own (MCP 2026-07-28: no session, the version and method in headers): every
+   * message of the answer, JSON or an event stream, goes to `onMessage`, in order; resolves when the answer ends.
+   */
+  async exchange(message: JSONRPCRequest, headers: Record<string, string>, onMessage: (message: JSONRPCMessage) => void): Promise<void> {
+    if (this.closed) throw new Error('Not connected');
+    const res = await this.post(JSON.stringify(message), message.id, false, headers);
+    try {
+      if (!res.statusCode || res.statusCode >= 400) {
+        const body = await readBody(res).catch(() => '');
+        // a JSON-RPC error with an HTTP error status (the revision's header and version errors) is still an answer
+        const answer = parseJson(body);
+        if (answer && typeof answer === 'object' && 'error' in answer) return onMessage(answer as JSONRPCMessage);
+        throw new UpstreamHttpError(res.statusCode ?? 0, body);
+      }
+      const type = String(res.headers['content-type'] ?? '');
+      if (type.includes('text/event-stream')) await this.consumeSse(res, onMessage);
+      else if (type.includes('application/json')) {
+        const text = await readBody(res);
+        for (const item of [JSON.parse(text)].flat()) onMessage(item as JSONRPCMessage);
+      } else {
+        res.resume();
+        throw new UpstreamHttpError(res.statusCode, `unexpected content type "${type}"`);
+      }
+    } finally {
+      this.inflight.delete(message.id);
+    }
+  }
+
+  /** Abandons a request still waiting for its answer (its caller gave up). */
+  abort(requestId: string | number): void {
+    this.inflight.get(requestId)?.destroy(new Error('request cancelled'));
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
@@ -160,7 +194,7 @@ export class StreamableHttpTransport implements Transport {
     return headers;
   }
 
-  private post(body: string, requestId: string | number | undefined, retried = false): Promise<IncomingMessage> {
+  private post(body: string, requestId: string | number | undefined, retried = false, extraHeaders?: Record<string, string>): Promise<IncomingMessage> {
     return new Promise((resolve, reject) => {
       const req = this.lib.request(
         this.url,
@@ -171,6 +205,7 @@ export class StreamableHttpTransport implements Transport {
             'content-type': 'application/json',
             accept: 'application/json, text/event-stream',
             'content-length': String(Buffer.byteLength(body)),
+            ...extraHeaders,
           }),
         },
         resolve,
@@ -178,7 +213,7 @@ export class StreamableHttpTransport implements Transport {
       req.once('error', (error: NodeJS.ErrnoException) => {
         // a kept-alive socket the upstream closed while idle fails before the request was read: one fresh try
         if (!retried && req.reusedSocket && error.code === 'ECONNRESET' && !this.closed) {
-          this.post(body, requestId, true).then(resolve, reject);
+          this.post(body, requestId, true, extraHeaders).then(resolve, reject);
         } else {
           reject(error);
         }
@@ -188,12 +223,14 @@ export class StreamableHttpTransport implements Transport {
     });
   }
 
-  private consumeSse(res: IncomingMessage): Promise<void> {
+  private consumeSse(res: IncomingMessage, onMessage?: (message: JSONRPCMessage) => void): Promise<void> {
     return new Promise((resolve, reject) => {
       const parser = new SseParser((event) => {
         if (event.event !== 'message' || !event.data) return;
         try {
-          this.deliver(JSON.parse(event.data));
+          const payload = JSON.parse(event.data) as unknown;
+          if (onMessage) for (const item of [payload].flat()) onMessage(item as JSONRPCMessage);
+          else this.deliver(payload);
         } catch (error) {
           this.onerror?.(error as Error);
         }
@@ -240,6 +277,14 @@ export class StreamableHttpTransport implements Transport {
     if (this.closed) return;
     this.streamTimer = setTimeout(() => this.openStream(), STREAM_RETRY_MS);
     this.streamTimer.unref();
+  }
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
   }
 }
 

@@ -25,6 +25,7 @@ import {
   UpstreamCancelled,
   UpstreamListChanged,
   UpstreamRequest,
+  type CacheHints,
   type ClientContext,
   type FetchServerCatalog,
   type McpServerRuntime,
@@ -38,6 +39,7 @@ import { ServerDefinitionsService } from '../servers/server-definitions.service.
 import { Backoff } from './backoff.js';
 import { ClientRelay, type CallStream } from './client-relay.js';
 import { ModernCall } from './modern-call.js';
+import { MODERN_PROTOCOL_VERSION, ModernClient, type InputFulfiller } from './modern-client.js';
 import { ParkedCalls } from './parked-calls.js';
 import { buildServerHeaders, mergeHeaders } from './headers.js';
 import { SessionExpiredError, StreamableHttpTransport } from './http-transport.js';
@@ -87,7 +89,8 @@ const CLIENT_INFO = { name: 'switchboard-connector', version: '0.1.0' };
 const MAX_CATALOG_PAGES = 1_000;
 
 interface Session {
-  client: Client;
+  /** The SDK's client (2025 revisions, a session) or ours for an upstream speaking 2026-07-28 (no session). */
+  client: Client | ModernClient;
   transport: NegotiatingTransport;
   inner: Transport;
   startedAt: number;
@@ -122,6 +125,11 @@ interface PoolEntry {
   guard: UpstreamUrlGuard;
   slots: Map<string, Slot>;
   backoff: Backoff;
+  /**
+   * Which revision family the upstream speaks, learned once per definition: `server/discover` first (Streamable
+   * HTTP only), `initialize` when it does not answer that. A modern upstream's client is shared by every slot.
+   */
+  era?: Promise<ModernClient | undefined>;
   /** A stdio server's capability-only tools, kept while its common tool list is the same (names). */
   capabilityTools?: { fingerprint: string; tools: Record<string, UpstreamToolList> };
 }
@@ -281,10 +289,20 @@ export class UpstreamPool implements OnModuleInit, OnModuleDestroy {
       if (key) this.inflight.set(key, controller!);
       if (stream) session.calls.add(stream);
       try {
-        return await session.client.request({ method: req.method, params } as never, LooseResult, {
-          timeout,
-          ...(controller ? { signal: controller.signal } : {}),
-        });
+        const options = { timeout, ...(controller ? { signal: controller.signal } : {}) };
+        if (session.client instanceof ModernClient) {
+          // a modern upstream answers on the request's own stream: its notifications go to this call's client,
+          // and its input_required is answered with real requests to a 2025-era client (a modern one answers itself)
+          const result = await session.client.request({ method: req.method, params }, LooseResult, {
+            ...options,
+            onNotification: (notification) => this.onModernNotification(session, stream, notification),
+            ...(stream && !stream.ask ? { fulfil: this.askClient(stream, controller?.signal) } : {}),
+          });
+          // the 2025 revisions have no result types
+          if (client?.era !== 'modern') delete result.resultType;
+          return result;
+        }
+        return await session.client.request({ method: req.method, params } as never, LooseResult, options);
       } finally {
         // after the result: a last progress notification that arrived with it was handled first (it was queued first)
         if (ownToken) session.progress.delete(ownToken);
@@ -293,6 +311,34 @@ export class UpstreamPool implements OnModuleInit, OnModuleDestroy {
       }
     });
     return { result: result as LooseResult, ...(slotKey.startsWith('client:') ? { instance: this.instance } : {}) };
+  }
+
+  /** A modern upstream's notification during a call: progress by our token, anything else to the call's client. */
+  private onModernNotification(session: Session, stream: CallStream | undefined, notification: { method: string; params?: Record<string, unknown> }): void {
+    if (notification.method === 'notifications/progress') {
+      const { progressToken, ...progress } = notification.params ?? {};
+      session.progress.get(String(progressToken))?.(progress);
+    } else {
+      stream?.send({ message: { jsonrpc: '2.0', ...notification } });
+    }
+  }
+
+  /** Asks a 2025-era client what a modern upstream's input_required wants, as real requests; unanswered keys are left out. */
+  private askClient(stream: CallStream, signal: AbortSignal | undefined): InputFulfiller {
+    return async (requests) => {
+      const answers: Record<string, unknown> = {};
+      const extra = { signal: signal ?? new AbortController().signal };
+      await Promise.all(
+        Object.entries(requests).map(async ([key, request]) => {
+          try {
+            answers[key] = await this.relay.request(stream.sessionId, stream, request as never, extra);
+          } catch (error) {
+            this.log.debug(`the client did not answer ${request.method}: ${(error as Error).message}`);
+          }
+        }),
+      );
+      return answers;
+    };
   }
 
   /**
@@ -335,11 +381,12 @@ export class UpstreamPool implements OnModuleInit, OnModuleDestroy {
   async fetchCatalog(req: RequestOf<typeof FetchServerCatalog>, budgetMs: number): Promise<ReplyOf<typeof FetchServerCatalog>> {
     const base = await this.run(req.server_id, budgetMs, undefined, undefined, undefined, async (session, _timeout, deadline) => {
       const capabilities = (session.client.getServerCapabilities() ?? {}) as Record<string, unknown>;
-      const tools = capabilities.tools ? await listAll<ReplyOf<typeof FetchServerCatalog>['tools'][number]>(session, 'tools/list', 'tools', deadline) : [];
-      const prompts = capabilities.prompts ? await listAll<{ name: string }>(session, 'prompts/list', 'prompts', deadline).catch(() => []) : [];
-      const resources = capabilities.resources ? await listAll<{ uri: string }>(session, 'resources/list', 'resources', deadline).catch(() => []) : [];
+      const hints: CacheHints = {};
+      const tools = capabilities.tools ? await listAll<ReplyOf<typeof FetchServerCatalog>['tools'][number]>(session, 'tools/list', 'tools', deadline, hints) : [];
+      const prompts = capabilities.prompts ? await listAll<{ name: string }>(session, 'prompts/list', 'prompts', deadline, hints).catch(() => []) : [];
+      const resources = capabilities.resources ? await listAll<{ uri: string }>(session, 'resources/list', 'resources', deadline, hints).catch(() => []) : [];
       const resource_templates = capabilities.resources
-        ? await listAll<{ uriTemplate: string }>(session, 'resources/templates/list', 'resourceTemplates', deadline).catch(() => [])
+        ? await listAll<{ uriTemplate: string }>(session, 'resources/templates/list', 'resourceTemplates', deadline, hints).catch(() => [])
         : [];
       const info = session.client.getServerVersion();
       return {
@@ -350,6 +397,7 @@ export class UpstreamPool implements OnModuleInit, OnModuleDestroy {
         capabilities,
         server_info: info ? { ...(info as Record<string, unknown>) } : null,
         protocol_version: session.transport.negotiatedVersion ?? null,
+        ...(Object.keys(hints).length ? { cache_hints: hints } : {}),
       };
     });
     // Tools some upstreams list only to clients declaring a capability: one list per capability, kept as the extras.
@@ -541,6 +589,8 @@ export class UpstreamPool implements OnModuleInit, OnModuleDestroy {
     // The address is checked now, not only when the server was registered: its name may resolve elsewhere today.
     // Streamable HTTP connections also resolve through the guard (entry.guard.lookup), so each socket is checked.
     if (!stdio) await entry.guard.check(requireUrl(server));
+    const modern = await this.modernClientOf(entry, deadline);
+    if (modern) return this.modernSession(entry, slot, modern);
     const inner = this.createTransport(server, entry.headers, entry.guard);
     const transport = new NegotiatingTransport(inner, server.spec_version ?? undefined);
     const client = new Client(CLIENT_INFO, { capabilities: slot.capabilities });
@@ -601,6 +651,44 @@ export class UpstreamPool implements OnModuleInit, OnModuleDestroy {
         `${stdio && inner instanceof StdioClientTransport ? `, pid ${inner.pid}` : ''}` +
         `${slot.owner ? `, for client session ${slot.owner}` : slot.key ? `, ${slot.key}` : ''})`,
     );
+    return session;
+  }
+
+  /**
+   * The upstream's client when it speaks 2026-07-28, else undefined (then it gets sessions of the 2025 revisions).
+   * Asked once per definition: a `spec_version` of the 2025 revisions in the registry entry skips the question.
+   */
+  private modernClientOf(entry: PoolEntry, deadline: number): Promise<ModernClient | undefined> {
+    const { server } = entry;
+    if (server.transport !== 'http' || (server.spec_version && server.spec_version !== MODERN_PROTOCOL_VERSION)) return Promise.resolve(undefined);
+    if (!entry.era) {
+      const transport = this.createTransport(server, entry.headers, entry.guard) as StreamableHttpTransport;
+      const client = new ModernClient(transport, CLIENT_INFO, {});
+      entry.era = client.discover(remaining(deadline)).then(
+        async (discovery) => {
+          if (discovery) {
+            this.log.log(`upstream ${server.server_name} speaks ${MODERN_PROTOCOL_VERSION} (no sessions)`);
+            return client;
+          }
+          await transport.close();
+          return undefined;
+        },
+        async (error: unknown) => {
+          entry.era = undefined; // unreachable now: ask again next time
+          await transport.close();
+          throw error;
+        },
+      );
+    }
+    return entry.era;
+  }
+
+  /** A slot's "session" on a modern upstream: the shared client, declaring the slot's capabilities. */
+  private modernSession(entry: PoolEntry, slot: Slot, modern: ModernClient): Session {
+    const transport = new NegotiatingTransport(modern.transport);
+    transport.negotiatedVersion = MODERN_PROTOCOL_VERSION;
+    const session: Session = { client: modern.withCapabilities(slot.capabilities), transport, inner: modern.transport, startedAt: Date.now(), closing: false, calls: new Set(), progress: new Map() };
+    slot.session = session;
     return session;
   }
 
@@ -736,6 +824,7 @@ export class UpstreamPool implements OnModuleInit, OnModuleDestroy {
   private async closeEntry(entry: PoolEntry): Promise<void> {
     const slots = [...entry.slots.values()];
     entry.slots.clear();
+    void entry.era?.then((modern) => modern?.close()).catch(() => undefined);
     await Promise.all(
       slots.map(async (slot) => {
         const session = slot.session;
@@ -760,14 +849,19 @@ function clientCapabilities(declared: Record<string, unknown>): ClientCapabiliti
   return out as ClientCapabilities;
 }
 
-/** Every page of one list method. */
-async function listAll<T>(session: Session, method: string, field: string, deadline: number): Promise<T[]> {
+/** Every page of one list method; the cache hints of a 2026-07-28 upstream's pages (the shortest) go to `hints`. */
+async function listAll<T>(session: Session, method: string, field: string, deadline: number, hints?: CacheHints): Promise<T[]> {
   const items: T[] = [];
   let cursor: string | undefined;
   for (let page = 0; page < MAX_CATALOG_PAGES; page++) {
     const params = cursor ? { cursor } : {};
     const reply = await session.client.request({ method, params } as never, LooseResult, { timeout: remaining(deadline) });
     if (Array.isArray(reply[field])) items.push(...(reply[field] as T[]));
+    if (hints && typeof reply.ttlMs === 'number' && reply.ttlMs >= 0) {
+      const hint = { ttl_ms: Math.floor(reply.ttlMs), scope: reply.cacheScope === 'private' ? ('private' as const) : ('public' as const) };
+      const seen = hints[method];
+      hints[method] = seen ? { ttl_ms: Math.min(seen.ttl_ms, hint.ttl_ms), scope: seen.scope === 'private' ? 'private' : hint.scope } : hint;
+    }
     cursor = typeof reply.nextCursor === 'string' && reply.nextCursor ? reply.nextCursor : undefined;
     if (!cursor) break;
   }
