@@ -12,6 +12,7 @@ import type { EdgeSettings } from './edge-settings.js';
 import { HostPolicy } from './http/host.js';
 import { HttpErrorFilter } from './http/http-error.filter.js';
 import { McpRouter } from './mcp/mcp.router.js';
+import { SubscriptionListeners } from './mcp/subscriptions.js';
 import { observeRequest } from './http/request-observer.js';
 
 export class EdgeListenError extends Error {}
@@ -77,6 +78,7 @@ export async function startEdge(context: ServiceStartContext<EdgeSettings['env']
     close: async () => {
       server.close();
       server.closeIdleConnections();
+      app.get(SubscriptionListeners).close(); // listen streams end with their result: clients listen on another replica
       await Promise.all([drain(inFlight, graceMs, logger), grpc?.close(graceMs)]);
       server.closeAllConnections();
       await app.close();

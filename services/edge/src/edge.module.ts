@@ -30,6 +30,7 @@ import { McpRouter } from './mcp/mcp.router.js';
 import { NotificationStreams } from './mcp/notification-streams.js';
 import { SessionStore } from './mcp/session.store.js';
 import { StreamableHttpService } from './mcp/streamable-http.service.js';
+import { SubscriptionListeners } from './mcp/subscriptions.js';
 import { McpRestController } from './rest/mcp-rest.controller.js';
 import { McpRestTestController } from './rest/mcp-rest-test.controller.js';
 import { ORIGIN_POLICY } from './tokens.js';
@@ -71,6 +72,7 @@ export class EdgeModule {
         SessionStore,
         NotificationStreams,
         McpDispatcher,
+        SubscriptionListeners,
         StreamableHttpService,
         LegacySseService,
         McpRouter,

@@ -16,6 +16,7 @@ import { admitModernRequest, isModernTraffic, MODERN_METHODS, ModernRejection } 
 import { NotificationStreams } from './notification-streams.js';
 import { isSupportedProtocolHeader, negotiateProtocolVersion } from './protocol.js';
 import { SessionStore, type McpSession } from './session.store.js';
+import { LISTEN_METHOD, SubscriptionListeners } from './subscriptions.js';
 
 const SESSION_HEADER = 'mcp-session-id';
 
@@ -37,6 +38,7 @@ export class StreamableHttpService {
     @Inject(NotificationStreams) private readonly streams: NotificationStreams,
     @Inject(UsageLimiter) private readonly limits: UsageLimiter,
     @Inject(Bus) private readonly bus: Bus,
+    @Inject(SubscriptionListeners) private readonly listeners: SubscriptionListeners,
   ) {
     this.bodyLimit = settings.env.MAX_REQUEST_BODY_BYTES;
   }
@@ -123,7 +125,8 @@ export class StreamableHttpService {
       const request = message.message;
       id = request.id;
       const envelope = admitModernRequest(request, req.headers);
-      if (!MODERN_METHODS.has(request.method)) {
+      const listen = request.method === LISTEN_METHOD;
+      if (!listen && !MODERN_METHODS.has(request.method)) {
         throw new ModernRejection(404, JsonRpcErrorCode.METHOD_NOT_FOUND, `Method not found: ${request.method} (not part of ${envelope.protocolVersion})`);
       }
       await this.dispatcher.assertScope(scope, principal, req.headers);
@@ -143,6 +146,14 @@ export class StreamableHttpService {
         release = await this.limits.admit(principal);
       } catch (error) {
         return writeMcpError(res, error, id);
+      }
+      if (listen) {
+        // a slot while the subscription is set up; an open stream is not work in progress
+        try {
+          return await this.listeners.open(request, { principal, scope, headers: req.headers, session, requestId: request.id }, req, res);
+        } finally {
+          release();
+        }
       }
       const responder = new PostResponder(req, res);
       // progress and log messages go out on the response stream; the era has no server-to-client requests
