@@ -132,6 +132,7 @@ function expectGone(reply: RawReply) {
   expect(reply.message?.error?.code).toBe(-32602);
   expect(reply.message.error.message).toMatch(GONE_WORDS);
   expect(reply.message.error.message).toMatch(CALL_AGAIN);
+  expect(reply.message.error.data?.reason).toBe('gone');
 }
 
 /**
@@ -287,6 +288,25 @@ describe('done-2: server-everything (2025-era) through two edges and two connect
     }
   });
 
+  it("what server-everything keeps of a client (its roots) is never shown to another key's client", async () => {
+    const clients: [string, ClientV2][] = [];
+    for (const [who, key] of [
+      ['first', (await generateKey(suite!, { object_permission: { mcp_servers: ['ev'] } })).key],
+      ['second', (await generateKey(suite!, { object_permission: { mcp_servers: ['ev'] } })).key],
+    ] as const) {
+      const client = new ClientV2({ name: `mcp-mrtr-roots-${who}`, version: '1.0.0' }, { versionNegotiation: { mode: { pin: MODERN } }, capabilities: { roots: {} } });
+      client.setRequestHandler('roots/list', async () => ({ roots: [{ uri: `file:///mrtr/${who}`, name: who }] }));
+      await client.connect(new TransportV2(new URL(`${suite!.edgeUrls[who === 'first' ? 0 : 1]}/mcp`), { requestInit: { headers: keyHeaders(key) } }));
+      closers.push(client);
+      clients.push([who, client]);
+    }
+    for (const [who, client] of [...clients, ...clients]) {
+      const text = allText(await client.callTool({ name: 'ev-get-roots-list', arguments: {} }));
+      expect(text).toContain(`file:///mrtr/${who}`);
+      expect(text).not.toContain(`file:///mrtr/${who === 'first' ? 'second' : 'first'}`);
+    }
+  });
+
   it('the v1 client (2025 sessions) still does all of it, requests alternating between the edges', async () => {
     const { fetch: alternating, hits } = alternatingFetch();
     const asked: Asked = { sampling: [], elicitation: [], roots: 0 };
@@ -433,6 +453,34 @@ describe("done-4: the gateway's own requestState for a call parked in a connecto
         expect((after.completed['ask-sampling'] ?? 0) - (before.completed['ask-sampling'] ?? 0), 'runs that finished').toBe(1);
       }
     }
+  });
+
+  it("a requestState that is not the gateway's, or is another server's or another tool's, is refused with -32602 and forwards nothing; the parked call still completes", async () => {
+    const [a, b] = suite!.edgeUrls as [string, string];
+    const key = suite!.masterKey;
+    const fromEv = await callTool(a, key, 'ev-trigger-sampling-request', { prompt: 'foreign', maxTokens: 10 });
+    const [evKey] = onlyInputRequest(fromEv.message.result);
+    const evState: string = fromEv.message.result.requestState;
+    const fromLg = await callTool(a, key, 'lg-ask-sampling', { prompt: 'foreign' });
+    const [lgKey] = onlyInputRequest(fromLg.message.result);
+    const lgState: string = fromLg.message.result.requestState;
+    const before = lg.stats();
+
+    const answers = { [evKey]: SAMPLE, [lgKey]: SAMPLE };
+    expectInvalidState(await callTool(b, key, 'lg-ask-sampling', { prompt: 'foreign' }, { inputResponses: answers, requestState: 'not-a-state-of-the-gateway' }));
+    // the state of a call parked for ev, on a call of lg
+    expectInvalidState(await callTool(b, key, 'lg-ask-sampling', { prompt: 'foreign' }, { inputResponses: answers, requestState: evState }));
+    // the state of the parked lg-ask-sampling call, on a call of another tool of the same server
+    expectInvalidState(await callTool(b, key, 'lg-echo', { message: 'not the parked call' }, { inputResponses: answers, requestState: lgState }));
+    const after = lg.stats();
+    expect(after.methods['tools/call'], 'tools/call requests that reached lg').toBe(before.methods['tools/call']);
+    expect(after.completed['ask-sampling'] ?? 0).toBe(before.completed['ask-sampling'] ?? 0);
+
+    const lgDone = await callTool(b, key, 'lg-ask-sampling', { prompt: 'foreign' }, { inputResponses: { [lgKey]: SAMPLE }, requestState: lgState });
+    expect(allText(lgDone.message.result)).toBe('sampled: raw sample');
+    const evDone = await callTool(b, key, 'ev-trigger-sampling-request', { prompt: 'foreign', maxTokens: 10 }, { inputResponses: { [evKey]: SAMPLE }, requestState: evState });
+    expect(allText(evDone.message.result)).toContain('raw sample');
+    expect(lg.stats().completed['ask-sampling']).toBe((before.completed['ask-sampling'] ?? 0) + 1);
   });
 
   it('after the connectors holding parked calls are killed (kill -9), their requestState is gone, and nothing runs again upstream', async () => {
