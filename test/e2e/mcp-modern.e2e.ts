@@ -168,6 +168,61 @@ describe.each(MODES)('MCP 2026-07-28 beside the 2025 revisions (%s)', (mode) => 
     const reply = await rawPost(`${suite!.edgeUrls[0]}/mcp`, modernRequest('tools/list'), { key: 'sk-not-a-key', headers: modernHeaders('tools/list') });
     expect(reply.status).toBe(401);
   });
+
+  it("a pinned v2 client declaring sampling, elicitation and roots: server-everything's requests during a call come back as input_required and its handlers answer them", async () => {
+    const asked = { sampling: 0, elicitation: 0, roots: 0 };
+    const client = new ClientV2({ name: 'mcp-modern-mrtr', version: '1.0.0' }, { versionNegotiation: { mode: { pin: MODERN } }, capabilities: { sampling: {}, elicitation: {}, roots: {} } });
+    client.setRequestHandler('sampling/createMessage', async () => ({ model: 'e2e', role: 'assistant', content: { type: 'text', text: `mrtr sample ${++asked.sampling}` } }));
+    client.setRequestHandler('elicitation/create', async () => ({ action: 'accept', content: { name: `Mrtr ${++asked.elicitation}` } }));
+    client.setRequestHandler('roots/list', async () => ({ roots: [{ uri: `file:///modern/${++asked.roots}` }] }));
+    await client.connect(new TransportV2(new URL(`${suite!.edgeUrls[0]}/mcp`), { requestInit: { headers: keyHeaders(suite!.masterKey) } }));
+    clients.push(client);
+    const names = (await client.listTools()).tools.map((t) => t.name);
+    expect(names).toEqual(expect.arrayContaining(['ev-trigger-sampling-request', 'ev-trigger-elicitation-request', 'ev-get-roots-list']));
+    const sampled = await client.callTool({ name: 'ev-trigger-sampling-request', arguments: { prompt: 'mrtr', maxTokens: 10 } });
+    expect(asked.sampling).toBe(1);
+    expect(JSON.stringify(sampled.content)).toContain('mrtr sample 1');
+    const elicited = await client.callTool({ name: 'ev-trigger-elicitation-request', arguments: {} });
+    expect(asked.elicitation).toBe(1);
+    expect(JSON.stringify(elicited.content)).toContain('Name: Mrtr 1');
+    const roots = await client.callTool({ name: 'ev-get-roots-list', arguments: {} });
+    expect(asked.roots).toBeGreaterThanOrEqual(1);
+    expect(JSON.stringify(roots.content)).toContain('file:///modern/');
+  });
+
+  it('a requestState whose parked call was lost with its connector (the process restarted) is gone: -32602, call again', async () => {
+    const url = `${suite!.edgeUrls[0]}/mcp`;
+    const key = suite!.masterKey;
+    const call = (extra: Record<string, unknown> = {}) =>
+      rawPost(
+        url,
+        request('tools/call', { name: 'ev-trigger-sampling-request', arguments: { prompt: 'lost', maxTokens: 10 }, ...extra, _meta: { [VERSION_KEY]: MODERN, [CAPABILITIES_KEY]: { sampling: {} } } }),
+        { key, headers: modernHeaders('tools/call', { 'mcp-name': 'ev-trigger-sampling-request' }) },
+      );
+    const first = await call();
+    expect(first.message.result).toMatchObject({ resultType: 'input_required', requestState: expect.any(String) });
+    const [inputKey] = Object.keys(first.message.result.inputRequests);
+    const retry = { inputResponses: { [inputKey!]: { role: 'assistant', model: 'e2e', content: { type: 'text', text: 'too late' } } }, requestState: first.message.result.requestState };
+    if (mode === 'one-process') {
+      await suite!.restart!();
+    } else {
+      const connector = suite!.processes.get('connector')![0]!;
+      connector.stoppedOnPurpose = true;
+      connector.child.kill('SIGKILL');
+      await connector.exited;
+      await suite!.startService('connector');
+    }
+    await eventually(async () => {
+      const reply = await rawPost(url, modernRequest('tools/call', { name: 'ev-echo', arguments: { message: 'up' } }), { key, headers: modernHeaders('tools/call', { 'mcp-name': 'ev-echo' }) });
+      return textOf(reply.message?.result ?? {}).includes('up');
+    }, 30_000);
+    const gone = await call(retry);
+    expect(gone.status).toBe(200);
+    expect(gone.message.error).toMatchObject({ code: -32602, data: { reason: 'gone' } });
+    expect(gone.message.error.message).toMatch(/without requestState/);
+    // calling again without requestState asks again
+    expect((await call()).message.result).toMatchObject({ resultType: 'input_required' });
+  });
 });
 
 describe('a pinned v2 client across two edges and two connectors (distributed)', () => {
