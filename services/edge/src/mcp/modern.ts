@@ -86,8 +86,10 @@ export function isModernTraffic(body: unknown, headers: IncomingHttpHeaders): bo
 }
 
 /**
- * The edge rungs of the revision's validation ladder, in its order: the body's version is supported (-32022),
- * the headers mirror the body (-32020), the envelope is well formed (-32602). Returns the envelope.
+ * The edge rungs of the revision's validation ladder, in its order: the body claims a version (-32602), the
+ * MCP-Protocol-Version header names one we speak (-32022; an unsupported header wins over a mismatch) and equals
+ * the body's, the body's is one of ours (-32022), the Mcp-Method / Mcp-Name headers mirror the body (-32020),
+ * the envelope is well formed (-32602). Returns the envelope, lifted out of the request's `_meta` (liftEnvelope).
  */
 export function admitModernRequest(request: JsonRpcRequest, headers: IncomingHttpHeaders): ModernEnvelope {
   const meta = request.params?._meta as Record<string, unknown> | undefined;
@@ -98,14 +100,11 @@ export function admitModernRequest(request: JsonRpcRequest, headers: IncomingHtt
       missing: [PROTOCOL_VERSION_META_KEY],
     });
   }
-  if (typeof claimed !== 'string' || !MODERN_PROTOCOL_VERSIONS.includes(claimed)) {
-    throw new ModernRejection(400, ModernErrorCode.UNSUPPORTED_PROTOCOL_VERSION, `Unsupported protocol version: ${String(claimed)}`, {
-      supported: [...MODERN_PROTOCOL_VERSIONS],
-      requested: claimed,
-    });
-  }
+  // an unsupported header wins over a mismatch: a header naming a revision we speak must then equal the body's
+  if (header !== undefined && (typeof header !== 'string' || !ALL_PROTOCOL_VERSIONS.includes(header))) throw unsupported(header);
+  if (header !== undefined && header !== claimed) throw mismatch(`MCP-Protocol-Version header ${String(header)} does not match the body's ${String(claimed)}`);
+  if (typeof claimed !== 'string' || !MODERN_PROTOCOL_VERSIONS.includes(claimed)) throw unsupported(claimed);
   if (header === undefined) throw mismatch('the MCP-Protocol-Version header is required');
-  if (header !== claimed) throw mismatch(`MCP-Protocol-Version header ${String(header)} does not match the body's ${claimed}`);
   const method = headers['mcp-method'];
   if (method === undefined) throw mismatch('the Mcp-Method header is required');
   if (method !== request.method) throw mismatch(`Mcp-Method header ${String(method)} does not match the body's ${request.method}`);
@@ -125,11 +124,36 @@ export function admitModernRequest(request: JsonRpcRequest, headers: IncomingHtt
     });
   }
   const info = meta![CLIENT_INFO_META_KEY];
+  liftEnvelope(request);
   return {
     protocolVersion: claimed,
     clientCapabilities: capabilities as Record<string, unknown>,
     clientInfo: info && typeof info === 'object' ? (info as Record<string, unknown>) : null,
   };
+}
+
+/** The envelope's keys: they describe the client to the gateway; an upstream is told about the gateway instead. */
+const ENVELOPE_KEYS = [PROTOCOL_VERSION_META_KEY, CLIENT_CAPABILITIES_META_KEY, CLIENT_INFO_META_KEY];
+
+/**
+ * Takes the envelope out of the request's `_meta` once it is read, so that what is forwarded upstream is the
+ * request alone: a 2025-era upstream session must not see a 2026-07-28 claim (a dual-era upstream would take
+ * the message for a modern one and refuse it on a session), and a modern upstream gets the connector's own
+ * envelope. The rest of `_meta` (progressToken, logLevel, tracing) stays.
+ */
+function liftEnvelope(request: JsonRpcRequest): void {
+  const meta = request.params?._meta as Record<string, unknown> | undefined;
+  if (!meta) return;
+  const rest = Object.fromEntries(Object.entries(meta).filter(([key]) => !ENVELOPE_KEYS.includes(key)));
+  if (Object.keys(rest).length) request.params!._meta = rest;
+  else delete request.params!._meta;
+}
+
+function unsupported(requested: unknown): ModernRejection {
+  return new ModernRejection(400, ModernErrorCode.UNSUPPORTED_PROTOCOL_VERSION, `Unsupported protocol version: ${String(requested)}`, {
+    supported: [...MODERN_PROTOCOL_VERSIONS],
+    requested,
+  });
 }
 
 function mismatch(message: string): ModernRejection {
