@@ -13,4 +13,13 @@ export const CacheKeys = {
   rateWindow: (tokenHash: string, minute: number) => ({ key: `rate:v1:${tokenHash}:${minute}`, ttlSeconds: 120 }),
   /** Calls a key has in flight across replicas (max_parallel_requests). */
   parallel: (tokenHash: string) => ({ key: `parallel:v1:${tokenHash}`, ttlSeconds: 600 }),
+  /**
+   * The lock one replica holds while it refreshes a user's upstream OAuth token (set-if-absent); the others wait
+   * for the refreshed token. The TTL frees it if the holder dies mid-refresh.
+   */
+  upstreamTokenRefresh: (serverId: string, userId: string) => ({ key: `oauth:v1:refresh:${serverId}:${userId}`, ttlSeconds: 30 }),
+  /** A consent link handed to a client that lacks an upstream credential: who, which server, which client. */
+  upstreamConsentTicket: (ticket: string) => ({ key: `oauth:v1:ticket:${ticket}`, ttlSeconds: 600 }),
+  /** An authorization in progress (PKCE verifier, the browser it is bound to), taken once by the callback. */
+  upstreamAuthorizationFlow: (state: string) => ({ key: `oauth:v1:flow:${state}`, ttlSeconds: 600 }),
 } as const;

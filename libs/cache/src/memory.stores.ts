@@ -89,6 +89,24 @@ export class MemoryKeyValueStore extends KeyValueStore {
     return this.map.delete(key);
   }
 
+  async setIfAbsent(key: string, value: string, ttlSeconds: number): Promise<boolean> {
+    const expiresAt = Date.now() + ttlMilliseconds(ttlSeconds);
+    if (this.map.get(key)) return false;
+    this.map.set(key, value, expiresAt);
+    return true;
+  }
+
+  async deleteIfEquals(key: string, value: string): Promise<boolean> {
+    return this.map.get(key)?.value === value && this.map.delete(key);
+  }
+
+  async take(key: string): Promise<string | null> {
+    const entry = this.map.get(key);
+    if (!entry) return null;
+    this.map.delete(key);
+    return entry.value;
+  }
+
   async ping(): Promise<boolean> {
     return true;
   }

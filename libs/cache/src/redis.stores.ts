@@ -32,6 +32,17 @@ async function quit(redis: Redis): Promise<void> {
   await redis.quit().catch(() => redis.disconnect());
 }
 
+// Remove the key only while it holds ARGV[1] (a lock's holder releasing it). Returns 1 when removed.
+const DELETE_IF_EQUALS_SCRIPT = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0`;
+
+// Read and remove in one step (single-use entries).
+const TAKE_SCRIPT = `
+local v = redis.call('GET', KEYS[1])
+if v then redis.call('DEL', KEYS[1]) end
+return v`;
+
 /** KeyValueStore on Redis, shared by every replica. */
 export class RedisKeyValueStore extends KeyValueStore {
   private readonly redis: Redis;
@@ -60,6 +71,19 @@ export class RedisKeyValueStore extends KeyValueStore {
 
   async delete(key: string): Promise<boolean> {
     return (await this.redis.del(key)) > 0;
+  }
+
+  async setIfAbsent(key: string, value: string, ttlSeconds: number): Promise<boolean> {
+    return (await this.redis.set(key, value, 'PX', ttlMilliseconds(ttlSeconds), 'NX')) === 'OK';
+  }
+
+  async deleteIfEquals(key: string, value: string): Promise<boolean> {
+    return (await this.redis.eval(DELETE_IF_EQUALS_SCRIPT, 1, key, value)) === 1;
+  }
+
+  async take(key: string): Promise<string | null> {
+    // GETDEL needs Redis 6.2; a script does the same on any version
+    return (await this.redis.eval(TAKE_SCRIPT, 1, key)) as string | null;
   }
 
   async ping(): Promise<boolean> {

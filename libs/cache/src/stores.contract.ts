@@ -84,7 +84,44 @@ export function describeKeyValueStoreContract(name: string, makeFixture: () => P
       expect(await sut.expire(k, LONG_TTL)).toBe(false);
     });
 
+    it('sets a value only when the key is missing: exactly one of 50 concurrent writers wins', async () => {
+      const k = key();
+      const results = await Promise.all(Array.from({ length: 50 }, (_, i) => (i % 2 ? sut : other).setIfAbsent(k, `holder-${i}`, LONG_TTL)));
+      expect(results.filter(Boolean)).toHaveLength(1);
+      const winner = results.indexOf(true);
+      expect(await other.get(k)).toBe(`holder-${winner}`);
+      expect(await sut.setIfAbsent(k, 'late', LONG_TTL)).toBe(false);
+      expect(await sut.get(k)).toBe(`holder-${winner}`);
+    });
+
+    it('sets a value again once the previous one expired (a lock whose holder died)', async () => {
+      const k = key();
+      expect(await sut.setIfAbsent(k, 'first', SHORT_TTL)).toBe(true);
+      await waitFor(async () => (await other.setIfAbsent(k, 'second', LONG_TTL)) === true);
+      expect(await sut.get(k)).toBe('second');
+    });
+
+    it('deletes a key only while it holds the given value', async () => {
+      const k = key();
+      await sut.set(k, 'mine', LONG_TTL);
+      expect(await other.deleteIfEquals(k, 'theirs')).toBe(false);
+      expect(await sut.get(k)).toBe('mine');
+      expect(await other.deleteIfEquals(k, 'mine')).toBe(true);
+      expect(await sut.get(k)).toBeNull();
+      expect(await sut.deleteIfEquals(k, 'mine')).toBe(false);
+    });
+
+    it('takes a value once: of concurrent takers exactly one gets it', async () => {
+      const k = key();
+      await sut.set(k, 'once', LONG_TTL);
+      const taken = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 ? sut : other).take(k)));
+      expect(taken.filter((v) => v !== null)).toEqual(['once']);
+      expect(await sut.get(k)).toBeNull();
+      expect(await sut.take(key())).toBeNull();
+    });
+
     it('refuses a TTL that is not a positive number', async () => {
+      await expect(sut.setIfAbsent(key(), 'v', 0)).rejects.toThrow(RangeError);
       await expect(sut.set(key(), 'v', 0)).rejects.toThrow(RangeError);
       await expect(sut.set(key(), 'v', Number.NaN)).rejects.toThrow(RangeError);
       await expect(sut.expire(key(), -1)).rejects.toThrow(RangeError);

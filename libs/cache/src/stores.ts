@@ -16,6 +16,15 @@ export abstract class KeyValueStore {
   abstract expire(key: string, ttlSeconds: number): Promise<boolean>;
   /** True when a live key was removed. */
   abstract delete(key: string): Promise<boolean>;
+  /**
+   * Writes the value only when the key is missing (or expired), atomically across everyone sharing the store: a
+   * lock whose TTL frees it if its holder dies. True when this call wrote it.
+   */
+  abstract setIfAbsent(key: string, value: string, ttlSeconds: number): Promise<boolean>;
+  /** Removes the key only while it still holds `value` (a lock released by its holder, never by another). */
+  abstract deleteIfEquals(key: string, value: string): Promise<boolean>;
+  /** Reads and removes the value in one step (a single-use entry): exactly one caller gets it. */
+  abstract take(key: string): Promise<string | null>;
   /** True when the store answers (bounded in time, never throws). */
   abstract ping(): Promise<boolean>;
   abstract close(): Promise<void>;
