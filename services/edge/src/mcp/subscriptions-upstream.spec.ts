@@ -111,6 +111,7 @@ describe('ResourceWatches', () => {
     expect(ended).toEqual([]);
     other.release();
     await waitFor(() => ended.length === 1, 2000);
+    expect(connector.requests.at(-1)).toMatchObject({ method: 'resources/unsubscribe', uri: 'file:///y' }); // told before the session ends
     expect(watches.size).toBe(0);
     expect(connector.sessions.size).toBe(0); // the connector closed the watch's upstream session
   });

@@ -128,12 +128,12 @@ export class ResourceWatches {
    */
   private async sync(watch: Watch, all: boolean): Promise<void> {
     if (this.watches.get(watch.key) !== watch) return;
-    if (watch.uris.size === 0) return this.end(watch);
     for (const uri of [...watch.subscribed]) {
       if (watch.uris.has(uri)) continue;
       watch.subscribed.delete(uri);
       await this.send(watch, 'resources/unsubscribe', uri).catch((error: Error) => this.log.debug(`unsubscribe ${uri}: ${error.message}`));
     }
+    if (watch.uris.size === 0) return this.end(watch);
     // a second round when the upstream session moved to another connector halfway (what it had subscribed is gone)
     const refused = new Set<string>();
     for (let round = 0; round < 2; round++) {
