@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { JsonRpcRequest } from './jsonrpc.js';
-import { admitModernRequest, CLIENT_CAPABILITIES_META_KEY, CLIENT_INFO_META_KEY, ModernRejection, PROTOCOL_VERSION_META_KEY } from './modern.js';
+import { admitModernRequest, assertParamHeaders, CLIENT_CAPABILITIES_META_KEY, CLIENT_INFO_META_KEY, ModernRejection, paramHeaders, PROTOCOL_VERSION_META_KEY } from './modern.js';
 
 const MODERN = '2026-07-28';
 
@@ -22,6 +22,12 @@ describe('admitModernRequest', () => {
     const request = modernCall(envelope);
     admitModernRequest(request, headers);
     expect(request.params).toEqual({ name: 'echo', arguments: {} });
+  });
+
+  it('reads Mcp-Name as written or in strict =?base64?…?= form', () => {
+    const b64 = (text: string) => `=?base64?${Buffer.from(text).toString('base64')}?=`;
+    expect(() => admitModernRequest(modernCall(envelope), { ...headers, 'mcp-name': b64('echo') })).not.toThrow();
+    expect(() => admitModernRequest(modernCall(envelope), { ...headers, 'mcp-name': '=?base64?ZWNobw?=' })).toThrow(expect.objectContaining({ code: -32020 }));
   });
 
   it('lifts nothing from a request it refuses', () => {
@@ -61,5 +67,52 @@ describe('the order of the version rungs', () => {
 
   it('names the supported revisions and echoes the requested one', () => {
     expect(rejection(discover('2099-01-01'), '2099-01-01').data).toEqual({ supported: [MODERN], requested: '2099-01-01' });
+  });
+});
+
+describe('custom headers from tool parameters (SEP-2243)', () => {
+  const schema = {
+    type: 'object',
+    properties: {
+      region: { type: 'string', 'x-mcp-header': 'Region' },
+      count: { type: 'integer', 'x-mcp-header': 'Count' },
+      options: { type: 'object', properties: { tenant: { type: 'string', 'x-mcp-header': 'Tenant' } } },
+      note: { type: 'string' },
+    },
+  };
+  const check = (args: Record<string, unknown>, headers: Record<string, string>) => () => assertParamHeaders(schema, args, headers);
+  const b64 = (text: string) => `=?base64?${Buffer.from(text).toString('base64')}?=`;
+
+  it('finds the declarations, nested ones through properties', () => {
+    expect(paramHeaders(schema).map((p) => [p.path.join('.'), p.header])).toEqual([
+      ['region', 'mcp-param-region'],
+      ['count', 'mcp-param-count'],
+      ['options.tenant', 'mcp-param-tenant'],
+    ]);
+  });
+
+  it.each([
+    ['a plain value', { region: 'Hello' }, { 'mcp-param-region': 'Hello' }],
+    ['a Base64 value', { region: 'Hello' }, { 'mcp-param-region': b64('Hello') }],
+    ['non-ASCII text in Base64', { region: 'Zürich' }, { 'mcp-param-region': b64('Zürich') }],
+    ['a value without the whole wrapper, literally', { region: '=?base64?SGVsbG8=' }, { 'mcp-param-region': '=?base64?SGVsbG8=' }],
+    ['whitespace around the value', { region: 'Hello' }, { 'mcp-param-region': '  Hello ' }],
+    ['a number compared as a number', { count: 42 }, { 'mcp-param-count': '42.0' }],
+    ['a nested argument', { options: { tenant: 't1' } }, { 'mcp-param-tenant': 't1' }],
+    ['an argument not sent (its header is not expected)', { note: 'x' }, {}],
+    ['a null argument', { region: null }, {}],
+  ])('accepts %s', (_label, args, headers) => {
+    expect(check(args, headers)).not.toThrow();
+  });
+
+  it.each([
+    ['a missing header', { region: 'Hello' }, {}],
+    ['a different value', { region: 'Hello' }, { 'mcp-param-region': 'World' }],
+    ['Base64 without its padding', { region: 'Hello' }, { 'mcp-param-region': '=?base64?SGVsbG8?=' }],
+    ['Base64 with characters outside its alphabet', { region: 'Hello' }, { 'mcp-param-region': '=?base64?SGVs!!!bG8=?=' }],
+    ['Base64 of bytes that are not UTF-8', { region: 'Hello' }, { 'mcp-param-region': `=?base64?${Buffer.from([0xff, 0xfe]).toString('base64')}?=` }],
+    ['a different number', { count: 42 }, { 'mcp-param-count': '43' }],
+  ])('refuses %s with 400 and -32020', (_label, args, headers) => {
+    expect(check(args, headers)).toThrow(expect.objectContaining({ status: 400, code: -32020 }));
   });
 });

@@ -162,13 +162,67 @@ function mismatch(message: string): ModernRejection {
 
 const BASE64_PREFIX = '=?base64?';
 const BASE64_SUFFIX = '?=';
+const BASE64_CANONICAL = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
 
-/** Header values that are not plain printable ASCII travel as `=?base64?{utf-8 as base64}?=`. */
-export function decodeHeaderValue(value: string): string {
-  if (value.startsWith(BASE64_PREFIX) && value.endsWith(BASE64_SUFFIX)) {
-    return Buffer.from(value.slice(BASE64_PREFIX.length, value.length - BASE64_SUFFIX.length), 'base64').toString('utf8');
+/**
+ * Header values that are not plain printable ASCII travel as `=?base64?{utf-8 as base64}?=`. A value carrying
+ * that wrapper whose payload is not canonical Base64 of UTF-8 text is undefined (the revision says to refuse
+ * it); a value without the whole wrapper is taken literally.
+ */
+export function decodeHeaderValue(value: string): string | undefined {
+  if (!(value.startsWith(BASE64_PREFIX) && value.endsWith(BASE64_SUFFIX) && value.length >= BASE64_PREFIX.length + BASE64_SUFFIX.length)) return value;
+  const payload = value.slice(BASE64_PREFIX.length, value.length - BASE64_SUFFIX.length);
+  if (!BASE64_CANONICAL.test(payload)) return undefined;
+  try {
+    return UTF8.decode(Buffer.from(payload, 'base64'));
+  } catch {
+    return undefined;
   }
-  return value;
+}
+
+/** A tool argument the client mirrors into a header (`x-mcp-header` in the tool's inputSchema, SEP-2243). */
+export interface ParamHeader {
+  /** Where the argument is, through `properties` only. */
+  path: string[];
+  /** The header's name, lower case: `mcp-param-{x-mcp-header}`. */
+  header: string;
+  type: unknown;
+}
+
+/** The `x-mcp-header` declarations of a tool's inputSchema (on properties reached through `properties` alone). */
+export function paramHeaders(inputSchema: unknown, path: string[] = []): ParamHeader[] {
+  const properties = (inputSchema as { properties?: unknown } | null)?.properties;
+  if (!properties || typeof properties !== 'object') return [];
+  const out: ParamHeader[] = [];
+  for (const [name, schema] of Object.entries(properties as Record<string, unknown>)) {
+    if (!schema || typeof schema !== 'object') continue;
+    const declared = (schema as Record<string, unknown>)['x-mcp-header'];
+    if (typeof declared === 'string' && declared) out.push({ path: [...path, name], header: `mcp-param-${declared.toLowerCase()}`, type: (schema as { type?: unknown }).type });
+    out.push(...paramHeaders(schema, [...path, name]));
+  }
+  return out;
+}
+
+const DECIMAL = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/;
+
+/**
+ * The 2026-07-28 check of a tools/call's custom headers against its body (SEP-2243): every argument the tool
+ * mirrors into a header, when the body carries it (not null), must arrive with that header, decoding to the
+ * same value (numbers compared as numbers). Throws -32020 (HTTP 400) naming the header.
+ */
+export function assertParamHeaders(inputSchema: unknown, args: Record<string, unknown> | undefined, headers: IncomingHttpHeaders): void {
+  for (const { path, header, type } of paramHeaders(inputSchema)) {
+    let value: unknown = args;
+    for (const key of path) value = value && typeof value === 'object' ? (value as Record<string, unknown>)[key] : undefined;
+    if (value === undefined || value === null || typeof value === 'object') continue;
+    const sent = headers[header];
+    if (typeof sent !== 'string') throw mismatch(`the ${header} header is required: arguments.${path.join('.')} is set`);
+    const decoded = decodeHeaderValue(sent.trim());
+    if (decoded === undefined) throw mismatch(`the ${header} header is not valid =?base64?…?= text`);
+    const numeric = (type === 'integer' || type === 'number') && typeof value === 'number' && DECIMAL.test(decoded);
+    if (numeric ? Number(decoded) !== value : decoded !== String(value)) throw mismatch(`the ${header} header does not match arguments.${path.join('.')}`);
+  }
 }
 
 /** Result fields a modern result carries before the method's own (which win where both set one). */
