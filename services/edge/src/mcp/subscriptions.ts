@@ -125,7 +125,7 @@ export class SubscriptionListeners implements OnModuleInit, OnModuleDestroy {
    * acknowledgement and keeps the response open. Resolves once acknowledged (or answered with an error).
    */
   async open(request: JsonRpcRequest, ctx: McpCallContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
-    if (this.stopping) throw new ModernRejection(503, JsonRpcErrorCode.INTERNAL_ERROR, 'this gateway replica is shutting down: listen on another');
+    if (this.stopping) throw shuttingDown();
     if (!String(req.headers.accept ?? '').includes('text/event-stream')) {
       throw new ModernRejection(406, JsonRpcErrorCode.INVALID_REQUEST, `${LISTEN_METHOD} answers with an SSE stream: send Accept: text/event-stream`);
     }
@@ -143,7 +143,11 @@ export class SubscriptionListeners implements OnModuleInit, OnModuleDestroy {
       if (requested[LISTS[list].filter] === true && offered.has(list)) listener.lists.set(list, await this.fingerprint(list, ctx));
     }
     await Promise.all((requested.resourceSubscriptions ?? []).map((uri) => this.watchResource(listener, catalog, uri)));
-    if (listener.closed) return this.forget(listener); // the client went away while we subscribed
+    if (listener.closed || this.stopping) {
+      this.forget(listener); // the client went away, or this replica began stopping, while we subscribed
+      if (this.stopping) throw shuttingDown();
+      return;
+    }
 
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache, no-transform', connection: 'keep-alive', 'x-accel-buffering': 'no' });
     const honored: SubscriptionFilter = {};
@@ -313,6 +317,10 @@ export function parseFilter(value: unknown): SubscriptionFilter | string {
     filter.resourceSubscriptions = [...new Set(uris as string[])];
   }
   return filter;
+}
+
+function shuttingDown(): ModernRejection {
+  return new ModernRejection(503, JsonRpcErrorCode.INTERNAL_ERROR, 'this gateway replica is shutting down: listen on another');
 }
 
 function frame(json: string): string {
