@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { JsonRpcRequest } from './jsonrpc.js';
-import { admitModernRequest, assertParamHeaders, CLIENT_CAPABILITIES_META_KEY, CLIENT_INFO_META_KEY, ModernRejection, paramHeaders, PROTOCOL_VERSION_META_KEY } from './modern.js';
+import { errorJson, resultJson, type JsonRpcRequest } from './jsonrpc.js';
+import { admitModernRequest, assertParamHeaders, CLIENT_CAPABILITIES_META_KEY, CLIENT_INFO_META_KEY, ModernRejection, modernReplyStatus, paramHeaders, PROTOCOL_VERSION_META_KEY } from './modern.js';
 
 const MODERN = '2026-07-28';
 
@@ -114,5 +114,20 @@ describe('custom headers from tool parameters (SEP-2243)', () => {
     ['a different number', { count: 42 }, { 'mcp-param-count': '43' }],
   ])('refuses %s with 400 and -32020', (_label, args, headers) => {
     expect(check(args, headers)).toThrow(expect.objectContaining({ status: 400, code: -32020 }));
+  });
+});
+
+describe('modernReplyStatus', () => {
+  it.each([
+    [resultJson(1, '{"content":[]}'), 200],
+    [errorJson(1, -32021, 'needs sampling', { requiredCapabilities: { sampling: {} } }), 400],
+    [errorJson('a', -32602, 'Invalid params'), 200],
+    [errorJson(2, -32020, 'an upstream said so'), 200],
+    // a result whose text mentions an error code is still a result
+    [resultJson(3, '{"content":[{"type":"text","text":"\\"error\\":{\\"code\\":-32021"}]}'), 200],
+    [resultJson(4, '{"structuredContent":{"error":{"code":-32021}},"content":[]}'), 200],
+    [errorJson('x\\"y', -32021, 'a quoted id'), 400],
+  ])('%s: %i', (json, status) => {
+    expect(modernReplyStatus(json)).toBe(status);
   });
 });

@@ -225,6 +225,18 @@ export function assertParamHeaders(inputSchema: unknown, args: Record<string, un
   }
 }
 
+/**
+ * The HTTP status of a 2026-07-28 reply written once (JSON): an error is in-band (200) like any result, except
+ * MissingRequiredClientCapabilityError (-32021), whose 400 the revision ties to the error itself, wherever it
+ * arose (an upstream's refusal relayed by the gateway included). Reads the reply text as `errorJson` writes it.
+ */
+export function modernReplyStatus(replyJson: string): number {
+  const code = ERROR_REPLY.exec(replyJson)?.[1];
+  return code !== undefined && Number(code) === ModernErrorCode.MISSING_REQUIRED_CLIENT_CAPABILITY ? 400 : 200;
+}
+/** `{"jsonrpc":"2.0","id":…,"error":{"code":…`: an error reply as errorJson writes it (the code captured). */
+const ERROR_REPLY = /^\{"jsonrpc":"2\.0","id":(?:-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?|"(?:[^"\\]|\\.)*"|null),"error":\{"code":(-?\d+)/;
+
 /** Result fields a modern result carries before the method's own (which win where both set one). */
 export interface ModernResultFields {
   serverInfo: Record<string, unknown>;
