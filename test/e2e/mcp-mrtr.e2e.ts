@@ -185,7 +185,9 @@ async function connectModernClient(fetchImpl: typeof fetch, asked: Asked, path =
   });
   client.setRequestHandler('elicitation/create', async (req) => {
     asked.elicitation.push(req.params);
-    return { action: 'accept', content: { name: `Ada ${asked.elicitation.length}`, color: 'teal', email: 'ada@example.com', check: true } };
+    const content: Record<string, string | boolean> =
+      req.params.message === 'Which topic?' ? { topic: `tides ${asked.elicitation.length}` } : { name: `Ada ${asked.elicitation.length}`, color: 'teal', email: 'ada@example.com', check: true };
+    return { action: 'accept', content };
   });
   client.setRequestHandler('roots/list', async () => {
     asked.roots++;
@@ -197,7 +199,7 @@ async function connectModernClient(fetchImpl: typeof fetch, asked: Asked, path =
 }
 
 /** The official v1 client (2025 sessions), declaring sampling, elicitation and roots, with handlers for them. */
-async function connectLegacyClient(fetchImpl: typeof fetch, asked: Asked): Promise<Client> {
+async function connectLegacyClient(fetchImpl: typeof fetch, asked: Asked, path = '/mcp'): Promise<Client> {
   const client = new Client({ name: 'mcp-mrtr-e2e-v1', version: '1.0.0' }, { capabilities: ALL_CAPABILITIES });
   client.setRequestHandler(CreateMessageRequestSchema, async (req) => {
     asked.sampling.push(req.params);
@@ -205,13 +207,15 @@ async function connectLegacyClient(fetchImpl: typeof fetch, asked: Asked): Promi
   });
   client.setRequestHandler(ElicitRequestSchema, async (req) => {
     asked.elicitation.push(req.params);
-    return { action: 'accept', content: { name: `Grace ${asked.elicitation.length}`, color: 'amber', email: 'grace@example.com', check: true } };
+    const content: Record<string, string | boolean> =
+      req.params.message === 'Which topic?' ? { topic: `kernels ${asked.elicitation.length}` } : { name: `Grace ${asked.elicitation.length}`, color: 'amber', email: 'grace@example.com', check: true };
+    return { action: 'accept', content };
   });
   client.setRequestHandler(ListRootsRequestSchema, async () => {
     asked.roots++;
     return { roots: ROOTS };
   });
-  await client.connect(new StreamableHTTPClientTransport(new URL(`${suite!.edgeUrls[0]}/mcp`), { requestInit: { headers: keyHeaders(suite!.masterKey) }, fetch: fetchImpl }));
+  await client.connect(new StreamableHTTPClientTransport(new URL(`${suite!.edgeUrls[0]}${path}`), { requestInit: { headers: keyHeaders(suite!.masterKey) }, fetch: fetchImpl }));
   closers.push(client);
   return client;
 }
@@ -385,6 +389,36 @@ describe('done-3: a 2026-07-28 upstream behind the gateway', () => {
     expect((after.calls['ask-both'] ?? 0) - (before.calls['ask-both'] ?? 0)).toBe(3);
     expect((after.completed['ask-both'] ?? 0) - (before.completed['ask-both'] ?? 0)).toBe(1);
     expect(after.refusedStates).toBe(before.refusedStates);
+  });
+
+  it('prompts/get and resources/read that ask for input complete for both client eras, from a 2026-07-28 upstream (mu) and a 2025-era one (lg)', async () => {
+    for (const [server, upstream] of [
+      ['mu', mu],
+      ['lg', lg],
+    ] as const) {
+      const before = upstream.stats();
+      const path = `/mcp/${server}`;
+      const modernAsked: Asked = { sampling: [], elicitation: [], roots: 0 };
+      const modern = await connectModernClient(alternatingFetch().fetch, modernAsked, path);
+      expect(JSON.stringify((await modern.getPrompt({ name: 'ask-topic' })).messages), server).toContain('Write about tides 1');
+      expect((await modern.readResource({ uri: 'modern://guarded' })).contents[0], server).toMatchObject({ uri: 'modern://guarded', text: 'guarded: confirmed by Ada 2' });
+      expect(modernAsked.elicitation.map((e) => e.message)).toEqual(['Which topic?', 'Read the guarded resource?']);
+
+      const legacyAsked: Asked = { sampling: [], elicitation: [], roots: 0 };
+      const legacy = await connectLegacyClient(alternatingFetch().fetch, legacyAsked, path);
+      expect(JSON.stringify((await legacy.getPrompt({ name: 'ask-topic' })).messages), server).toContain('Write about kernels 1');
+      expect((await legacy.readResource({ uri: 'modern://guarded' })).contents[0], server).toMatchObject({ uri: 'modern://guarded', text: 'guarded: confirmed by Grace 2' });
+      expect(legacyAsked.elicitation.map((e) => e.message)).toEqual(['Which topic?', 'Read the guarded resource?']);
+
+      const after = upstream.stats();
+      for (const what of ['prompt:ask-topic', 'resource:guarded']) {
+        expect((after.completed[what] ?? 0) - (before.completed[what] ?? 0), `${server} ${what} completed`).toBe(2);
+      }
+      // a 2026-07-28 upstream sees each round (2 per call); a 2025-era one each call once (its rounds stay in its session)
+      const perCall = server === 'mu' ? 2 : 1;
+      expect((after.methods['prompts/get'] ?? 0) - (before.methods['prompts/get'] ?? 0), `${server} prompts/get requests`).toBe(2 * perCall);
+      expect((after.methods['resources/read'] ?? 0) - (before.methods['resources/read'] ?? 0), `${server} resources/read requests`).toBe(2 * perCall);
+    }
   });
 
   it("a tampered requestState wrapping the upstream's is refused by the gateway: nothing reaches the upstream; the genuine one completes on the other edge", async () => {
