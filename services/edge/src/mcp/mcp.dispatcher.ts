@@ -103,14 +103,14 @@ export class McpDispatcher {
 
   /**
    * The result of `server/discover` (2026-07-28): every revision served and the capabilities of this endpoint
-   * as the modern era states them (no resources/subscribe, no logging/setLevel; list changes come through
-   * subscriptions/listen).
+   * as the modern era states them (no logging/setLevel).
    */
   async discoverResult(scope: McpScope): Promise<string> {
     const legacy = JSON.parse(await this.initializeResult(scope, LATEST_PROTOCOL_VERSION)) as { capabilities: Record<string, unknown> };
+    // list changes and resource updates come through subscriptions/listen: listChanged and subscribe say so
     const capabilities: Record<string, unknown> = {};
     for (const name of ['tools', 'prompts', 'resources', 'completions'] as const) {
-      if (legacy.capabilities[name] !== undefined) capabilities[name] = {};
+      if (legacy.capabilities[name] !== undefined) capabilities[name] = legacy.capabilities[name];
     }
     return JSON.stringify({ supportedVersions: ALL_PROTOCOL_VERSIONS, capabilities });
   }
