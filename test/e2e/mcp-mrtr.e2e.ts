@@ -517,6 +517,24 @@ describe("done-4: the gateway's own requestState for a call parked in a connecto
     expect(lg.stats().completed['ask-sampling']).toBe((before.completed['ask-sampling'] ?? 0) + 1);
   });
 
+  it('a key that loses the server while its call is parked: the retry is refused and the call never finishes upstream', async () => {
+    const [a, b] = suite!.edgeUrls as [string, string];
+    const { key } = await generateKey(suite!, { object_permission: { mcp_servers: ['ev', 'lg'] } });
+    const before = lg.stats();
+    const first = await callTool(a, key, 'lg-ask-sampling', { prompt: 'revoked' });
+    const [inputKey] = onlyInputRequest(first.message.result);
+    await api(a, suite!.masterKey, '/key/update', { key, object_permission: { mcp_servers: ['ev'] } });
+    for (const edge of [a, b]) {
+      await eventually(async () => (await callTool(edge, key, 'lg-echo', { message: 'still?' })).message?.error?.code === -32602, 10_000);
+    }
+    const retry = await callTool(b, key, 'lg-ask-sampling', { prompt: 'revoked' }, { inputResponses: { [inputKey]: SAMPLE }, requestState: first.message.result.requestState });
+    expect(retry.message?.result, JSON.stringify(retry.message)).toBeUndefined();
+    expect(retry.message?.error?.code).toBe(-32602);
+    const after = lg.stats();
+    expect((after.calls['ask-sampling'] ?? 0) - (before.calls['ask-sampling'] ?? 0)).toBe(1);
+    expect((after.completed['ask-sampling'] ?? 0) - (before.completed['ask-sampling'] ?? 0)).toBe(0);
+  });
+
   it('after the connector holding parked calls is killed (kill -9) while another one serves, their requestState is gone, and nothing runs again upstream', async () => {
     const [a, b] = suite!.edgeUrls as [string, string];
     const key = suite!.masterKey;
