@@ -98,6 +98,36 @@ export class ModernClient {
     }
   }
 
+  /**
+   * Keeps a `subscriptions/listen` open on the upstream (opened again `retryMs` after it ends or fails) and hands
+   * over what it delivers, the acknowledgement aside. Returns the function that stops it.
+   */
+  listen(notifications: Record<string, unknown>, onNotification: (notification: { method: string; params?: Record<string, unknown> }) => void, retryMs = 2_000): () => void {
+    let stopped = false;
+    let current: string | undefined;
+    const open = async () => {
+      while (!stopped) {
+        const id = (current = `l${++this.seq}`);
+        const params = { notifications, _meta: this.envelope() };
+        try {
+          await this.transport.exchange({ jsonrpc: '2.0', id, method: 'subscriptions/listen', params }, this.headers('subscriptions/listen', params), (message) => {
+            if ('method' in message && !('id' in message) && message.method !== 'notifications/subscriptions/acknowledged') {
+              onNotification(message as { method: string; params?: Record<string, unknown> });
+            }
+          });
+        } catch (error) {
+          if ((error as Error).message === 'Not connected') return; // the transport was closed
+        }
+        if (!stopped) await new Promise((resolve) => setTimeout(resolve, retryMs).unref());
+      }
+    };
+    void open();
+    return () => {
+      stopped = true;
+      if (current) this.transport.abort(current);
+    };
+  }
+
   /** A 2026-07-28 client sends no notifications outside requests; nothing to do. */
   async notification(): Promise<void> {}
 
@@ -105,13 +135,23 @@ export class ModernClient {
     if (this.owner) await this.transport.close();
   }
 
-  private async exchange(method: string, params: Record<string, unknown>, options: ModernRequestOptions): Promise<Record<string, unknown>> {
-    const id = `m${++this.seq}`;
-    const meta = { ...(params._meta as Record<string, unknown> | undefined), [PROTOCOL_VERSION_KEY]: MODERN_PROTOCOL_VERSION, [CLIENT_CAPABILITIES_KEY]: this.capabilities, [CLIENT_INFO_KEY]: this.clientInfo };
-    const message = { jsonrpc: '2.0' as const, id, method, params: { ...params, _meta: meta } };
+  /** What every request says of its client (the 2026-07-28 replacement of initialize). */
+  private envelope(): Record<string, unknown> {
+    return { [PROTOCOL_VERSION_KEY]: MODERN_PROTOCOL_VERSION, [CLIENT_CAPABILITIES_KEY]: this.capabilities, [CLIENT_INFO_KEY]: this.clientInfo };
+  }
+
+  /** The headers mirroring a request's version, method and name. */
+  private headers(method: string, params: Record<string, unknown>): Record<string, string> {
     const headers: Record<string, string> = { 'mcp-protocol-version': MODERN_PROTOCOL_VERSION, 'mcp-method': method };
     const field = NAME_SOURCE[method];
     if (field && typeof params[field] === 'string') headers['mcp-name'] = headerValue(params[field]);
+    return headers;
+  }
+
+  private async exchange(method: string, params: Record<string, unknown>, options: ModernRequestOptions): Promise<Record<string, unknown>> {
+    const id = `m${++this.seq}`;
+    const message = { jsonrpc: '2.0' as const, id, method, params: { ...params, _meta: { ...(params._meta as Record<string, unknown> | undefined), ...this.envelope() } } };
+    const headers = this.headers(method, params);
     let answer: JSONRPCMessage | undefined;
     const onAbort = () => this.transport.abort(id);
     const timer = setTimeout(onAbort, options.timeout);

@@ -130,6 +130,8 @@ interface PoolEntry {
    * HTTP only), `initialize` when it does not answer that. A modern upstream's client is shared by every slot.
    */
   era?: Promise<ModernClient | undefined>;
+  /** Ends the modern upstream's subscriptions/listen stream. */
+  stopListening?: () => void;
   /** A stdio server's capability-only tools, kept while its common tool list is the same (names). */
   capabilityTools?: { fingerprint: string; tools: Record<string, UpstreamToolList> };
 }
@@ -668,6 +670,7 @@ export class UpstreamPool implements OnModuleInit, OnModuleDestroy {
         async (discovery) => {
           if (discovery) {
             this.log.log(`upstream ${server.server_name} speaks ${MODERN_PROTOCOL_VERSION} (no sessions)`);
+            this.listenForListChanges(entry, client, discovery.capabilities);
             return client;
           }
           await transport.close();
@@ -681,6 +684,23 @@ export class UpstreamPool implements OnModuleInit, OnModuleDestroy {
       );
     }
     return entry.era;
+  }
+
+  /**
+   * A modern upstream tells of list changes only on a `subscriptions/listen` stream: one per connector instance
+   * and upstream, for the lists it says change, published as UpstreamListChanged as the 2025 sessions' are.
+   */
+  private listenForListChanges(entry: PoolEntry, client: ModernClient, capabilities: Record<string, unknown>): void {
+    const lists = (['tools', 'prompts', 'resources'] as const).filter((list) => (capabilities[list] as { listChanged?: boolean } | undefined)?.listChanged);
+    if (!lists.length) return;
+    const filter = Object.fromEntries(lists.map((list) => [`${list}ListChanged`, true]));
+    entry.stopListening = client.listen(filter, (notification) => {
+      const list = lists.find((l) => notification.method === `notifications/${l}/list_changed`);
+      if (!list) return;
+      this.log.debug(`upstream ${entry.server.server_name}: ${list} list changed`);
+      if (list === 'tools') entry.capabilityTools = undefined;
+      this.bus.publish(UpstreamListChanged, { server_id: entry.server.server_id, list });
+    });
   }
 
   /** A slot's "session" on a modern upstream: the shared client, declaring the slot's capabilities. */
@@ -824,6 +844,7 @@ export class UpstreamPool implements OnModuleInit, OnModuleDestroy {
   private async closeEntry(entry: PoolEntry): Promise<void> {
     const slots = [...entry.slots.values()];
     entry.slots.clear();
+    entry.stopListening?.();
     void entry.era?.then((modern) => modern?.close()).catch(() => undefined);
     await Promise.all(
       slots.map(async (slot) => {
