@@ -13,7 +13,7 @@ import { ConfigError, issuesToProblems } from './config-error.js';
 export const LITELLM_KEYS_NOT_IMPLEMENTED = {
   root: ['litellm_settings', 'router_settings', 'environment_variables', 'guardrails', 'credential_list', 'callback_settings', 'files_settings', 'vector_store_registry', 'assistant_settings'],
   general_settings: ['database_url', 'store_model_in_db', 'supported_db_objects', 'alerting', 'alerting_threshold', 'proxy_batch_write_at', 'database_connection_pool_limit', 'disable_spend_logs', 'allow_requests_on_db_unavailable', 'ui_access_mode', 'custom_auth', 'litellm_key_header_name', 'max_request_size_mb', 'background_health_checks', 'health_check_interval'],
-  mcp_server: ['mcp_info', 'authentication_token', 'client_id', 'client_secret', 'scopes', 'authorization_url', 'token_url', 'registration_url'],
+  mcp_server: ['mcp_info', 'authentication_token', 'registration_url'],
 } as const;
 
 const ModelEntry = z.strictObject({

@@ -16,6 +16,12 @@ export const Subjects = {
     serverHealth: 'sb.v1.registry.servers.health',
     getCatalog: 'sb.v1.registry.catalog.get',
     listAccessGroups: 'sb.v1.registry.access-groups.list',
+    /** Upstream OAuth: a user's token (refreshed once across replicas), the consent page's steps, the callback. */
+    upstreamToken: 'sb.v1.registry.upstream-oauth.token',
+    describeUpstreamConsent: 'sb.v1.registry.upstream-oauth.consent.describe',
+    approveUpstreamConsent: 'sb.v1.registry.upstream-oauth.consent.approve',
+    completeUpstreamAuthorization: 'sb.v1.registry.upstream-oauth.authorization.complete',
+    upstreamCredentialChanged: 'sb.v1.registry.events.upstream-credentials.changed',
     serversChanged: 'sb.v1.registry.events.servers.changed',
     catalogChanged: 'sb.v1.registry.events.catalog.changed',
   },

@@ -7,6 +7,7 @@ import { CatalogService } from './catalog/catalog.service.js';
 import { CatalogHandler } from './handlers/catalog.handler.js';
 import { PingHandler } from './handlers/ping.handler.js';
 import { ServersHandler } from './handlers/servers.handler.js';
+import { UpstreamOAuthHandler } from './handlers/upstream-oauth.handler.js';
 import { HealthService } from './health.service.js';
 import type { RegistryOptions } from './options.js';
 import { CredentialCipher } from './servers/credential-cipher.js';
@@ -15,6 +16,8 @@ import { ServerSeeder } from './servers/server-seeder.js';
 import { ServersService } from './servers/servers.service.js';
 import { UpstreamPolicy } from './servers/upstream-policy.js';
 import { REGISTRY_DATA_SOURCE, REGISTRY_OPTIONS } from './tokens.js';
+import { CredentialVault } from './upstream-oauth/credential-vault.js';
+import { UpstreamOAuthService } from './upstream-oauth/upstream-oauth.service.js';
 
 export interface RegistryDeps {
   bus: Bus;
@@ -47,7 +50,7 @@ export class RegistryModule {
   static register(deps: RegistryDeps): DynamicModule {
     return {
       module: RegistryModule,
-      controllers: [ServersHandler, CatalogHandler, PingHandler],
+      controllers: [ServersHandler, CatalogHandler, UpstreamOAuthHandler, PingHandler],
       providers: [
         { provide: Bus, useValue: deps.bus },
         { provide: REGISTRY_DATA_SOURCE, useValue: deps.dataSource },
@@ -62,6 +65,8 @@ export class RegistryModule {
         ServerSeeder,
         CatalogService,
         HealthService,
+        CredentialVault,
+        UpstreamOAuthService,
         ConnectionCloser,
       ],
     };

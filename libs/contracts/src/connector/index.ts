@@ -3,6 +3,7 @@ import { defineContract, defineEvent } from '../contract.js';
 import { Subjects } from '../subjects.js';
 import { CacheHints, UpstreamPrompt, UpstreamResource, UpstreamResourceTemplate, UpstreamTool } from '../registry/catalog.js';
 import { McpServerRuntime } from '../registry/servers.js';
+import { UpstreamUser } from '../registry/upstream-oauth.js';
 
 /** Client-to-server MCP methods a connector forwards to an upstream. */
 export const ForwardedMethod = z.enum([
@@ -53,6 +54,8 @@ const UpstreamRequestBody = z.object({
   /** Headers for the upstream taken from the client's request (x-mcp-{server}-authorization, extra_headers). */
   forward_headers: z.record(z.string(), z.string()).optional(),
   client: ClientContext.optional(),
+  /** Who the request acts for: per-user upstream credentials (auth_type oauth2, authorization_code) are theirs. */
+  user: UpstreamUser.optional(),
   /**
    * Resumes a call parked on this instance (sent to the instance's own subject): the client's answers to the
    * upstream's requests, by the keys of `input_required.requests`.

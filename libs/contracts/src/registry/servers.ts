@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { defineContract, defineEvent } from '../contract.js';
 import { Subjects } from '../subjects.js';
+import { checkOAuth2Spec, OAuth2ServerFields, OAuth2SettingsFields, OAUTH2_FIELD_NAMES } from './upstream-oauth.js';
 
 export const SERVER_NAME_PATTERN = /^[a-z0-9_]+$/;
 export const ServerName = z
@@ -10,7 +11,7 @@ export const ServerName = z
 
 export const McpTransport = z.enum(['sse', 'http', 'stdio']);
 export type McpTransport = z.infer<typeof McpTransport>;
-export const AuthType = z.enum(['none', 'api_key', 'bearer_token', 'basic', 'authorization']);
+export const AuthType = z.enum(['none', 'api_key', 'bearer_token', 'basic', 'authorization', 'oauth2', 'oauth2_token_exchange']);
 export type AuthType = z.infer<typeof AuthType>;
 export const ProtocolVersion = z.enum(['2025-11-25', '2025-06-18', '2025-03-26', '2024-11-05']);
 
@@ -37,6 +38,8 @@ export const McpServerFields = {
   timeout: z.number().positive().max(3600).optional(),
   max_concurrent_requests: z.number().int().positive().max(10_000).optional(),
   spec_version: ProtocolVersion.optional(),
+  /** auth_type oauth2 / oauth2_token_exchange (upstream-oauth.ts). */
+  ...OAuth2ServerFields,
 };
 
 /**
@@ -52,7 +55,7 @@ export function inferTransport(url: string | null | undefined): 'http' | 'sse' {
   }
 }
 
-type SpecShape = { transport?: string; url?: string; command?: string; allowed_tools?: unknown; disallowed_tools?: unknown };
+type SpecShape = { transport?: string; url?: string; command?: string; allowed_tools?: unknown; disallowed_tools?: unknown; auth_type?: string } & Parameters<typeof checkOAuth2Spec>[0];
 /** Cross-field rules shared by config and API: a URL for sse/http, a command for stdio, one tool filter. */
 export function checkServerSpec(spec: SpecShape, ctx: z.RefinementCtx): void {
   if (spec.transport === 'stdio' && !spec.command) {
@@ -64,6 +67,7 @@ export function checkServerSpec(spec: SpecShape, ctx: z.RefinementCtx): void {
   if (spec.allowed_tools && spec.disallowed_tools) {
     ctx.addIssue({ code: 'custom', path: ['disallowed_tools'], message: 'set allowed_tools or disallowed_tools, not both' });
   }
+  checkOAuth2Spec(spec, ctx);
 }
 
 /** One entry under `mcp_servers:` in config.yaml (the key is the name). */
@@ -102,6 +106,7 @@ export const CLEARABLE_SERVER_FIELDS = [
   'timeout',
   'max_concurrent_requests',
   'spec_version',
+  ...OAUTH2_FIELD_NAMES,
 ] as const;
 type ClearableField = (typeof CLEARABLE_SERVER_FIELDS)[number];
 type WithoutDefault<T> = T extends z.ZodDefault<infer Inner> ? Inner : T;
@@ -155,6 +160,8 @@ export const McpServerView = z.object({
   timeout: z.number().nullable(),
   max_concurrent_requests: z.number().nullable(),
   spec_version: z.string().nullable(),
+  /** The OAuth settings; `client_secret` masked like `auth_value`. */
+  ...OAuth2SettingsFields,
   source: z.enum(['config', 'api']),
   created_at: z.string(),
   updated_at: z.string(),
@@ -177,6 +184,8 @@ export const McpServerRuntime = z.object({
   timeout: z.number().nullable(),
   max_concurrent_requests: z.number().nullable(),
   spec_version: z.string().nullable(),
+  /** The OAuth settings, `client_secret` in clear. */
+  ...OAuth2SettingsFields,
   /**
    * general_settings.mcp_blocked_ip_ranges / mcp_allowed_ip_ranges as the registry has them: the connector checks
    * the address it connects to with these, so a name that resolves elsewhere after registration gets no further.

@@ -9,12 +9,14 @@ import {
   type McpServerSpec,
   type McpServerView,
   type McpTransport,
+  type OAuth2Settings,
+  OAUTH2_FIELD_NAMES,
   type UpdateServerRequest,
 } from '#libs/contracts';
 import { maskEnv, maskSecret } from './credential-cipher.js';
 
 /** One MCP server as the registry reasons about it: every field resolved, secrets in clear (memory only). */
-export interface ServerDefinition {
+export interface ServerDefinition extends OAuth2Settings {
   server_name: string;
   alias: string | null;
   description: string | null;
@@ -69,7 +71,13 @@ function fromFields(server_name: string, spec: SpecFields, accessGroups?: string
     timeout: spec.timeout ?? null,
     max_concurrent_requests: spec.max_concurrent_requests ?? null,
     spec_version: spec.spec_version ?? null,
+    ...oauth2Of(spec),
   };
+}
+
+/** The OAuth fields, each null when absent. */
+function oauth2Of(spec: Partial<Record<keyof OAuth2Settings, unknown>>): OAuth2Settings {
+  return Object.fromEntries(OAUTH2_FIELD_NAMES.map((k) => [k, spec[k] === undefined ? null : structuredClone(spec[k])])) as unknown as OAuth2Settings;
 }
 
 /** A server from config.yaml (`mcp_servers.<name>`). */
@@ -112,6 +120,8 @@ export function assertValidDefinition(definition: ServerDefinition): void {
       command: definition.command ?? undefined,
       allowed_tools: definition.allowed_tools ?? undefined,
       disallowed_tools: definition.disallowed_tools ?? undefined,
+      auth_type: definition.auth_type,
+      ...Object.fromEntries(OAUTH2_FIELD_NAMES.map((k) => [k, definition[k] ?? undefined])),
     },
     ctx as unknown as z.RefinementCtx,
   );
@@ -150,7 +160,7 @@ export function sameDefinition(a: ServerDefinition, b: ServerDefinition): boolea
 export const DEFINITION_KEYS: readonly (keyof ServerDefinition)[] = [
   'server_name', 'alias', 'description', 'url', 'transport', 'command', 'args', 'env', 'auth_type', 'auth_value',
   'static_headers', 'extra_headers', 'allowed_tools', 'disallowed_tools', 'access_groups', 'allow_all_keys',
-  'timeout', 'max_concurrent_requests', 'spec_version',
+  'timeout', 'max_concurrent_requests', 'spec_version', ...OAUTH2_FIELD_NAMES,
 ];
 
 /** What the admin API shows: credentials masked, env values hidden. */
@@ -177,6 +187,8 @@ export function toView(record: ServerRecord): McpServerView {
     timeout: record.timeout,
     max_concurrent_requests: record.max_concurrent_requests,
     spec_version: record.spec_version,
+    ...oauth2Of(record),
+    client_secret: maskSecret(record.client_secret),
     source: record.source,
     created_at: record.created_at.toISOString(),
     updated_at: record.updated_at.toISOString(),
@@ -200,6 +212,7 @@ export function toRuntime(record: ServerRecord, ipRanges?: McpServerRuntime['ip_
     timeout: record.timeout,
     max_concurrent_requests: record.max_concurrent_requests,
     spec_version: record.spec_version,
+    ...oauth2Of(record),
     ...(ipRanges ? { ip_ranges: ipRanges } : {}),
     revision: `${record.updated_at.toISOString()}:${record.id}`,
   };

@@ -2,7 +2,7 @@ import { Column, Entity, PrimaryColumn } from 'typeorm';
 
 /**
  * Table `mcp_servers`. Every column names its type: the test transformer emits no decorator metadata.
- * `auth_value` and `env` hold AES-256-GCM ciphertext (see CredentialCipher), never the secret itself.
+ * `auth_value`, `client_secret` and `env` hold AES-256-GCM ciphertext (see CredentialCipher), never the secret itself.
  */
 @Entity({ name: 'mcp_servers' })
 export class McpServerEntity {
@@ -67,6 +67,14 @@ export class McpServerEntity {
 
   @Column({ type: 'varchar', length: 16, nullable: true })
   spec_version!: string | null;
+
+  /** auth_type oauth2 / oauth2_token_exchange: the settings without the secret (flow, client_id, endpoints, scopes…). */
+  @Column({ type: 'jsonb', nullable: true })
+  oauth2!: Record<string, string | string[]> | null;
+
+  /** Encrypted; null when there is none. */
+  @Column({ type: 'text', nullable: true })
+  client_secret!: string | null;
 
   @Column({ type: 'varchar', length: 8 })
   source!: 'config' | 'api';

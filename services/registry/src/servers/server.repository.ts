@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import type { DataSource, EntityManager } from 'typeorm';
-import { DomainError } from '#libs/contracts';
+import { DomainError, OAUTH2_FIELD_NAMES, type OAuth2Settings } from '#libs/contracts';
 import { REGISTRY_DATA_SOURCE } from '../tokens.js';
 import { CredentialCipher } from './credential-cipher.js';
 import { McpServerEntity } from './server.entity.js';
+import { UpstreamCredentialEntity } from '../upstream-oauth/upstream-credential.entity.js';
 import type { ServerDefinition, ServerRecord, ServerSource } from './server-definition.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -109,7 +110,7 @@ export class ServerRepository {
   }
 
   /**
-   * Re-encrypts every stored credential (auth values and stdio env) from `from` to `to` in one transaction; a
+   * Re-encrypts every stored credential (auth values, client secrets, stdio env and the users' upstream tokens) from `from` to `to` in one transaction; a
    * value `from` cannot decrypt aborts it with nothing written. Returns the number of servers rewritten.
    */
   async reencryptCredentials(from: CredentialCipher, to: CredentialCipher): Promise<number> {
@@ -118,11 +119,11 @@ export class ServerRepository {
         .getRepository(McpServerEntity)
         .createQueryBuilder('s')
         .setLock('pessimistic_write')
-        .select(['s.id', 's.server_name', 's.env', 's.auth_value'])
+        .select(['s.id', 's.server_name', 's.env', 's.auth_value', 's.client_secret'])
         .getMany();
       let rewritten = 0;
       for (const row of rows) {
-        if (!row.env && !row.auth_value) continue;
+        if (!row.env && !row.auth_value && !row.client_secret) continue;
         const reencrypt = (stored: string | null) => {
           if (!stored) return null;
           try {
@@ -131,8 +132,27 @@ export class ServerRepository {
             throw new DomainError('INVALID_ARGUMENT', `the current key cannot decrypt the credentials of server ${row.server_name}: nothing was changed`);
           }
         };
-        await manager.getRepository(McpServerEntity).update({ id: row.id }, { env: reencrypt(row.env), auth_value: reencrypt(row.auth_value) });
+        await manager
+          .getRepository(McpServerEntity)
+          .update({ id: row.id }, { env: reencrypt(row.env), auth_value: reencrypt(row.auth_value), client_secret: reencrypt(row.client_secret) });
         rewritten++;
+      }
+      // the users' upstream tokens in the vault are under the same key
+      const tokens = await manager.getRepository(UpstreamCredentialEntity).createQueryBuilder('c').setLock('pessimistic_write').getMany();
+      for (const row of tokens) {
+        const reencrypt = (stored: string) => {
+          try {
+            return to.encrypt(from.decrypt(stored));
+          } catch {
+            throw new DomainError('INVALID_ARGUMENT', `the current key cannot decrypt a stored upstream token: nothing was changed`);
+          }
+        };
+        await manager
+          .getRepository(UpstreamCredentialEntity)
+          .update(
+            { server_id: row.server_id, user_id: row.user_id },
+            { access_token: reencrypt(row.access_token), refresh_token: row.refresh_token ? reencrypt(row.refresh_token) : null },
+          );
       }
       return rewritten;
     });
@@ -168,6 +188,8 @@ export class ServerRepository {
       timeout: d.timeout,
       max_concurrent_requests: d.max_concurrent_requests,
       spec_version: d.spec_version,
+      oauth2: oauth2Column(d),
+      client_secret: d.client_secret ? this.cipher.encrypt(d.client_secret) : null,
     };
   }
 
@@ -193,11 +215,23 @@ export class ServerRepository {
       timeout: row.timeout === null ? null : Number(row.timeout),
       max_concurrent_requests: row.max_concurrent_requests,
       spec_version: row.spec_version,
+      ...oauth2Fields(row.oauth2),
+      client_secret: row.client_secret ? this.cipher.decrypt(row.client_secret) : null,
       source: row.source,
       created_at: new Date(row.created_at),
       updated_at: new Date(row.updated_at),
     };
   }
+}
+
+/** The OAuth settings but the secret, as the `oauth2` column keeps them (null when none is set). */
+function oauth2Column(d: OAuth2Settings): Record<string, string | string[]> | null {
+  const entries = OAUTH2_FIELD_NAMES.filter((k) => k !== 'client_secret' && d[k] !== null && d[k] !== undefined).map((k) => [k, d[k]]);
+  return entries.length ? Object.fromEntries(entries) : null;
+}
+
+function oauth2Fields(column: Record<string, string | string[]> | null): Omit<OAuth2Settings, 'client_secret'> {
+  return Object.fromEntries(OAUTH2_FIELD_NAMES.filter((k) => k !== 'client_secret').map((k) => [k, column?.[k] ?? null])) as Omit<OAuth2Settings, 'client_secret'>;
 }
 
 function refWhere(ref: string): { id: string } | { server_name: string } {

@@ -14,6 +14,9 @@ import { ServerRepository } from './server.repository.js';
 import { assertValidDefinition, definitionFromCreate, mergeUpdate, toRuntime, toView } from './server-definition.js';
 import { UpstreamPolicy } from './upstream-policy.js';
 
+/** The authorization server URLs of an OAuth server: checked with the address rules like `url`. */
+const OAUTH_URL_FIELDS = ['token_url', 'authorization_url', 'issuer', 'token_exchange_endpoint'] as const;
+
 /** Fields that decide what a stdio server runs: changing one is checked like adding the server. */
 const HOW_IT_RUNS = ['transport', 'command', 'args', 'env'] as const;
 
@@ -39,6 +42,7 @@ export class ServersService {
     assertValidDefinition(definition);
     this.upstreams.checkStdio(definition, request.caller);
     await this.upstreams.checkUrl(definition);
+    await this.upstreams.checkOAuthUrls(definition);
     if (request.transport === undefined) this.upstreams.noteInferredTransport(`server ${definition.server_name}`, definition);
     const record = await this.servers.insert(definition, 'api', request.server_id);
     this.bus.publish(ServersChanged, { server_id: record.id, server_name: record.server_name, change: 'created' });
@@ -54,6 +58,7 @@ export class ServersService {
       await this.upstreams.checkUrl(merged);
       checkedUrl = merged.url;
     }
+    if (OAUTH_URL_FIELDS.some((field) => request[field])) await this.upstreams.checkOAuthUrls(mergeUpdate(await this.require(request.server_id), request));
     const result = await this.servers.update(request.server_id, (current) => {
       const merged = mergeUpdate(current, request);
       if (HOW_IT_RUNS.some((field) => request[field] !== undefined)) this.upstreams.checkStdio(merged, request.caller);
@@ -81,13 +86,17 @@ export class ServersService {
    */
   async check(request: CheckServerCall): Promise<McpServerRuntime> {
     const definition = definitionFromCreate({ ...request, server_name: request.server_name ?? 'connection_test' });
-    if (request.server_id && request.auth_value === undefined) {
+    if (request.server_id && (request.auth_value === undefined || request.client_secret === undefined)) {
       const stored = await this.servers.findByRef(request.server_id);
-      if (stored && stored.auth_type === definition.auth_type) definition.auth_value = stored.auth_value;
+      if (stored && stored.auth_type === definition.auth_type) {
+        if (request.auth_value === undefined) definition.auth_value = stored.auth_value;
+        if (request.client_secret === undefined) definition.client_secret = stored.client_secret;
+      }
     }
     assertValidDefinition(definition);
     this.upstreams.checkStdio(definition, request.caller);
     await this.upstreams.checkUrl(definition);
+    await this.upstreams.checkOAuthUrls(definition);
     const now = new Date();
     return toRuntime({ ...definition, id: `probe-${randomUUID()}`, source: 'api', created_at: now, updated_at: now }, this.upstreams.ipRanges);
   }

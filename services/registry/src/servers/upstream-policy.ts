@@ -40,6 +40,24 @@ export class UpstreamPolicy {
     }
   }
 
+  /** The authorization server URLs of an OAuth server, checked as `url` is (INVALID_ARGUMENT naming the field). */
+  async checkOAuthUrls(definition: ServerDefinition): Promise<void> {
+    for (const field of ['token_url', 'authorization_url', 'issuer', 'token_exchange_endpoint'] as const) {
+      const url = definition[field];
+      if (url) await this.checkEndpoint(url, field);
+    }
+  }
+
+  /** Refuses an authorization server URL the address rules refuse (before the registry sends anything to it). */
+  async checkEndpoint(url: string, field: string): Promise<void> {
+    try {
+      await this.guard.check(url);
+    } catch (error) {
+      if (!(error instanceof UpstreamUrlRefused)) throw error;
+      throw new DomainError('INVALID_ARGUMENT', `${field}: ${error.message}`, { field, reason: error.reason });
+    }
+  }
+
   /** PERMISSION_DENIED when `caller` may not make `definition` a stdio server. */
   checkStdio(definition: ServerDefinition, caller: ServerChangeCaller | undefined): void {
     if (definition.transport !== 'stdio' || caller === 'master') return;
