@@ -5,6 +5,7 @@ import { Duration } from './duration.js';
 import { McpServerSpec, SERVER_NAME_PATTERN } from '#libs/contracts';
 import { parseIpRange, UpstreamUrlGuard, UpstreamUrlRefused } from '#libs/net-guard';
 import { ConfigError, issuesToProblems } from './config-error.js';
+import { JwtAuthSettings, jwtAuthProblems, PublicBaseUrl } from './jwt-auth-config.js';
 
 /**
  * LiteLLM keys Switchboard accepts but does not act on yet. They are named once in a start-up warning;
@@ -61,6 +62,12 @@ const GeneralSettings = z.strictObject({
   mcp_client_session_idle_timeout: Duration.optional(),
   /** Per-client stdio processes per server and connector replica (4 by default); past it such clients share one. */
   mcp_max_client_stdio_sessions: z.number().int().min(0).optional(),
+  /** LiteLLM's name: the MCP endpoints also accept JWT access tokens of litellm_jwtauth's issuers (SPEC section 3). */
+  enable_jwt_auth: z.boolean().optional(),
+  /** LiteLLM's name: the issuers trusted, audiences, claim mapping and scopes (jwt-auth-config.ts). */
+  litellm_jwtauth: JwtAuthSettings.optional(),
+  /** The gateway's public URL, for canonical resource URIs (RFC 8707); unset: the request's Host. */
+  public_base_url: PublicBaseUrl.optional(),
 });
 export type GeneralSettings = z.infer<typeof GeneralSettings>;
 
@@ -127,7 +134,11 @@ export function parseGatewayConfig(document: unknown, env: NodeJS.ProcessEnv): L
 
   const result = GatewayConfig.safeParse(resolved);
   if (!result.success) problems.push(...issuesToProblems(result.error.issues, resolved));
-  else problems.push(...literalUrlProblems(result.data));
+  else {
+    problems.push(...literalUrlProblems(result.data));
+    const general = result.data.general_settings;
+    problems.push(...jwtAuthProblems(general, { blocked: general.mcp_blocked_ip_ranges, allowed: general.mcp_allowed_ip_ranges }));
+  }
   if (problems.length > 0) throw new ConfigError(problems);
   return { config: result.data!, ignoredKeys };
 }

@@ -46,6 +46,9 @@ export const Subjects = {
   auth: {
     verifyKey: 'sb.v1.auth.keys.verify',
     keysChanged: 'sb.v1.auth.events.keys.changed',
+    /** An OAuth access token's Principal (its user, team and organization); teams/organizations changed (edges' caches). */
+    resolveTokenPrincipal: 'sb.v1.auth.tokens.principal',
+    teamsChanged: 'sb.v1.auth.events.teams.changed',
     generateKey: 'sb.v1.auth.keys.generate',
     updateKey: 'sb.v1.auth.keys.update',
     deleteKeys: 'sb.v1.auth.keys.delete',

@@ -11,11 +11,13 @@ import { HealthHandler } from './handlers/health.handler.js';
 import { KeysHandler } from './handlers/keys.handler.js';
 import { OrganizationsHandler } from './handlers/organizations.handler.js';
 import { TeamsHandler } from './handlers/teams.handler.js';
+import { TokenPrincipalsHandler } from './handlers/token-principals.handler.js';
 import { HealthRepository } from './health/health.repository.js';
 import { HealthService } from './health/health.service.js';
 import { KeyEvents } from './keys/key-events.js';
 import { KeysService } from './keys/keys.service.js';
 import { OrganizationsService } from './organizations/organizations.service.js';
+import { TokenPrincipalsService } from './oauth/token-principals.service.js';
 import { KnownServers } from './permissions/known-servers.js';
 import { TeamsService } from './teams/teams.service.js';
 import { AUDIT_BATCH_OPTIONS, CLOCK, MASTER_KEY, RETENTION_OPTIONS, type AuditBatchOptions, type Clock, type RetentionOptions } from './tokens.js';
@@ -53,7 +55,7 @@ export class AuthModule {
   static register(options: AuthModuleOptions): DynamicModule {
     return {
       module: AuthModule,
-      controllers: [KeysHandler, TeamsHandler, OrganizationsHandler, AuditHandler, HealthHandler],
+      controllers: [KeysHandler, TeamsHandler, OrganizationsHandler, TokenPrincipalsHandler, AuditHandler, HealthHandler],
       providers: [
         { provide: Bus, useValue: options.bus },
         { provide: DataSource, useValue: options.dataSource },
@@ -68,6 +70,7 @@ export class AuthModule {
         KeysService,
         TeamsService,
         OrganizationsService,
+        TokenPrincipalsService,
         AuditRepository,
         AuditService,
         AuditConsumer,

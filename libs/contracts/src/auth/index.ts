@@ -1,6 +1,7 @@
 export * from './permission.js';
 export * from './common.js';
 export * from './principal.js';
+export * from './token-principal.js';
 export * from './keys.js';
 export * from './teams.js';
 export * from './organizations.js';

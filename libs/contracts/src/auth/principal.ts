@@ -38,6 +38,8 @@ export const Principal = z.object({
   /** The key's and its team's `models` (LLM proxy): each non-empty list restricts /v1 to those model_names. */
   models: z.array(z.string()).optional(),
   team_models: z.array(z.string()).optional(),
+  /** Set for the Principal of an OAuth access token: the issuer that signed it (SPEC section 3). */
+  oauth_issuer: z.string().nullable().optional(),
 });
 export type Principal = z.infer<typeof Principal>;
 

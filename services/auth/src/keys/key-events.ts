@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { Bus } from '#libs/bus';
-import { KeysChanged, type KeysChangedPayload } from '#libs/contracts';
+import { KeysChanged, TeamsChanged, type KeysChangedPayload } from '#libs/contracts';
 
 const CHUNK = 5000;
 
@@ -13,5 +13,10 @@ export class KeyEvents {
     for (let i = 0; i < tokenHashes.length; i += CHUNK) {
       this.bus.publish(KeysChanged, { token_hashes: tokenHashes.slice(i, i + CHUNK), reason });
     }
+  }
+
+  /** Teams or organizations changed: edges drop the OAuth token principals built from them. */
+  teamsChanged(teamIds: readonly string[], organizationIds: readonly string[]): void {
+    if (teamIds.length + organizationIds.length > 0) this.bus.publish(TeamsChanged, { team_ids: [...teamIds], organization_ids: [...organizationIds] });
   }
 }

@@ -48,6 +48,7 @@ export class OrganizationsService {
       return { row: (await r.organizations.get(request.organization_id))!, hashes: await r.keys.hashesOfOrganization(request.organization_id) };
     });
     this.events.keysChanged(hashes, 'organization');
+    this.events.teamsChanged([], [request.organization_id]);
     return toOrganizationInfo(row);
   }
 
@@ -68,6 +69,7 @@ export class OrganizationsService {
       }
       await r.organizations.deleteMany(ids);
     });
+    this.events.teamsChanged([], ids);
     return { deleted_organizations: ids };
   }
 

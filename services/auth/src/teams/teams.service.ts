@@ -52,6 +52,7 @@ export class TeamsService {
       return { row: (await r.teams.get(request.team_id))!, hashes: await r.keys.hashesOfTeam(request.team_id) };
     });
     this.events.keysChanged(hashes, 'team');
+    this.events.teamsChanged([request.team_id], []);
     return toTeamInfo(row);
   }
 
@@ -72,6 +73,7 @@ export class TeamsService {
       }
       await r.teams.deleteMany(ids);
     });
+    this.events.teamsChanged(ids, []);
     return { deleted_teams: ids };
   }
 
