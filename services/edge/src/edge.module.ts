@@ -31,6 +31,8 @@ import { NotificationStreams } from './mcp/notification-streams.js';
 import { SessionStore } from './mcp/session.store.js';
 import { StreamableHttpService } from './mcp/streamable-http.service.js';
 import { SubscriptionListeners } from './mcp/subscriptions.js';
+import { ProtectedResource } from './oauth/protected-resource.js';
+import { TokenPrincipals } from './oauth/token-principals.js';
 import { McpRestController } from './rest/mcp-rest.controller.js';
 import { McpRestTestController } from './rest/mcp-rest-test.controller.js';
 import { ORIGIN_POLICY } from './tokens.js';
@@ -63,6 +65,8 @@ export class EdgeModule {
         // every edge of a deployment shares these secrets, so a modern client's retry may land on any of them
         { provide: RequestStateSealer, useValue: new RequestStateSealer(deps.settings.env.SWITCHBOARD_SALT_KEY ?? deps.settings.masterKey) },
         PrincipalService,
+        TokenPrincipals,
+        ProtectedResource,
         { provide: RateLimiter, useValue: new RateLimiter(deps.stores.counters) },
         UsageLimiter,
         AuditTrail,

@@ -3,13 +3,14 @@ import type { Bus } from '#libs/bus';
 import { DomainError } from '#libs/contracts';
 import type { AccessService } from '../catalog/access.service.js';
 import type { CatalogService } from '../catalog/catalog.service.js';
+import type { ProtectedResource } from '../oauth/protected-resource.js';
 import { keyPrefix, PermissionsController } from './permissions.controller.js';
 
 const KEY = 'sk-unknownKeyThatWasNeverIssued0123456789';
 
 function controllerRefusing(reason: string, message: string): PermissionsController {
   const bus = { call: vi.fn(async () => Promise.reject(new DomainError('UNAUTHENTICATED', message, { reason }))) } as unknown as Bus;
-  return new PermissionsController(bus, {} as CatalogService, {} as AccessService);
+  return new PermissionsController(bus, {} as CatalogService, {} as AccessService, {} as ProtectedResource);
 }
 
 async function errorOf(promise: Promise<unknown>): Promise<DomainError> {

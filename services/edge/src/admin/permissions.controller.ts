@@ -5,6 +5,7 @@ import { explainAccess } from '#libs/permissions';
 import { AdminOnly, ApiKeyGuard } from '../auth/api-key.guard.js';
 import { AccessService } from '../catalog/access.service.js';
 import { CatalogService } from '../catalog/catalog.service.js';
+import { ProtectedResource } from '../oauth/protected-resource.js';
 
 /** The first few characters of a key, enough to recognise it and never the whole of it (nor half of a short one). */
 export function keyPrefix(key: string): string {
@@ -25,6 +26,8 @@ export function aboutTheKeyAsked(error: DomainError, key: string): DomainError {
 /**
  * GET /v1/mcp/permissions?key=: a key's effective servers and tools, and for every server or tool it cannot use,
  * which level (key, team, organization, the server itself, or no level set) removed it.
+ * GET /v1/mcp/permissions?token=[&resource=]: the same for an OAuth access token, with its mapping (which issuer,
+ * which claims, which team and organization).
  */
 @Controller('v1/mcp')
 @UseGuards(ApiKeyGuard)
@@ -34,11 +37,21 @@ export class PermissionsController {
     @Inject(Bus) private readonly bus: Bus,
     @Inject(CatalogService) private readonly catalogs: CatalogService,
     @Inject(AccessService) private readonly access: AccessService,
+    @Inject(ProtectedResource) private readonly resource: ProtectedResource,
   ) {}
 
   @Get('permissions')
-  async explain(@Query('key') key?: string) {
-    if (!key) throw new DomainError('INVALID_ARGUMENT', 'key: required (the virtual key to explain)', { field: 'key' });
+  async explain(@Query('key') key?: string, @Query('token') token?: string, @Query('resource') resource?: string) {
+    if (token) {
+      const { token: mapping, principal } = await this.resource.explain(token, resource);
+      const catalog = await this.catalogs.current();
+      return {
+        token: { ...mapping, team_id: principal.team_id, organization_id: principal.organization_id },
+        levels: principal.levels,
+        ...explainAccess(this.access.effective(catalog, principal)),
+      };
+    }
+    if (!key) throw new DomainError('INVALID_ARGUMENT', 'key: required (the virtual key to explain), or token (an OAuth access token)', { field: 'key' });
     const principal = await this.bus.call(VerifyKey, { key, by_reference: true }, { timeoutMs: 5_000 }).catch((error: unknown) => {
       throw DomainError.is(error, 'UNAUTHENTICATED') ? aboutTheKeyAsked(error, key) : error;
     });

@@ -13,6 +13,9 @@ const MAX_ENTRIES = 50_000;
 
 type CacheEntry = { principal: Principal; until: number } | { error: DomainError; until: number };
 
+/** Principals decided ahead of the transport (an OAuth access token at the MCP endpoints), per request. */
+const attached = new WeakMap<IncomingHttpHeaders, Principal>();
+
 
 /**
  * Who is calling. Keys are verified by `auth` once and then answered from this process's cache, so the hot
@@ -40,8 +43,16 @@ export class PrincipalService implements OnModuleInit, OnModuleDestroy {
     this.unsubscribe?.();
   }
 
+  /** The Principal of this request, decided already (ProtectedResource: a validated OAuth token, or a key). */
+  attach(headers: IncomingHttpHeaders, principal: Principal): void {
+    attached.set(headers, principal);
+    noteCaller(headers, principal);
+  }
+
   /** Resolves the request's key to a Principal or throws UNAUTHENTICATED; the access log learns the key's alias. */
   async authenticate(headers: IncomingHttpHeaders): Promise<Principal> {
+    const decided = attached.get(headers);
+    if (decided) return decided;
     const principal = await this.resolve(headers);
     noteCaller(headers, principal);
     return principal;

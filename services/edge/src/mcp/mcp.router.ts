@@ -1,5 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { METADATA_PREFIX } from '../oauth/resource-settings.js';
+import { ProtectedResource } from '../oauth/protected-resource.js';
 import { LegacySseService } from './legacy-sse.service.js';
 import type { McpScope } from './mcp.dispatcher.js';
 import { StreamableHttpService } from './streamable-http.service.js';
@@ -20,6 +22,7 @@ export class McpRouter {
   constructor(
     @Inject(StreamableHttpService) private readonly transport: StreamableHttpService,
     @Inject(LegacySseService) private readonly legacy: LegacySseService,
+    @Inject(ProtectedResource) private readonly resource: ProtectedResource,
   ) {}
 
   /** Handles the request and returns true when it is an MCP endpoint; false leaves it to the next handler. */
@@ -34,10 +37,26 @@ export class McpRouter {
       const sessionId = new URLSearchParams(q < 0 ? '' : url.slice(q + 1)).get('sessionId') ?? undefined;
       return this.run(this.legacy.post(req, res, sessionId));
     }
+    if (path === METADATA_PREFIX || path.startsWith(`${METADATA_PREFIX}/`)) {
+      this.resource.serveMetadata(req, res, path); // RFC 9728 metadata of the endpoints (404 while JWT auth is off)
+      return true;
+    }
     const match = MCP_PATH.exec(path);
     if (!match) return false;
     const server = match[1] ?? match[2];
     const scope: McpScope = server ? { kind: 'server', serverName: decodeURIComponent(server) } : AGGREGATE;
+    // with JWT auth on, credentials are settled at the HTTP level first (401/403 challenges), then the transport runs
+    if (this.resource.enabled && (method === 'POST' || method === 'GET' || method === 'DELETE')) {
+      return this.run(
+        this.resource.admit(req, res, path).then((admitted) => {
+          if (admitted) this.dispatch(req, res, scope, method);
+        }),
+      );
+    }
+    return this.dispatch(req, res, scope, method);
+  }
+
+  private dispatch(req: IncomingMessage, res: ServerResponse, scope: McpScope, method: string): true {
     if (method === 'POST') return this.run(this.transport.post(req, res, scope));
     if (method === 'GET') return this.run(this.transport.get(req, res, scope));
     if (method === 'DELETE') return this.run(this.transport.delete(req, res, scope));
