@@ -6,6 +6,7 @@ import { ProbeHandler } from './handlers/probe.handler.js';
 import { UpstreamHandler } from './handlers/upstream.handler.js';
 import { ServerProbe } from './probe/server-probe.js';
 import { ServerDefinitionsService } from './servers/server-definitions.service.js';
+import { UpstreamAuth } from './upstream/upstream-auth.js';
 import { UPSTREAM_POOL_OPTIONS, UpstreamPool, type UpstreamPoolOptions } from './upstream/upstream-pool.js';
 
 export interface ConnectorModuleOptions {
@@ -24,6 +25,7 @@ export class ConnectorModule {
         { provide: Bus, useValue: options.bus },
         { provide: UPSTREAM_POOL_OPTIONS, useValue: options.pool ?? {} },
         ServerDefinitionsService,
+        UpstreamAuth,
         UpstreamPool,
         ServerProbe,
         ConnectorAnnouncer,

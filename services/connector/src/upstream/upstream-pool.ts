@@ -32,6 +32,7 @@ import {
   type ReplyOf,
   type RequestOf,
   type StreamedClientMessage,
+  type UpstreamUser,
 } from '#libs/contracts';
 import { UpstreamUrlGuard, type HostResolver } from '#libs/net-guard';
 import { inSpan, Metrics, onScrape, secondsSince, SpanKind } from '#libs/observability';
@@ -42,11 +43,12 @@ import { ModernCall } from './modern-call.js';
 import { MODERN_PROTOCOL_VERSION, ModernClient, type InputFulfiller } from './modern-client.js';
 import { ParkedCalls } from './parked-calls.js';
 import { buildServerHeaders, mergeHeaders } from './headers.js';
-import { SessionExpiredError, StreamableHttpTransport } from './http-transport.js';
+import { SessionExpiredError, StreamableHttpTransport, UpstreamHttpError } from './http-transport.js';
 import { NegotiatingTransport } from './negotiating-transport.js';
 import { currentRequestHeaders, withRequestHeaders } from './request-context.js';
 import { Semaphore } from './semaphore.js';
 import { toUpstreamError } from './upstream-errors.js';
+import { authorizationPlaceholder, challengeFor, UpstreamAuth, UpstreamAuthorizationRequired, type UpstreamAuthorization } from './upstream-auth.js';
 
 /** Results pass through unchanged: unknown fields survive (the SDK's callTool would re-shape them). */
 const LooseResult = z.looseObject({});
@@ -175,6 +177,8 @@ export class UpstreamPool implements OnModuleInit, OnModuleDestroy {
   /** Processes of the stdio servers this pool started and has not seen exit, terminated at shutdown whatever their slot. */
   private readonly stdioPids = new Set<number>();
   private progressSeq = 0;
+  /** Upstream OAuth: machine tokens and per-user tokens (upstream-auth.ts). */
+  private readonly auth: UpstreamAuth;
   private sweeper: NodeJS.Timeout | undefined;
   private stopped = false;
 
@@ -182,8 +186,10 @@ export class UpstreamPool implements OnModuleInit, OnModuleDestroy {
     @Inject(ServerDefinitionsService) private readonly definitions: ServerDefinitionsService,
     @Inject(Bus) private readonly bus: Bus,
     @Optional() @Inject(UPSTREAM_POOL_OPTIONS) options?: Partial<UpstreamPoolOptions>,
+    @Optional() @Inject(UpstreamAuth) auth?: UpstreamAuth,
   ) {
     this.options = { ...DEFAULT_POOL_OPTIONS, ...options };
+    this.auth = auth ?? new UpstreamAuth(bus);
     this.relay = new ClientRelay(this.instance, bus);
   }
 
@@ -273,7 +279,7 @@ export class UpstreamPool implements OnModuleInit, OnModuleDestroy {
   ): Promise<ReplyOf<typeof UpstreamRequest>> {
     const client = req.client;
     let slotKey = '';
-    const result = await this.run(req.server_id, budgetMs, req.forward_headers, client, (key) => (slotKey = key), async (session, timeout) => {
+    const result = await this.run(req.server_id, budgetMs, req.forward_headers, client, (key) => (slotKey = key), req.user, async (session, timeout) => {
       const params = { ...(req.params ?? {}) } as Record<string, unknown> & { _meta?: Record<string, unknown> };
       const progressToken = params._meta?.progressToken;
       // The client's token is replaced by one unique in this connector, so that two clients sharing an upstream
@@ -311,6 +317,12 @@ export class UpstreamPool implements OnModuleInit, OnModuleDestroy {
         if (key && this.inflight.get(key) === controller) this.inflight.delete(key);
         if (stream) session.calls.delete(stream);
       }
+    }).catch((error: unknown) => {
+      // a user without a credential for a per-user server: that server's challenge (upstream-auth.ts)
+      if (!(error instanceof UpstreamAuthorizationRequired)) throw error;
+      const challenge = challengeFor(error, req.method, client);
+      if (challenge instanceof DomainError) throw challenge;
+      return challenge.result;
     });
     return { result: result as LooseResult, ...(slotKey.startsWith('client:') ? { instance: this.instance } : {}) };
   }
@@ -381,7 +393,7 @@ export class UpstreamPool implements OnModuleInit, OnModuleDestroy {
 
   /** Every tool, prompt and resource of one upstream (all pages), its serverInfo and the protocol version it chose. */
   async fetchCatalog(req: RequestOf<typeof FetchServerCatalog>, budgetMs: number): Promise<ReplyOf<typeof FetchServerCatalog>> {
-    const base = await this.run(req.server_id, budgetMs, undefined, undefined, undefined, async (session, _timeout, deadline) => {
+    const fetched = await this.run(req.server_id, budgetMs, undefined, undefined, undefined, undefined, async (session, _timeout, deadline) => {
       const capabilities = (session.client.getServerCapabilities() ?? {}) as Record<string, unknown>;
       const hints: CacheHints = {};
       const tools = capabilities.tools ? await listAll<ReplyOf<typeof FetchServerCatalog>['tools'][number]>(session, 'tools/list', 'tools', deadline, hints) : [];
@@ -401,7 +413,13 @@ export class UpstreamPool implements OnModuleInit, OnModuleDestroy {
         protocol_version: session.transport.negotiatedVersion ?? null,
         ...(Object.keys(hints).length ? { cache_hints: hints } : {}),
       };
+    }).catch((error: unknown) => {
+      if (!(error instanceof UpstreamAuthorizationRequired)) throw error;
+      return undefined;
     });
+    // a per-user server no user has authorized yet lists one tool saying so, never an empty list
+    if (!fetched) return authorizationPlaceholder(await this.definitions.get(req.server_id));
+    const base = fetched;
     // Tools some upstreams list only to clients declaring a capability: one list per capability, kept as the extras.
     // A stdio server would keep a process per capability for that: its lists are fetched once per definition and
     // common tool list (a list_changed refetches the common list, which refetches these), and the sessions closed.
@@ -418,7 +436,7 @@ export class UpstreamPool implements OnModuleInit, OnModuleDestroy {
         CLIENT_FEATURES.map(async (feature) => {
           const context: ClientContext = { session_id: `${CATALOG_SESSION}${feature}`, capabilities: { [feature]: {} }, dedicated: false };
           try {
-            return await this.run(req.server_id, budgetMs, undefined, context, undefined, (session, _t, deadline) =>
+            return await this.run(req.server_id, budgetMs, undefined, context, undefined, undefined, (session, _t, deadline) =>
               listAll<ReplyOf<typeof FetchServerCatalog>['tools'][number]>(session, 'tools/list', 'tools', deadline),
             );
           } catch (error) {
@@ -481,6 +499,7 @@ export class UpstreamPool implements OnModuleInit, OnModuleDestroy {
     forwardHeaders: Record<string, string> | undefined,
     client: ClientContext | undefined,
     onSlot: ((key: string) => void) | undefined,
+    user: UpstreamUser | undefined,
     call: (session: Session, timeoutMs: number, deadline: number) => Promise<T>,
   ): Promise<T> {
     if (this.stopped) throw new DomainError('UPSTREAM_UNAVAILABLE', 'connector is shutting down');
@@ -491,9 +510,18 @@ export class UpstreamPool implements OnModuleInit, OnModuleDestroy {
     const deadline = Math.min(callerDeadline, started + serverTimeoutMs);
     const timeoutMs = Math.max(0, deadline - started);
     const entry = this.entryFor(server);
-    const slot = this.slotFor(entry, client);
+    let authorization: UpstreamAuthorization;
+    try {
+      authorization = await this.auth.authorize(server, user, deadline);
+    } catch (error) {
+      throw toUpstreamError(error, server.server_name, timeoutMs);
+    }
+    // a machine token goes with the server's own headers too (its sessions' notification streams)
+    if (authorization.shared) Object.assign(entry.headers, authorization.headers);
+    const slot = this.slotFor(entry, client, authorization.user);
     onSlot?.(slot.key);
-    const headers = forwardHeaders ? mergeHeaders({}, forwardHeaders) : undefined;
+    // the OAuth credential wins over a client's x-mcp-{server}-authorization
+    const headers = forwardHeaders || authorization.headers ? mergeHeaders(mergeHeaders({}, forwardHeaders), authorization.headers) : undefined;
     const release = entry.semaphore ? await entry.semaphore.acquire(deadline) : undefined;
     try {
       return await withRequestHeaders(headers, async () => {
@@ -501,6 +529,7 @@ export class UpstreamPool implements OnModuleInit, OnModuleDestroy {
         try {
           return await call(session, remaining(deadline), deadline);
         } catch (error) {
+          if (error instanceof UpstreamHttpError && error.status === 401 && authorization.headers) this.auth.rejected(server, authorization);
           if (!(error instanceof SessionExpiredError)) throw error;
           this.log.log(`upstream ${server.server_name} forgot session ${error.sessionId}: re-initializing`);
           this.discard(slot, session);
@@ -540,9 +569,11 @@ export class UpstreamPool implements OnModuleInit, OnModuleDestroy {
    * 2026-07-28 client declaring capabilities, one per caller and capability set (what a 2025-era upstream learns
    * of one client, its roots say, is never shown to another caller).
    */
-  private slotFor(entry: PoolEntry, client: ClientContext | undefined): Slot {
+  private slotFor(entry: PoolEntry, client: ClientContext | undefined, user?: string): Slot {
     const features = client ? CLIENT_FEATURES.filter((f) => client.capabilities[f] !== undefined) : [];
     let key = features.length ? `caps:${features.join('+')}` : '';
+    // per-user credentials: a user's requests never share an upstream session with another user's
+    if (user) key = `user:${user}${key ? `:${key}` : ''}`;
     // the catalog's own sessions per capability, apart from those clients share
     if (client?.session_id.startsWith(CATALOG_SESSION)) key = `catalog:${features.join('+')}`;
     let owner: string | undefined;
