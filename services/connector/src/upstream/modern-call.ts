@@ -41,7 +41,9 @@ export class ModernCall implements CallStream {
 
   /** The relay's hook: the upstream asked the client something during this call. */
   ask(id: string, request: InputRequest): void {
-    this.asked.set(id, request);
+    // the upstream's _meta (its progress token for its own request) means nothing to the client
+    const { _meta: _upstreamMeta, ...params } = request.params ?? {};
+    this.asked.set(id, { method: request.method, ...(request.params ? { params } : {}) });
     this.wake?.();
   }
 

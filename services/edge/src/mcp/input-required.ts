@@ -5,6 +5,7 @@
  * a requestState sealed by the gateway, and its retry, on any edge replica, is routed by what that state says:
  * to the connector instance holding the parked call, or back to the upstream with the upstream's own state.
  */
+import { createHash } from 'node:crypto';
 import { PARK_TIMEOUT_MS, type InputRequired, type Principal } from '#libs/contracts';
 import { JsonRpcError, JsonRpcErrorCode } from './jsonrpc.js';
 import type { RequestStateSealer } from './request-state.js';
@@ -12,6 +13,27 @@ import type { RequestStateSealer } from './request-state.js';
 /** Who a requestState is bound to: the key's hash (the master key has none). */
 export function callerOf(principal: Principal): string {
   return principal.token_hash ?? `master:${principal.key_alias ?? ''}`;
+}
+
+/**
+ * Which request a requestState belongs to: the caller, the server, the method, the tool/prompt name or URI and
+ * the arguments, as the retry must repeat them. A state is refused on any other request (it would answer the
+ * parked call's question with another request's name on it).
+ */
+export interface RequestIdentity {
+  caller: string;
+  serverId: string;
+  method: string;
+  params: Record<string, unknown>;
+}
+
+function fingerprint(request: RequestIdentity): string {
+  const { params } = request;
+  const target = typeof params.name === 'string' ? params.name : typeof params.uri === 'string' ? params.uri : '';
+  return createHash('sha256')
+    .update(JSON.stringify([request.method, target, params.arguments ?? null]))
+    .digest('base64url')
+    .slice(0, 22);
 }
 
 /** What a modern retry continues. */
@@ -29,10 +51,11 @@ export class InputRequiredBridge {
    * parked call to resume or the upstream's own state restored. Anything else (altered, expired, another caller's,
    * another server's) is refused before anything reaches an upstream.
    */
-  continuation(params: Record<string, unknown>, serverId: string, caller: string): Continuation {
+  continuation(request: RequestIdentity): Continuation {
+    const { params } = request;
     if (params.requestState === undefined) return { kind: 'call', params };
     const claims = this.sealer.open(params.requestState);
-    if (!claims || claims.principal !== caller || claims.server_id !== serverId) {
+    if (!claims || claims.principal !== request.caller || claims.server_id !== request.serverId || claims.request !== fingerprint(request)) {
       throw new JsonRpcError(JsonRpcErrorCode.INVALID_PARAMS, INVALID_REQUEST_STATE, { reason: 'invalid' });
     }
     if (claims.kind === 'upstream') return { kind: 'call', params: { ...params, requestState: claims.state } };
@@ -44,15 +67,19 @@ export class InputRequiredBridge {
   }
 
   /** A parked call's questions, as the client sees them. */
-  parked(input: InputRequired, instance: string, serverId: string, caller: string): Record<string, unknown> {
-    const requestState = this.sealer.seal({ kind: 'parked', instance, park_id: input.park_id, server_id: serverId, principal: caller }, PARK_TIMEOUT_MS);
+  parked(input: InputRequired, instance: string, request: RequestIdentity): Record<string, unknown> {
+    const requestState = this.sealer.seal(
+      { kind: 'parked', instance, park_id: input.park_id, server_id: request.serverId, principal: request.caller, request: fingerprint(request) },
+      PARK_TIMEOUT_MS,
+    );
     return { resultType: 'input_required', inputRequests: input.requests, requestState };
   }
 
   /** A modern upstream's result: its own requestState, if any, goes out sealed in ours. */
-  upstreamResult(result: Record<string, unknown>, serverId: string, caller: string): Record<string, unknown> {
+  upstreamResult(result: Record<string, unknown>, request: RequestIdentity): Record<string, unknown> {
     if (result.resultType !== 'input_required' || typeof result.requestState !== 'string') return result;
-    return { ...result, requestState: this.sealer.seal({ kind: 'upstream', state: result.requestState, server_id: serverId, principal: caller }, PARK_TIMEOUT_MS) };
+    const state = { kind: 'upstream' as const, state: result.requestState, server_id: request.serverId, principal: request.caller, request: fingerprint(request) };
+    return { ...result, requestState: this.sealer.seal(state, PARK_TIMEOUT_MS) };
   }
 }
 

@@ -499,7 +499,8 @@ export class McpDispatcher {
     ctx: Pick<McpCallContext, 'headers' | 'principal' | 'session'> & Partial<McpCallContext>,
   ): Promise<Record<string, unknown>> {
     const caller = callerOf(ctx.principal);
-    const next = this.inputRequired.continuation(params, server.server_id, caller);
+    const identity = { caller, serverId: server.server_id, method, params };
+    const next = this.inputRequired.continuation(identity);
     const client = { session_id: 'modern', capabilities: ctx.session.clientCapabilities, dedicated: false, era: 'modern' as const, principal: caller };
     const request = {
       server_id: server.server_id,
@@ -518,8 +519,8 @@ export class McpDispatcher {
       }
       throw error;
     }
-    if (reply.input_required) return this.inputRequired.parked(reply.input_required, reply.instance ?? '', server.server_id, caller);
-    return this.inputRequired.upstreamResult(reply.result, server.server_id, caller);
+    if (reply.input_required) return this.inputRequired.parked(reply.input_required, reply.instance ?? '', identity);
+    return this.inputRequired.upstreamResult(reply.result, identity);
   }
 
   /**

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { RequestStateSealer } from './request-state.js';
 
-const claims = { kind: 'parked', instance: 'c0ffee', park_id: 'p-1', server_id: 's-1', principal: 'hash-a' } as const;
+const claims = { kind: 'parked', instance: 'c0ffee', park_id: 'p-1', server_id: 's-1', principal: 'hash-a', request: 'r' } as const;
 
 describe('RequestStateSealer', () => {
   afterEach(() => vi.useRealTimers());

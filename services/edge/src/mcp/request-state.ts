@@ -14,9 +14,9 @@ const AAD = Buffer.from('switchboard requestState v1');
 /** What the gateway keeps in a requestState. */
 export type RequestStateClaims =
   /** A call parked in a connector instance, waiting for the client's answers. */
-  | { kind: 'parked'; instance: string; park_id: string; server_id: string; principal: string; exp: number }
+  | { kind: 'parked'; instance: string; park_id: string; server_id: string; principal: string; request: string; exp: number }
   /** A 2026-07-28 upstream's own requestState, passed back to it on the retry (through any connector). */
-  | { kind: 'upstream'; state: string; server_id: string; principal: string; exp: number };
+  | { kind: 'upstream'; state: string; server_id: string; principal: string; request: string; exp: number };
 
 type Unsealed<T> = T extends unknown ? Omit<T, 'exp'> : never;
 
