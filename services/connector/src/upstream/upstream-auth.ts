@@ -19,6 +19,14 @@ const TOKEN_LOOKUP_TIMEOUT_MS = 25_000;
 /** JSON-RPC error of MCP 2025-11-25: the request needs the user to complete a URL elicitation first. */
 export const URL_ELICITATION_REQUIRED = -32042;
 
+/**
+ * Who a request to an upstream is for: a user (forwarded client requests), nobody known (a request that named no
+ * user: a per-user server challenges it), or the catalog (the gateway's own lists: a per-user server is listed
+ * with the token of the user who authorized it last).
+ */
+export const FOR_CATALOG = Symbol('catalog');
+export type UpstreamCaller = UpstreamUser | typeof FOR_CATALOG | undefined;
+
 /** What a request to an upstream carries for its OAuth, and on whose behalf its session is. */
 export interface UpstreamAuthorization {
   /** Headers to send (Authorization); none for a server without OAuth. */
@@ -86,17 +94,18 @@ export class UpstreamAuth implements OnModuleInit, OnModuleDestroy {
   }
 
   /**
-   * The Authorization a request to `server` carries for `user` (undefined for catalog fetches and probes, which use
-   * the machine token, or for a per-user server the most recently authorized user's). Throws
+   * The Authorization a request to `server` carries for `caller` (see UpstreamCaller). Throws
    * UpstreamAuthorizationRequired when the user has to authorize first.
    */
-  async authorize(server: McpServerRuntime, user: UpstreamUser | undefined, deadline: number): Promise<UpstreamAuthorization> {
+  async authorize(server: McpServerRuntime, caller: UpstreamCaller, deadline: number): Promise<UpstreamAuthorization> {
     if (server.auth_type === 'oauth2' && server.oauth2_flow === 'client_credentials') {
       const token = await this.machineToken(server);
       return { headers: { authorization: authorizationHeader(token) }, shared: true };
     }
     if (UpstreamAuth.perUser(server)) {
-      const token = await this.userToken(server, user, deadline);
+      // an unsaved definition being tested has no vault entries; a request that names no user has no grant
+      if (server.server_id.startsWith('probe-') || caller === undefined) throw new UpstreamAuthorizationRequired(server.server_name, undefined, 'no_credential');
+      const token = await this.userToken(server, caller === FOR_CATALOG ? undefined : caller, deadline);
       return { headers: { authorization: authorizationHeader(token) }, user: token.user };
     }
     if (server.auth_type === 'oauth2_token_exchange') {

@@ -32,7 +32,6 @@ import {
   type ReplyOf,
   type RequestOf,
   type StreamedClientMessage,
-  type UpstreamUser,
 } from '#libs/contracts';
 import { UpstreamUrlGuard, type HostResolver } from '#libs/net-guard';
 import { inSpan, Metrics, onScrape, secondsSince, SpanKind } from '#libs/observability';
@@ -48,7 +47,7 @@ import { NegotiatingTransport } from './negotiating-transport.js';
 import { currentRequestHeaders, withRequestHeaders } from './request-context.js';
 import { Semaphore } from './semaphore.js';
 import { toUpstreamError } from './upstream-errors.js';
-import { authorizationPlaceholder, challengeFor, UpstreamAuth, UpstreamAuthorizationRequired, type UpstreamAuthorization } from './upstream-auth.js';
+import { authorizationPlaceholder, challengeFor, FOR_CATALOG, UpstreamAuth, UpstreamAuthorizationRequired, type UpstreamAuthorization, type UpstreamCaller } from './upstream-auth.js';
 
 /** Results pass through unchanged: unknown fields survive (the SDK's callTool would re-shape them). */
 const LooseResult = z.looseObject({});
@@ -393,7 +392,7 @@ export class UpstreamPool implements OnModuleInit, OnModuleDestroy {
 
   /** Every tool, prompt and resource of one upstream (all pages), its serverInfo and the protocol version it chose. */
   async fetchCatalog(req: RequestOf<typeof FetchServerCatalog>, budgetMs: number): Promise<ReplyOf<typeof FetchServerCatalog>> {
-    const fetched = await this.run(req.server_id, budgetMs, undefined, undefined, undefined, undefined, async (session, _timeout, deadline) => {
+    const fetched = await this.run(req.server_id, budgetMs, undefined, undefined, undefined, FOR_CATALOG, async (session, _timeout, deadline) => {
       const capabilities = (session.client.getServerCapabilities() ?? {}) as Record<string, unknown>;
       const hints: CacheHints = {};
       const tools = capabilities.tools ? await listAll<ReplyOf<typeof FetchServerCatalog>['tools'][number]>(session, 'tools/list', 'tools', deadline, hints) : [];
@@ -436,7 +435,7 @@ export class UpstreamPool implements OnModuleInit, OnModuleDestroy {
         CLIENT_FEATURES.map(async (feature) => {
           const context: ClientContext = { session_id: `${CATALOG_SESSION}${feature}`, capabilities: { [feature]: {} }, dedicated: false };
           try {
-            return await this.run(req.server_id, budgetMs, undefined, context, undefined, undefined, (session, _t, deadline) =>
+            return await this.run(req.server_id, budgetMs, undefined, context, undefined, FOR_CATALOG, (session, _t, deadline) =>
               listAll<ReplyOf<typeof FetchServerCatalog>['tools'][number]>(session, 'tools/list', 'tools', deadline),
             );
           } catch (error) {
@@ -499,7 +498,7 @@ export class UpstreamPool implements OnModuleInit, OnModuleDestroy {
     forwardHeaders: Record<string, string> | undefined,
     client: ClientContext | undefined,
     onSlot: ((key: string) => void) | undefined,
-    user: UpstreamUser | undefined,
+    user: UpstreamCaller,
     call: (session: Session, timeoutMs: number, deadline: number) => Promise<T>,
   ): Promise<T> {
     if (this.stopped) throw new DomainError('UPSTREAM_UNAVAILABLE', 'connector is shutting down');
