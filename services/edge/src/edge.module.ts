@@ -37,6 +37,8 @@ import { McpRestController } from './rest/mcp-rest.controller.js';
 import { McpRestTestController } from './rest/mcp-rest-test.controller.js';
 import { ORIGIN_POLICY } from './tokens.js';
 import { UiController } from './ui/ui.controller.js';
+import { UpstreamOAuthController } from './upstream-oauth/upstream-oauth.controller.js';
+import { UpstreamUsers } from './upstream-oauth/upstream-users.js';
 
 export interface EdgeDeps {
   bus: Bus;
@@ -55,7 +57,7 @@ export class EdgeModule {
     ];
     return {
       module: EdgeModule,
-      controllers: [McpRestController, McpRestTestController, UiController, ServersController, ServerTestController, ManagementController, PermissionsController, ModelsController, LlmController, SpendController, HealthController, EdgePingHandler],
+      controllers: [McpRestController, McpRestTestController, UiController, ServersController, ServerTestController, ManagementController, PermissionsController, ModelsController, LlmController, SpendController, HealthController, EdgePingHandler, UpstreamOAuthController],
       providers: [
         { provide: Bus, useValue: deps.bus },
         { provide: KeyValueStore, useValue: deps.stores.kv },
@@ -75,6 +77,7 @@ export class EdgeModule {
         AccessService,
         SessionStore,
         NotificationStreams,
+        UpstreamUsers,
         McpDispatcher,
         SubscriptionListeners,
         StreamableHttpService,

@@ -24,6 +24,7 @@ import { LATEST_PROTOCOL_VERSION, SERVER_NAME } from './protocol.js';
 import { callerOf, callGone, InputRequiredBridge } from './input-required.js';
 import { RequestStateSealer } from './request-state.js';
 import { SessionStore, type McpSession } from './session.store.js';
+import { UpstreamUsers } from '../upstream-oauth/upstream-users.js';
 
 /** Where a request landed: the aggregate `/mcp` or one server's endpoint. */
 export type McpScope = { kind: 'aggregate' } | { kind: 'server'; serverName: string };
@@ -49,6 +50,8 @@ export interface McpCallContext {
 }
 
 const UPSTREAM_CALL_BUDGET_MS = 300_000;
+/** The 2025 revisions' "Resource not found". */
+const RESOURCE_NOT_FOUND = -32002;
 /** How long a list of a 2025-era upstream stays good: the catalog's own refresh interval. */
 const LIST_TTL_MS = 30_000;
 const PACKAGE_VERSION = '0.1.0';
@@ -68,6 +71,7 @@ export class McpDispatcher {
     @Inject(AuditTrail) private readonly audit: AuditTrail,
     @Inject(SessionStore) private readonly sessions: SessionStore,
     @Optional() @Inject(RequestStateSealer) sealer?: RequestStateSealer,
+    @Optional() @Inject(UpstreamUsers) private readonly upstreamUsers?: UpstreamUsers,
   ) {
     this.inputRequired = new InputRequiredBridge(sealer ?? new RequestStateSealer(undefined));
   }
@@ -117,11 +121,16 @@ export class McpDispatcher {
 
   /** Answers one 2026-07-28 request: the result shaped as that revision wants it (see modern.ts); never throws. */
   async respondModern(request: JsonRpcRequest, ctx: McpCallContext): Promise<string> {
-    return this.respond(request, ctx, async (text) =>
-      modernResultJson(text, {
-        serverInfo: this.serverInfo(ctx.scope),
-        ...(CACHEABLE_METHODS.has(request.method) ? { cache: await this.cacheHint(request, ctx) } : {}),
-      }),
+    return this.respond(
+      request,
+      ctx,
+      async (text) =>
+        modernResultJson(text, {
+          serverInfo: this.serverInfo(ctx.scope),
+          ...(CACHEABLE_METHODS.has(request.method) ? { cache: await this.cacheHint(request, ctx) } : {}),
+        }),
+      // 2026-07-28 has no "resource not found" code of its own: an unknown URI is an invalid param (SEP-2164)
+      (code) => (code === RESOURCE_NOT_FOUND ? JsonRpcErrorCode.INVALID_PARAMS : code),
     );
   }
 
@@ -157,7 +166,12 @@ export class McpDispatcher {
   }
 
   /** Answers one request as JSON-RPC response text; never throws. */
-  async respond(request: JsonRpcRequest, ctx: McpCallContext, shape?: (resultText: string) => Promise<string>): Promise<string> {
+  async respond(
+    request: JsonRpcRequest,
+    ctx: McpCallContext,
+    shape?: (resultText: string) => Promise<string>,
+    errorCode: (code: number) => number = (code) => code,
+  ): Promise<string> {
     try {
       if (request.method === 'server/discover' && ctx.session.stateless) {
         const text = await this.discoverResult(ctx.scope);
@@ -166,7 +180,7 @@ export class McpDispatcher {
       const text = await this.dispatch(request, ctx);
       return resultJson(request.id, shape ? await shape(text) : text);
     } catch (error) {
-      if (error instanceof JsonRpcError) return errorJson(request.id, error.code, error.message, error.data);
+      if (error instanceof JsonRpcError) return errorJson(request.id, errorCode(error.code), error.message, error.data);
       if (error instanceof DomainError) {
         const code =
           error.code === 'RATE_LIMITED' ? JsonRpcErrorCode.RATE_LIMITED : error.code === 'INVALID_ARGUMENT' ? JsonRpcErrorCode.INVALID_PARAMS : JsonRpcErrorCode.INTERNAL_ERROR;
@@ -408,7 +422,7 @@ export class McpDispatcher {
     let status: AuditStatus = 'error';
     let errorCode: string | null = null;
     try {
-      const result = await this.forwardTool(target.server, { ...params, name: target.tool }, headers, ctx);
+      const result = await this.forwardTool(target.server, { ...params, name: target.tool }, headers, ctx ?? { headers, principal });
       status = (result as { isError?: boolean }).isError ? 'error' : 'success';
       return result;
     } catch (error) {
@@ -433,7 +447,7 @@ export class McpDispatcher {
   }
 
   /** One bus request to a connector. Upstream trouble on a tool call becomes an `isError` result. */
-  async forwardTool(server: CatalogServer, params: Record<string, unknown>, headers: IncomingHttpHeaders, ctx?: McpCallContext): Promise<unknown> {
+  async forwardTool(server: CatalogServer, params: Record<string, unknown>, headers: IncomingHttpHeaders, ctx?: Pick<McpCallContext, 'headers'> & Partial<McpCallContext>): Promise<unknown> {
     try {
       return await this.forward(server, 'tools/call', params, ctx ?? { headers });
     } catch (error) {
@@ -461,11 +475,13 @@ export class McpDispatcher {
     const session = ctx.session;
     if (session?.stateless && ctx.principal) return this.forwardModern(server, method, params, { ...ctx, principal: ctx.principal, session });
     const forward_headers = forwardHeaders(server, ctx.headers);
+    const user = this.upstreamUsers?.of(ctx.principal, ctx.headers);
     const request = {
       server_id: server.server_id,
       method,
       params,
       forward_headers,
+      ...(user ? { user } : {}),
       ...(session && !session.stateless
         ? {
             client: {
@@ -508,6 +524,7 @@ export class McpDispatcher {
       params: next.kind === 'call' ? next.params : {},
       forward_headers: forwardHeaders(server, ctx.headers),
       client,
+      ...(this.upstreamUsers ? { user: this.upstreamUsers.of(ctx.principal, ctx.headers) } : {}),
       ...(next.kind === 'resume' ? { resume: { park_id: next.park_id, responses: next.responses } } : {}),
     };
     let reply;

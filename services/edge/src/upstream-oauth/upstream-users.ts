@@ -1,0 +1,42 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import { Inject, Injectable } from '@nestjs/common';
+import type { Principal, UpstreamUser } from '#libs/contracts';
+import { EDGE_SETTINGS, type EdgeSettings } from '../edge-settings.js';
+
+/**
+ * Who a forwarded request acts for, as the connector needs it for per-user upstream OAuth: the caller's user (the
+ * key's `user_id`, or the user an OAuth sign-in maps to; a key without one is its own user), the client acting
+ * (the key, or the signed-in user's token identity: consent is given per client) and the gateway's base URL as the
+ * client reached it (consent links start with it). Nothing in it is a credential.
+ */
+@Injectable()
+export class UpstreamUsers {
+  private readonly publicBaseUrl: string | undefined;
+
+  constructor(@Inject(EDGE_SETTINGS) settings: EdgeSettings) {
+    const general = settings.file.config.general_settings as { public_base_url?: string };
+    this.publicBaseUrl = general.public_base_url?.replace(/\/+$/, '') || undefined;
+  }
+
+  of(principal: Principal | undefined, headers: IncomingHttpHeaders): UpstreamUser | undefined {
+    if (!principal) return undefined;
+    const client = principal.token_hash ?? 'master';
+    const name = principal.key_alias ?? principal.key_name ?? undefined;
+    return {
+      user_id: principal.user_id ?? (principal.token_hash ? `key:${principal.token_hash}` : 'master'),
+      client_id: client,
+      ...(name ? { client_name: name } : {}),
+      gateway_url: this.baseUrl(headers),
+    };
+  }
+
+  /**
+   * general_settings.public_base_url, else `http://{Host}` (the Host the edge's host validation admitted; never
+   * X-Forwarded-*: set public_base_url behind a proxy that terminates TLS).
+   */
+  baseUrl(headers: IncomingHttpHeaders): string {
+    if (this.publicBaseUrl) return this.publicBaseUrl;
+    const host = typeof headers.host === 'string' && /^[A-Za-z0-9.\-:[\]]+$/.test(headers.host) ? headers.host.toLowerCase() : 'localhost';
+    return `http://${host}`;
+  }
+}
