@@ -60,3 +60,11 @@ describe('ParkedCalls', () => {
     expect(parked.take(call.parkId, 'a')).toBeUndefined();
   });
 });
+
+describe('ModernCall capabilities', () => {
+  it('names the capabilities its questions need that the client did not declare', () => {
+    const call = new ModernCall('a', undefined, { roots: {} });
+    expect(call.missingCapabilities({ q1: sampling, q2: roots })).toEqual({ sampling: {} });
+    expect(call.missingCapabilities({ q2: roots })).toBeUndefined();
+  });
+});

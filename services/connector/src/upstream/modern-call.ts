@@ -5,6 +5,9 @@ import type { CallStream } from './client-relay.js';
 /** An upstream's request to the client, in the embedded form of 2026-07-28 (`inputRequests` values). */
 export type InputRequest = InputRequired['requests'][string];
 
+/** The client capability each kind of input request needs. */
+const CAPABILITY_OF: Record<string, string> = { 'sampling/createMessage': 'sampling', 'elicitation/create': 'elicitation', 'roots/list': 'roots' };
+
 /** What a bus request waiting on a modern call gets: the call's outcome, or the client's input it needs first. */
 export type CallStep =
   | { kind: 'done'; result: Record<string, unknown> }
@@ -33,7 +36,19 @@ export class ModernCall implements CallStream {
     /** Who called (the key's hash): only the same caller may resume. */
     readonly principal: string | undefined,
     private stream: ((message: StreamedClientMessage) => void) | undefined,
+    /** What the client declared it can answer. */
+    private readonly capabilities: Record<string, unknown> = {},
   ) {}
+
+  /** The capabilities these questions need that the client did not declare (undefined: none missing). */
+  missingCapabilities(requests: Record<string, InputRequest>): Record<string, object> | undefined {
+    const missing: Record<string, object> = {};
+    for (const request of Object.values(requests)) {
+      const capability = CAPABILITY_OF[request.method];
+      if (capability && this.capabilities[capability] === undefined) missing[capability] = {};
+    }
+    return Object.keys(missing).length ? missing : undefined;
+  }
 
   send(message: StreamedClientMessage): void {
     this.stream?.(message);

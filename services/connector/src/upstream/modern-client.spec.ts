@@ -89,6 +89,26 @@ describe('ModernClient', () => {
     await new Promise((resolve) => server.close(resolve));
   });
 
+  it("keeps a 2025-era client's log level and subscriptions the 2026 way", async () => {
+    upstream = await startUpstream();
+    client = new ModernClient(new StreamableHttpTransport(upstream.url), { name: 'gw', version: '1' }, {});
+    const session = client.withCapabilities({});
+    const heard: string[] = [];
+    expect(await session.emulate('logging/setLevel', { level: 'debug' }, () => undefined)).toEqual({});
+    await session.request({ method: 'tools/call', params: { name: 'ask' } }, undefined, { timeout: 5_000 });
+    expect(upstream.seen.at(-1)!.params._meta).toMatchObject({ 'io.modelcontextprotocol/logLevel': 'debug' });
+    await session.emulate('resources/subscribe', { uri: 'file:///a' }, (n) => heard.push(n.method));
+    const listen = await new Promise<Seen>((resolve) => {
+      const poll = setInterval(() => {
+        const seen = upstream!.seen.find((s) => s.method === 'subscriptions/listen');
+        if (seen) resolve(seen), clearInterval(poll);
+      }, 10);
+    });
+    expect(listen.params.notifications).toEqual({ resourceSubscriptions: ['file:///a'] });
+    await session.close(); // stops its listen stream, leaves the shared connection open
+    expect(await client.request({ method: 'tools/call', params: { name: 'ask' } }, undefined, { timeout: 5_000 })).toMatchObject({ resultType: 'input_required' });
+  });
+
   it('holds a listen stream open and hands over what it delivers', async () => {
     upstream = await startUpstream();
     client = new ModernClient(new StreamableHttpTransport(upstream.url), { name: 'gw', version: '1' }, {});

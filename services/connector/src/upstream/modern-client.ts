@@ -11,6 +11,9 @@ export const MODERN_PROTOCOL_VERSION = '2026-07-28';
 const PROTOCOL_VERSION_KEY = 'io.modelcontextprotocol/protocolVersion';
 const CLIENT_CAPABILITIES_KEY = 'io.modelcontextprotocol/clientCapabilities';
 const CLIENT_INFO_KEY = 'io.modelcontextprotocol/clientInfo';
+const LOG_LEVEL_KEY = 'io.modelcontextprotocol/logLevel';
+/** Methods of the 2025 revisions that 2026-07-28 dropped; a 2025-era client's session keeps them by other means. */
+export const LEGACY_ONLY_METHODS = new Set(['logging/setLevel', 'resources/subscribe', 'resources/unsubscribe', 'ping']);
 /** Methods whose name or URI the Mcp-Name header mirrors, and the params field it comes from. */
 const NAME_SOURCE: Record<string, string> = { 'tools/call': 'name', 'prompts/get': 'name', 'resources/read': 'uri' };
 /** The input an upstream may ask for in one call before we give up on it (as the SDK clients cap it). */
@@ -40,6 +43,11 @@ export interface Discovery {
 
 export class ModernClient {
   private seq = 0;
+  /** A 2025-era client's log level (logging/setLevel), sent with each of its requests. */
+  private logLevel: string | undefined;
+  /** A 2025-era client's subscribed resources, and the listen stream that watches them. */
+  private readonly subscribed = new Set<string>();
+  private stopSubscriptions: (() => void) | undefined;
 
   constructor(
     readonly transport: StreamableHttpTransport,
@@ -74,6 +82,28 @@ export class ModernClient {
   /** The same upstream, declaring other capabilities (what it learned by discovery is shared). */
   withCapabilities(capabilities: ClientCapabilities): ModernClient {
     return new ModernClient(this.transport, this.clientInfo, capabilities, this.discovery, false);
+  }
+
+  /** Whether the upstream also speaks a 2025 revision (then a 2025-era client's own session uses one). */
+  get speaksLegacy(): boolean {
+    return (this.discovery?.supportedVersions ?? []).some((v) => v !== MODERN_PROTOCOL_VERSION);
+  }
+
+  /**
+   * What a 2025-era client's session asks that 2026-07-28 dropped, done the 2026 way for this client alone: its
+   * log level goes in the `_meta` of its later requests, its resource subscriptions become a listen stream whose
+   * updates go to `onNotification`, and ping is answered here.
+   */
+  async emulate(method: string, params: Record<string, unknown>, onNotification: (notification: { method: string; params?: Record<string, unknown> }) => void): Promise<Record<string, unknown>> {
+    if (method === 'logging/setLevel') this.logLevel = typeof params.level === 'string' ? params.level : undefined;
+    if (method === 'resources/subscribe' || method === 'resources/unsubscribe') {
+      if (typeof params.uri !== 'string') throw new McpError(ErrorCode.InvalidParams, 'params.uri must be a string');
+      if (method === 'resources/subscribe') this.subscribed.add(params.uri);
+      else this.subscribed.delete(params.uri);
+      this.stopSubscriptions?.();
+      this.stopSubscriptions = this.subscribed.size ? this.listen({ resourceSubscriptions: [...this.subscribed] }, onNotification) : undefined;
+    }
+    return {};
   }
 
   getServerCapabilities(): Record<string, unknown> | undefined {
@@ -132,12 +162,18 @@ export class ModernClient {
   async notification(): Promise<void> {}
 
   async close(): Promise<void> {
+    this.stopSubscriptions?.();
     if (this.owner) await this.transport.close();
   }
 
   /** What every request says of its client (the 2026-07-28 replacement of initialize). */
   private envelope(): Record<string, unknown> {
-    return { [PROTOCOL_VERSION_KEY]: MODERN_PROTOCOL_VERSION, [CLIENT_CAPABILITIES_KEY]: this.capabilities, [CLIENT_INFO_KEY]: this.clientInfo };
+    return {
+      [PROTOCOL_VERSION_KEY]: MODERN_PROTOCOL_VERSION,
+      [CLIENT_CAPABILITIES_KEY]: this.capabilities,
+      [CLIENT_INFO_KEY]: this.clientInfo,
+      ...(this.logLevel ? { [LOG_LEVEL_KEY]: this.logLevel } : {}),
+    };
   }
 
   /** The headers mirroring a request's version, method and name. */

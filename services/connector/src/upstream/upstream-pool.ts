@@ -39,7 +39,7 @@ import { ServerDefinitionsService } from '../servers/server-definitions.service.
 import { Backoff } from './backoff.js';
 import { ClientRelay, type CallStream } from './client-relay.js';
 import { ModernCall } from './modern-call.js';
-import { MODERN_PROTOCOL_VERSION, ModernClient, type InputFulfiller } from './modern-client.js';
+import { LEGACY_ONLY_METHODS, MODERN_PROTOCOL_VERSION, ModernClient, type InputFulfiller } from './modern-client.js';
 import { ParkedCalls } from './parked-calls.js';
 import { buildServerHeaders, mergeHeaders } from './headers.js';
 import { SessionExpiredError, StreamableHttpTransport, UpstreamHttpError } from './http-transport.js';
@@ -80,6 +80,8 @@ export const DEFAULT_POOL_OPTIONS: UpstreamPoolOptions = {
 
 /** The pseudo client session of the catalog's per-capability tool lists. */
 const CATALOG_SESSION = 'catalog-';
+/** MCP 2026-07-28's MissingRequiredClientCapabilityError. */
+const MISSING_REQUIRED_CLIENT_CAPABILITY = -32021;
 /** Slots of 2026-07-28 callers: `modern:{principal}:{capabilities}`. */
 const MODERN_SLOT = 'modern:';
 
@@ -258,7 +260,7 @@ export class UpstreamPool implements OnModuleInit, OnModuleDestroy {
     if (req.resume) return this.resume(req, send);
     const client = req.client;
     if (client?.era === 'modern') {
-      const call = new ModernCall(client.principal, send);
+      const call = new ModernCall(client.principal, send, client.capabilities);
       this.call(req, budgetMs, call, send).then(
         ({ result }) => call.settle({ result }),
         (error: unknown) => call.settle({ error }),
@@ -297,6 +299,10 @@ export class UpstreamPool implements OnModuleInit, OnModuleDestroy {
       if (stream) session.calls.add(stream);
       try {
         const options = { timeout, ...(controller ? { signal: controller.signal } : {}) };
+        if (session.client instanceof ModernClient && LEGACY_ONLY_METHODS.has(req.method)) {
+          // gone in 2026-07-28: kept for the 2025-era client of this session by the client's own means
+          return session.client.emulate(req.method, params, (notification) => client && this.relay.notify(client.session_id, undefined, notification as never));
+        }
         if (session.client instanceof ModernClient) {
           // a modern upstream answers on the request's own stream: its notifications go to this call's client,
           // and its input_required is answered with real requests to a 2025-era client (a modern one answers itself)
@@ -363,6 +369,15 @@ export class UpstreamPool implements OnModuleInit, OnModuleDestroy {
     const step = await call.next();
     if (step.kind === 'failed') throw step.error;
     if (step.kind === 'done') return { result: step.result };
+    const missing = call.missingCapabilities(step.requests);
+    if (missing) {
+      // the client cannot answer: the upstream's requests fail, and the client learns what it would have to declare
+      this.relay.abandon(call.sessionId);
+      throw new DomainError('INVALID_ARGUMENT', `the server needs client capabilities this request did not declare: ${Object.keys(missing).join(', ')}`, {
+        jsonrpc_code: MISSING_REQUIRED_CLIENT_CAPABILITY,
+        data: { requiredCapabilities: missing },
+      });
+    }
     this.parked.park(call);
     return { result: {}, instance: this.instance, input_required: { park_id: call.parkId, requests: step.requests } };
   }
@@ -622,7 +637,9 @@ export class UpstreamPool implements OnModuleInit, OnModuleDestroy {
     // Streamable HTTP connections also resolve through the guard (entry.guard.lookup), so each socket is checked.
     if (!stdio) await entry.guard.check(requireUrl(server));
     const modern = await this.modernClientOf(entry, deadline);
-    if (modern) return this.modernSession(entry, slot, modern);
+    // a 2025-era client's own session keeps 2025 semantics (log level, subscriptions, requests to the client)
+    // on an upstream that speaks both eras; everything else takes the cheaper 2026-07-28 path
+    if (modern && !(slot.key.startsWith('client:') && modern.speaksLegacy)) return this.modernSession(entry, slot, modern);
     const inner = this.createTransport(server, entry.headers, entry.guard);
     const transport = new NegotiatingTransport(inner, server.spec_version ?? undefined);
     const client = new Client(CLIENT_INFO, { capabilities: slot.capabilities });

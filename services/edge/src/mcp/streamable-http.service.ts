@@ -12,7 +12,7 @@ import { ORIGIN_POLICY } from '../tokens.js';
 import { classify, errorJson, JsonRpcErrorCode, resultJson, type ClassifiedMessage, type JsonRpcRequest } from './jsonrpc.js';
 import { McpDispatcher, type McpScope, type RequestExtra } from './mcp.dispatcher.js';
 import { writeMcpError } from './mcp-errors.js';
-import { admitModernRequest, isModernTraffic, MODERN_METHODS, ModernRejection } from './modern.js';
+import { admitModernRequest, isModernTraffic, MODERN_METHODS, ModernRejection, modernReplyStatus } from './modern.js';
 import { NotificationStreams } from './notification-streams.js';
 import { isSupportedProtocolHeader, negotiateProtocolVersion } from './protocol.js';
 import { SessionStore, type McpSession } from './session.store.js';
@@ -159,7 +159,8 @@ export class StreamableHttpService {
       // progress and log messages go out on the response stream; the era has no server-to-client requests
       const extra: RequestExtra = { sendNotification: (n) => responder.sendNotification(n), sendRequest: () => undefined };
       try {
-        responder.finish(await this.dispatcher.respondModern(request, { principal, scope, headers: req.headers, session, requestId: request.id, extra }));
+        const reply = await this.dispatcher.respondModern(request, { principal, scope, headers: req.headers, session, requestId: request.id, extra });
+        responder.finish(reply, modernReplyStatus(reply));
       } finally {
         release();
       }
@@ -304,7 +305,8 @@ export class PostResponder implements RequestExtra {
     this.write(JSON.stringify(request));
   }
 
-  finish(json: string): void {
+  /** Writes the reply; `status` applies when it goes out alone as JSON (a stream has already said 200). */
+  finish(json: string, status = 200): void {
     if (this.res.writableEnded) return;
     if (this.streaming) {
       this.res.end(this.frame(json));
@@ -316,7 +318,7 @@ export class PostResponder implements RequestExtra {
       this.res.end(this.frame(json));
       return;
     }
-    this.res.writeHead(200, { 'content-type': 'application/json' });
+    this.res.writeHead(status, { 'content-type': 'application/json' });
     this.res.end(json);
   }
 
