@@ -19,7 +19,7 @@ import type { AccessView } from '../catalog/access.js';
 import { CatalogService, type PreparedCatalog } from '../catalog/catalog.service.js';
 import { errorJson, JsonRpcError, JsonRpcErrorCode, resultJson, type JsonRpcId, type JsonRpcRequest } from './jsonrpc.js';
 import { featureKey, McpIndex, toolsFor } from './mcp-index.js';
-import { ALL_PROTOCOL_VERSIONS, CACHEABLE_METHODS, modernResultJson } from './modern.js';
+import { ALL_PROTOCOL_VERSIONS, assertParamHeaders, CACHEABLE_METHODS, ModernRejection, modernResultJson, paramHeaderValues } from './modern.js';
 import { LATEST_PROTOCOL_VERSION, SERVER_NAME } from './protocol.js';
 import { callerOf, callGone, InputRequiredBridge } from './input-required.js';
 import { RequestStateSealer } from './request-state.js';
@@ -180,6 +180,7 @@ export class McpDispatcher {
       const text = await this.dispatch(request, ctx);
       return resultJson(request.id, shape ? await shape(text) : text);
     } catch (error) {
+      if (error instanceof ModernRejection) throw error; // answered with its own HTTP status
       if (error instanceof JsonRpcError) return errorJson(request.id, errorCode(error.code), error.message, error.data);
       if (error instanceof DomainError) {
         const code =
@@ -389,9 +390,17 @@ export class McpDispatcher {
     if (args !== undefined && (typeof args !== 'object' || args === null || Array.isArray(args))) {
       throw new JsonRpcError(JsonRpcErrorCode.INVALID_PARAMS, 'params.arguments must be an object');
     }
+    if (ctx.session.stateless) await this.checkParamHeaders(ctx, name, args);
     const result = await this.callToolAs(ctx.principal, ctx.scope, name, request.params!, ctx.headers, ctx.session.stateless ? null : ctx.session.id, ctx);
     if (result === undefined) throw new JsonRpcError(JsonRpcErrorCode.INVALID_PARAMS, `Unknown tool: ${name}`);
     return JSON.stringify(result);
+  }
+
+  /** A 2026-07-28 tools/call mirrors the arguments its tool declares with `x-mcp-header` in headers: they must agree. */
+  private async checkParamHeaders(ctx: McpCallContext, name: string, args: unknown): Promise<void> {
+    const catalog = await this.catalogs.current();
+    const target = this.resolveTool(catalog, this.viewFor(catalog, ctx.principal, ctx.headers), ctx.scope, name);
+    if (target) assertParamHeaders(toolSchema(target.server, target.tool), args as Record<string, unknown> | undefined, ctx.headers);
   }
 
   /**
@@ -474,7 +483,7 @@ export class McpDispatcher {
   ): Promise<Record<string, unknown>> {
     const session = ctx.session;
     if (session?.stateless && ctx.principal) return this.forwardModern(server, method, params, { ...ctx, principal: ctx.principal, session });
-    const forward_headers = forwardHeaders(server, ctx.headers);
+    const forward_headers = upstreamHeaders(server, method, params, ctx.headers);
     const user = this.upstreamUsers?.of(ctx.principal, ctx.headers);
     const request = {
       server_id: server.server_id,
@@ -489,7 +498,7 @@ export class McpDispatcher {
               ...(ctx.requestId !== undefined ? { request_id: ctx.requestId } : {}),
               capabilities: session.clientCapabilities,
               // per-client headers (the client's own upstream credentials) get a session of their own as well
-              dedicated: featureKey(session.clientCapabilities) !== '' || session.dedicated === true || forward_headers !== undefined,
+              dedicated: featureKey(session.clientCapabilities) !== '' || session.dedicated === true || forwardHeaders(server, ctx.headers) !== undefined,
             },
           }
         : {}),
@@ -522,7 +531,7 @@ export class McpDispatcher {
       server_id: server.server_id,
       method,
       params: next.kind === 'call' ? next.params : {},
-      forward_headers: forwardHeaders(server, ctx.headers),
+      forward_headers: upstreamHeaders(server, method, params, ctx.headers),
       client,
       ...(this.upstreamUsers ? { user: this.upstreamUsers.of(ctx.principal, ctx.headers) } : {}),
       ...(next.kind === 'resume' ? { resume: { park_id: next.park_id, responses: next.responses } } : {}),
@@ -619,6 +628,19 @@ function requireString(params: Record<string, unknown> | undefined, field: strin
   const value = params?.[field];
   if (typeof value !== 'string' || !value) throw new JsonRpcError(JsonRpcErrorCode.INVALID_PARAMS, `params.${field} must be a non-empty string`);
   return value;
+}
+
+/** A tool's inputSchema as its upstream listed it. */
+function toolSchema(server: CatalogServer, tool: string): unknown {
+  return (server.tools.find((t) => t.name === tool) ?? Object.values(server.capability_tools ?? {}).flat().find((t) => t.name === tool))?.inputSchema;
+}
+
+/** The headers forwarded to the upstream, with the Mcp-Param-* headers of a tools/call whose tool declares some. */
+function upstreamHeaders(server: CatalogServer, method: string, params: Record<string, unknown>, headers: IncomingHttpHeaders): Record<string, string> | undefined {
+  const forwarded = forwardHeaders(server, headers);
+  if (method !== 'tools/call' || typeof params.name !== 'string') return forwarded;
+  const mirrored = paramHeaderValues(toolSchema(server, params.name), params.arguments);
+  return Object.keys(mirrored).length ? { ...forwarded, ...mirrored } : forwarded;
 }
 
 /**

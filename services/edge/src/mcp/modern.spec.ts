@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { errorJson, resultJson, type JsonRpcRequest } from './jsonrpc.js';
-import { admitModernRequest, assertParamHeaders, CLIENT_CAPABILITIES_META_KEY, CLIENT_INFO_META_KEY, ModernRejection, modernReplyStatus, paramHeaders, PROTOCOL_VERSION_META_KEY } from './modern.js';
+import { admitModernRequest, assertParamHeaders, CLIENT_CAPABILITIES_META_KEY, CLIENT_INFO_META_KEY, ModernRejection, modernReplyStatus, paramHeaders, paramHeaderValues, PROTOCOL_VERSION_META_KEY } from './modern.js';
 
 const MODERN = '2026-07-28';
 
@@ -129,5 +129,18 @@ describe('modernReplyStatus', () => {
     [errorJson('x\\"y', -32021, 'a quoted id'), 400],
   ])('%s: %i', (json, status) => {
     expect(modernReplyStatus(json)).toBe(status);
+  });
+});
+
+describe('paramHeaderValues', () => {
+  const schema = { type: 'object', properties: { region: { type: 'string', 'x-mcp-header': 'Region' }, n: { type: 'integer', 'x-mcp-header': 'N' }, note: { type: 'string' } } };
+  it('mirrors the declared arguments into headers, Base64 where the value is not plain ASCII', () => {
+    expect(paramHeaderValues(schema, { region: 'eu-west', n: 3, note: 'x' })).toEqual({ 'mcp-param-region': 'eu-west', 'mcp-param-n': '3' });
+    expect(paramHeaderValues(schema, { region: 'Zürich' })).toEqual({ 'mcp-param-region': `=?base64?${Buffer.from('Zürich').toString('base64')}?=` });
+    expect(paramHeaderValues(schema, {})).toEqual({});
+  });
+  it('makes what assertParamHeaders accepts', () => {
+    const args = { region: ' spaced ', n: 7 };
+    expect(() => assertParamHeaders(schema, args, paramHeaderValues(schema, args))).not.toThrow();
   });
 });

@@ -207,6 +207,26 @@ export function paramHeaders(inputSchema: unknown, path: string[] = []): ParamHe
 const DECIMAL = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/;
 
 /**
+ * The Mcp-Param-* headers a tools/call with these arguments carries to an upstream of 2026-07-28 (the gateway
+ * makes them from the tool's schema, so a 2025-era client's call carries them too).
+ */
+export function paramHeaderValues(inputSchema: unknown, args: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const { path, header } of paramHeaders(inputSchema)) {
+    let value: unknown = args;
+    for (const key of path) value = value && typeof value === 'object' ? (value as Record<string, unknown>)[key] : undefined;
+    if (value === undefined || value === null || typeof value === 'object') continue;
+    out[header] = encodeHeaderValue(String(value));
+  }
+  return out;
+}
+
+/** Printable ASCII without surrounding spaces goes as it is; anything else as `=?base64?…?=`. */
+export function encodeHeaderValue(value: string): string {
+  return /^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$/.test(value) ? value : `${BASE64_PREFIX}${Buffer.from(value, 'utf8').toString('base64')}${BASE64_SUFFIX}`;
+}
+
+/**
  * The 2026-07-28 check of a tools/call's custom headers against its body (SEP-2243): every argument the tool
  * mirrors into a header, when the body carries it (not null), must arrive with that header, decoding to the
  * same value (numbers compared as numbers). Throws -32020 (HTTP 400) naming the header.
