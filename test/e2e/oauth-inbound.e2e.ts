@@ -186,6 +186,7 @@ describe.each(MODES)('the edge as an OAuth 2.1 protected resource (%s)', (mode) 
           other: { url: other.url, transport: 'http' },
         },
         general_settings: {
+          allowed_hosts: ['127.0.0.1'], // the audience of tokens comes from the Host header: it must be checked
           enable_jwt_auth: true,
           litellm_jwtauth: {
             issuers: [{ issuer: as.issuer, jwks_url: as.jwksUri, team_id_jwt_field: 'groups', team_alias_map: { engineering: 'eng' } }],

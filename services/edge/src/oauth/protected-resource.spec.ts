@@ -49,6 +49,7 @@ describe('ProtectedResource', () => {
       },
     } as unknown as TokenPrincipals;
     const settings = edgeSettings({
+      allowed_hosts: ['127.0.0.1'],
       enable_jwt_auth: true,
       litellm_jwtauth: { issuers: [{ issuer: as.issuer, jwks_url: as.jwksUri, team_id_jwt_field: 'team' }], required_scopes: ['mcp:tools'], scopes_supported: ['mcp:admin'] },
     });
@@ -102,6 +103,15 @@ describe('ProtectedResource', () => {
     expect(behind.metadata({ host: 'internal:4000' }, '/.well-known/oauth-protected-resource/mcp')?.resource).toBe('https://gw.example.com/gateway/mcp');
     expect(behind.metadata({}, '/.well-known/oauth-protected-resource')?.resource).toBe('https://gw.example.com/gateway');
     expect(behind.metadata({}, '/.well-known/oauth-protected-resource')).not.toHaveProperty('scopes_supported');
+  });
+
+  it('refuses to start without public_base_url while the Host header is not checked (token audiences would be the client\'s choice)', () => {
+    const make = (general: Record<string, unknown>) => () =>
+      new ProtectedResource(edgeSettings({ enable_jwt_auth: true, litellm_jwtauth: { issuers: [{ issuer: as.issuer }] }, ...general }), {} as PrincipalService, {} as TokenPrincipals, new OriginPolicy([]));
+    expect(make({})).toThrow(/needs general_settings.public_base_url, or a checked Host header/);
+    expect(make({ allowed_hosts: ['*'] })).toThrow(/public_base_url/);
+    expect(make({ allowed_hosts: ['gw.example.com'] })).not.toThrow();
+    expect(make({ public_base_url: 'https://gw.example.com' })).not.toThrow();
   });
 
   it('serves no metadata while JWT auth is off', () => {

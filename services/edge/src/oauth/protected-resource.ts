@@ -5,6 +5,7 @@ import { UpstreamUrlGuard } from '#libs/net-guard';
 import { PrincipalService } from '../auth/principal.service.js';
 import { constantTimeEquals } from '../auth/credentials.js';
 import { EDGE_SETTINGS, type EdgeSettings } from '../edge-settings.js';
+import { HostPolicy } from '../http/host.js';
 import { HttpProblem } from '../http/http-problem.js';
 import type { OriginPolicy } from '../http/origin.js';
 import { writeMcpError } from '../mcp/mcp-errors.js';
@@ -68,6 +69,17 @@ export class ProtectedResource {
   ) {
     this.settings = resourceServerSettings(edgeSettings.file.config);
     this.masterKey = edgeSettings.masterKey;
+    if (this.settings.enabled && !this.settings.baseUrl) {
+      // the audience of tokens is the endpoint's URI; taken from an unchecked Host, any client could choose it
+      const general = edgeSettings.file.config.general_settings;
+      const env = edgeSettings.env as { ALLOWED_HOSTS?: string; HOST?: string };
+      const hosts = HostPolicy.from([...(general.allowed_hosts ?? []), ...(env.ALLOWED_HOSTS ?? '').split(',')], env.HOST ?? '0.0.0.0');
+      if (!hosts.checks) {
+        throw new Error(
+          'general_settings.enable_jwt_auth needs general_settings.public_base_url, or a checked Host header (allowed_hosts, ALLOWED_HOSTS, or a loopback HOST): token audiences are the endpoints\' URIs',
+        );
+      }
+    }
     this.verifier = new AccessTokenVerifier(this.settings, guardedJsonFetcher(new UpstreamUrlGuard(this.settings.addressRules)));
   }
 
