@@ -37,6 +37,19 @@ export default defineConfig({
       {
         extends: true,
         test: {
+          // faults and hostile input (test/resilience): private brokers restarted, replicas killed, fuzzing; CI-sized
+          // unless RESILIENCE_LOAD=full (npm run test:resilience)
+          name: 'resilience',
+          include: ['test/resilience/**/*.resilience.ts'],
+          globalSetup: ['test/e2e/global-setup.ts'],
+          testTimeout: 180_000,
+          hookTimeout: 180_000,
+          fileParallelism: false,
+        },
+      },
+      {
+        extends: true,
+        test: {
           // the official MCP conformance suite against the gateway and its fixture (test/conformance)
           name: 'conformance',
           include: ['test/conformance/**/*.conformance.ts'],

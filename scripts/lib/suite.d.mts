@@ -61,6 +61,11 @@ export interface SuiteOptions {
   env?: Record<string, string>;
   echo?: boolean;
   readyTimeoutMs?: number;
+  /** Distributed only: brokers to use instead of the machine's (the resilience suite's private ones). */
+  natsUrl?: string;
+  redisUrl?: string;
+  /** `postgres://user@host:port`, without a database: the suite creates its own. */
+  pgBase?: string;
 }
 export interface Suite {
   mode: SuiteMode;
@@ -81,6 +86,8 @@ export interface Suite {
   logs(): string;
   startService(name: ServiceName, env?: Record<string, string>): Promise<{ index: number; url?: string; process: NodeProcess }>;
   stopService(name: ServiceName, index?: number): Promise<void>;
+  /** Distributed only: kill -9 one replica (no shutdown work); resolves once it has exited. */
+  killService?(name: ServiceName, index?: number): Promise<void>;
   stop(): Promise<void>;
 }
 export declare function startSuite(options?: SuiteOptions): Promise<Suite>;

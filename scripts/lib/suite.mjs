@@ -161,9 +161,9 @@ function uniqueId() {
   return `${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
 }
 
-async function dropDatabase(name) {
+async function dropDatabase(name, pgBase = PG_BASE) {
   const { default: pg } = await import('pg');
-  const client = new pg.Client({ connectionString: `${PG_BASE}/postgres` });
+  const client = new pg.Client({ connectionString: `${pgBase}/postgres` });
   await client.connect();
   try {
     await client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
@@ -173,9 +173,9 @@ async function dropDatabase(name) {
 }
 
 /** Waits until the database exists (or `alive()` turns false, or the time is up: then auth creates it itself). */
-async function waitForDatabase(name, timeoutMs, alive) {
+async function waitForDatabase(name, timeoutMs, alive, pgBase = PG_BASE) {
   const { default: pg } = await import('pg');
-  const client = new pg.Client({ connectionString: `${PG_BASE}/postgres` });
+  const client = new pg.Client({ connectionString: `${pgBase}/postgres` });
   await client.connect();
   try {
     const started = Date.now();
@@ -189,9 +189,9 @@ async function waitForDatabase(name, timeoutMs, alive) {
   }
 }
 
-async function deleteRedisPrefix(prefix) {
+async function deleteRedisPrefix(prefix, redisUrl = REDIS_URL) {
   const { Redis } = await import('ioredis');
-  const redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
   await redis.connect();
   try {
     let cursor = '0';
@@ -314,7 +314,20 @@ async function startOneProcess({ config = {}, masterKey = 'sk-e2e-master-key', e
   };
 }
 
-async function startDistributed({ edges = 1, connectors = 1, config = {}, masterKey = 'sk-e2e-master-key', env: extraEnv = {}, echo = !!process.env.DEBUG_E2E, readyTimeoutMs = 60_000 } = {}) {
+async function startDistributed({
+  edges = 1,
+  connectors = 1,
+  config = {},
+  masterKey = 'sk-e2e-master-key',
+  env: extraEnv = {},
+  echo = !!process.env.DEBUG_E2E,
+  readyTimeoutMs = 60_000,
+  // the brokers to use instead of the machine's (E2E_NATS_URL, E2E_REDIS_URL, E2E_PG_BASE or the defaults): the
+  // resilience suite runs private ones it may stop and restart
+  natsUrl = NATS_URL,
+  redisUrl = REDIS_URL,
+  pgBase = PG_BASE,
+} = {}) {
   for (const name of SERVICES) {
     const main = join(ROOT, 'dist/services', name, 'src/main.js');
     if (!existsSync(main)) throw new Error(`${main} is missing: run the build (npx tsc -p tsconfig.build.json)`);
@@ -325,10 +338,10 @@ async function startDistributed({ edges = 1, connectors = 1, config = {}, master
   const redisPrefix = `sb_e2e_${id}:`;
   const namespace = `e2e_${id}`;
   const baseEnv = suiteBaseEnv({
-    NATS_URL,
+    NATS_URL: natsUrl,
     NATS_NAMESPACE: namespace,
-    DATABASE_URL: `${PG_BASE}/${database}`,
-    REDIS_URL,
+    DATABASE_URL: `${pgBase}/${database}`,
+    REDIS_URL: redisUrl,
     REDIS_PREFIX: redisPrefix,
     MASTER_KEY: masterKey,
     SWITCHBOARD_SALT_KEY: `e2e-salt-key-${id}`,
@@ -372,8 +385,8 @@ async function startDistributed({ edges = 1, connectors = 1, config = {}, master
     // Edges first (they hold client sessions), then the rest.
     await Promise.all(all.filter((p) => p.name.startsWith('edge')).map((p) => p.stop()));
     await Promise.all(all.map((p) => p.stop()));
-    await dropDatabase(database).catch((error) => process.stderr.write(`could not drop ${database}: ${error.message}\n`));
-    await deleteRedisPrefix(redisPrefix).catch((error) => process.stderr.write(`could not clear ${redisPrefix}*: ${error.message}\n`));
+    await dropDatabase(database, pgBase).catch((error) => process.stderr.write(`could not drop ${database}: ${error.message}\n`));
+    await deleteRedisPrefix(redisPrefix, redisUrl).catch((error) => process.stderr.write(`could not clear ${redisPrefix}*: ${error.message}\n`));
     rmSync(dir, { recursive: true, force: true });
   }
 
@@ -383,7 +396,7 @@ async function startDistributed({ edges = 1, connectors = 1, config = {}, master
     // created it, so that start-up does not depend on which of two concurrent CREATE DATABASE wins.
     starts.push(
       startService('registry').then(async ({ process: registry }) => {
-        await waitForDatabase(database, readyTimeoutMs, () => registry.child.exitCode === null);
+        await waitForDatabase(database, readyTimeoutMs, () => registry.child.exitCode === null, pgBase);
         return startService('auth');
       }),
     );
@@ -410,6 +423,14 @@ async function startDistributed({ edges = 1, connectors = 1, config = {}, master
       if (!proc) throw new Error(`no ${name} #${index}`);
       proc.stoppedOnPurpose = true;
       await proc.stop();
+    },
+    /** kill -9: no shutdown work at all (the resilience suite's replica faults). Resolves once it has exited. */
+    async killService(name, index = 0) {
+      const proc = processes.get(name)?.[index];
+      if (!proc) throw new Error(`no ${name} #${index}`);
+      proc.stoppedOnPurpose = true;
+      if (proc.child.exitCode === null && proc.child.signalCode === null) proc.child.kill('SIGKILL');
+      await proc.exited;
     },
     stop,
   };
