@@ -1,0 +1,277 @@
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startAuthorizationServer, type AuthorizationServer } from '../fixtures/authorization-server.js';
+import { startProtectedUpstream, type ProtectedUpstream } from '../fixtures/protected-upstream.js';
+import { api, eventually, generateKey, keyHeaders, printLogsOnFailure, startCountingServer, startSuite, textOf, toolNames, type CountingServer, type Suite } from './support/index.js';
+
+// Issue 14, upstream half (done-means 3 and 4): OAuth toward upstream MCP servers. The fixture authorization
+// server (oidc-provider) issues JWT access tokens for the upstream's URL; the protected upstream fixture admits
+// only those and records which token each request carried.
+//   - `machine`: oauth2_flow client_credentials (config file, token_url): every request carries the gateway's
+//     machine token, fetched once per connector replica and reused.
+//   - `personal`: oauth2_flow authorization_code (admin API, issuer discovery): each user connects their own
+//     account through the gateway's consent page (per client), and their requests carry their own token.
+//   - `plain`: no OAuth at all: unaffected by anything above.
+// Two connector replicas, access tokens that live a few seconds: 50 concurrent calls with an expired user token
+// cause exactly one refresh at the authorization server.
+
+const ACCESS_TOKEN_TTL_S = 6;
+const MACHINE_CLIENT = { client_id: 'gateway-machine', client_secret: 'machine-secret-0123456789' };
+
+let as: AuthorizationServer;
+let machine: ProtectedUpstream;
+let personal: ProtectedUpstream;
+let plain: CountingServer;
+let suite: Suite | undefined;
+let edge: string;
+const clients: Client[] = [];
+
+printLogsOnFailure(() => suite);
+
+beforeAll(async () => {
+  as = await startAuthorizationServer({ scopes: ['mcp:tools'], ttl: { accessToken: ACCESS_TOKEN_TTL_S }, clients: [{ ...MACHINE_CLIENT, grant_types: ['client_credentials'] }] });
+  [machine, personal, plain] = await Promise.all([
+    startProtectedUpstream({ issuer: as.issuer, jwksUri: as.jwksUri, resourceScheme: 'machine' }),
+    startProtectedUpstream({ issuer: as.issuer, jwksUri: as.jwksUri }),
+    startCountingServer(),
+  ]);
+  suite = await startSuite({
+    connectors: 2,
+    config: {
+      mcp_servers: {
+        machine: {
+          url: machine.url,
+          transport: 'http',
+          auth_type: 'oauth2',
+          oauth2_flow: 'client_credentials',
+          client_id: MACHINE_CLIENT.client_id,
+          client_secret: MACHINE_CLIENT.client_secret,
+          token_url: as.tokenEndpoint,
+          scopes: ['mcp:tools'],
+          allow_all_keys: true,
+        },
+        plain: { url: plain.url, transport: 'http', allow_all_keys: true },
+      },
+    },
+  });
+  edge = suite.edgeUrls[0]!;
+  // The gateway's client at the authorization server, registered for its callback (RFC 7591), then the server.
+  const registered = (await (
+    await fetch(as.registrationEndpoint, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        redirect_uris: [`${edge}/v1/mcp/oauth/callback`],
+        grant_types: ['authorization_code', 'refresh_token'],
+        response_types: ['code'],
+        token_endpoint_auth_method: 'client_secret_basic',
+      }),
+    })
+  ).json()) as { client_id: string; client_secret: string };
+  const created = await api(edge, suite.masterKey, '/v1/mcp/server', {
+    server_name: 'personal',
+    url: personal.url,
+    transport: 'http',
+    auth_type: 'oauth2',
+    oauth2_flow: 'authorization_code',
+    client_id: registered.client_id,
+    client_secret: registered.client_secret,
+    issuer: as.issuer,
+    scopes: ['mcp:tools'],
+    allow_all_keys: true,
+  });
+  expect(created.client_secret).not.toContain(registered.client_secret.slice(0, -4));
+}, 180_000);
+
+afterAll(async () => {
+  await Promise.all(clients.map((c) => c.close().catch(() => {})));
+  await suite?.stop();
+  await Promise.all([machine?.close(), personal?.close(), plain?.stop(), as?.close()]);
+});
+
+async function connect(key: string, capabilities: Record<string, unknown> = {}): Promise<Client> {
+  const client = new Client({ name: 'oauth-upstream-e2e', version: '1.0.0' }, { capabilities });
+  await client.connect(new StreamableHTTPClientTransport(new URL(`${edge}/mcp`), { requestInit: { headers: keyHeaders(key) } }));
+  clients.push(client);
+  return client;
+}
+
+/** The consent link in a challenge: a tool error's text (or its _meta). */
+function consentLinkOf(result: unknown): string {
+  const meta = (result as { _meta?: Record<string, { url?: string }> })._meta?.['switchboard/authorization'];
+  const url = meta?.url ?? /(https?:\/\/\S+\/authorize\?ticket=[A-Za-z0-9_-]+)/.exec(textOf(result))?.[1];
+  if (!url) throw new Error(`no consent link in ${JSON.stringify(result)}`);
+  return url;
+}
+
+/**
+ * What a user does in the browser: opens the consent page, approves, signs in at the authorization server (the
+ * fixture automates its own step) and comes back to the gateway's callback. Returns the final page's text.
+ */
+async function consent(link: string, user: string): Promise<{ status: number; page: string; viaAuthorizationServer: boolean }> {
+  const page = await fetch(link, { redirect: 'manual' });
+  const html = await page.text();
+  expect(page.status, html).toBe(200);
+  expect(page.headers.get('x-frame-options')).toBe('DENY');
+  expect(page.headers.get('referrer-policy')).toBe('no-referrer');
+  const csrfCookie = page.headers.getSetCookie().find((c) => c.startsWith('sb_upstream_consent='))!.split(';')[0]!;
+  const field = (name: string) => new RegExp(`name="${name}" value="([^"]+)"`).exec(html)![1]!;
+  const approve = await fetch(link, {
+    method: 'POST',
+    redirect: 'manual',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: csrfCookie },
+    body: new URLSearchParams({ ticket: field('ticket'), csrf: field('csrf'), decision: 'approve' }),
+  });
+  if (approve.status === 200) return { status: 200, page: await approve.text(), viaAuthorizationServer: false };
+  expect(approve.status, await approve.clone().text()).toBe(303);
+  const flowCookie = approve.headers.getSetCookie().find((c) => c.startsWith('sb_upstream_oauth='))!.split(';')[0]!;
+  as.setUser(user);
+  const back = await as.authorize(approve.headers.get('location')!);
+  expect(back.origin + back.pathname).toBe(`${edge}/v1/mcp/oauth/callback`);
+  const done = await fetch(back, { headers: { cookie: flowCookie } });
+  return { status: done.status, page: await done.text(), viaAuthorizationServer: true };
+}
+
+function bearerTokensSeen(upstream: ProtectedUpstream): string[] {
+  return upstream.requests().map((r) => r.authorization ?? '');
+}
+
+describe('OAuth toward upstream MCP servers', () => {
+  let aliceKey: string;
+  let aliceOtherKey: string;
+  let bobKey: string;
+
+  beforeAll(async () => {
+    aliceKey = (await generateKey(suite!, { user_id: 'alice', key_alias: 'alice-laptop' })).key;
+    aliceOtherKey = (await generateKey(suite!, { user_id: 'alice', key_alias: 'alice-ci' })).key;
+    bobKey = (await generateKey(suite!, { user_id: 'bob', key_alias: 'bob-laptop' })).key;
+  });
+
+  it('client credentials: every request carries the gateway machine token, fetched once per connector replica', async () => {
+    const alice = await connect(aliceKey);
+    await eventually(async () => (await toolNames(alice)).includes('machine-whoami'), 30_000);
+    as.resetCounters();
+    for (let i = 0; i < 6; i++) {
+      const result = await alice.callTool({ name: 'machine-whoami', arguments: {} });
+      expect(result.isError ?? false, textOf(result)).toBe(false);
+      expect(JSON.parse(textOf(result))).toMatchObject({ client_id: MACHINE_CLIENT.client_id });
+    }
+    // cached: at most one token per replica (a refetch ahead of expiry allowed), never one per call
+    expect(as.counters().tokensIssued.client_credentials ?? 0).toBeLessThanOrEqual(4);
+    const seen = bearerTokensSeen(machine);
+    expect(seen.every((value) => value.startsWith('Bearer ey'))).toBe(true);
+    expect(seen.some((value) => value.includes(aliceKey) || value.includes(suite!.masterKey))).toBe(false);
+    expect(machine.requests().filter((r) => r.refused && r.method === 'tools/call')).toEqual([]);
+  });
+
+  it('a per-user server nobody has authorized lists an authorize tool, never nothing; its call brings the consent link', async () => {
+    const bob = await connect(bobKey);
+    const names = await eventually(async () => {
+      const list = await toolNames(bob);
+      return list.includes('personal-authorize') && list;
+    }, 30_000);
+    expect(names).toEqual(expect.arrayContaining(['machine-whoami', 'plain-echo', 'personal-authorize']));
+    const challenge = await bob.callTool({ name: 'personal-authorize', arguments: {} });
+    expect(challenge.isError).toBe(true);
+    expect(consentLinkOf(challenge)).toMatch(new RegExp(`^${edge}/v1/mcp/oauth/personal/authorize\\?ticket=`));
+    expect(personal.admitted('tools/call')).toEqual([]);
+  });
+
+  it('authorization code: the user connects through the consent page; their calls carry their own token, never the gateway key', async () => {
+    const alice = await connect(aliceKey);
+    const challenge = await alice.callTool({ name: 'personal-authorize', arguments: {} });
+    const done = await consent(consentLinkOf(challenge), 'alice');
+    expect(done.viaAuthorizationServer).toBe(true);
+    expect(done.status, done.page).toBe(200);
+    expect(done.page).toContain('connected to <strong>personal</strong>');
+    // the first grant: the catalog lists the server's real tools now
+    await eventually(async () => (await toolNames(alice)).includes('personal-whoami'), 30_000);
+
+    const who = await alice.callTool({ name: 'personal-whoami', arguments: {} });
+    expect(who.isError ?? false, textOf(who)).toBe(false);
+    expect(JSON.parse(textOf(who)).sub).toBe('alice');
+    // resources and prompts carry the same user's token
+    const profile = await alice.readResource({ uri: 'user://profile' });
+    expect(JSON.parse((profile.contents[0] as { text: string }).text).sub).toBe('alice');
+    const prompt = await alice.getPrompt({ name: 'personal-greeting' });
+    expect((prompt.messages[0]!.content as { text: string }).text).toBe('Hello, alice');
+
+    const calls = personal.admitted('tools/call', 'whoami');
+    expect(calls.length).toBeGreaterThan(0);
+    expect(calls.every((r) => r.sub === 'alice')).toBe(true);
+    const seen = bearerTokensSeen(personal).join('\n');
+    for (const secret of [aliceKey, aliceOtherKey, bobKey, suite!.masterKey]) expect(seen).not.toContain(secret);
+  });
+
+  it('consent is per client: another key of the same user must be approved before it may use the grant', async () => {
+    const ci = await connect(aliceOtherKey);
+    await eventually(async () => (await toolNames(ci)).includes('personal-whoami'), 30_000);
+    const challenge = await ci.callTool({ name: 'personal-whoami', arguments: {} });
+    expect(challenge.isError).toBe(true);
+    const tokensBefore = as.counters().tokensIssued.authorization_code ?? 0;
+    const done = await consent(consentLinkOf(challenge), 'alice');
+    // the user holds a grant already: approving the client is all, nothing goes to the authorization server
+    expect(done.viaAuthorizationServer).toBe(false);
+    expect(done.page).toContain('may now use your connection');
+    expect(as.counters().tokensIssued.authorization_code ?? 0).toBe(tokensBefore);
+    const who = await ci.callTool({ name: 'personal-whoami', arguments: {} });
+    expect(JSON.parse(textOf(who)).sub).toBe('alice');
+    // a consent link is single use
+    const again = await fetch(consentLinkOf(challenge));
+    expect(again.status).toBe(404);
+  });
+
+  it("a user without a credential gets that server's challenge while the other servers list and call normally", async () => {
+    const bob = await connect(bobKey);
+    const names = await toolNames(bob);
+    expect(names).toEqual(expect.arrayContaining(['personal-whoami', 'machine-whoami', 'plain-echo']));
+    const challenge = await bob.callTool({ name: 'personal-whoami', arguments: {} });
+    expect(challenge.isError).toBe(true);
+    expect(textOf(challenge)).toContain('MCP server "personal" needs your authorization');
+    expect(consentLinkOf(challenge)).toContain('/v1/mcp/oauth/personal/authorize?ticket=');
+    expect(JSON.parse(textOf(await bob.callTool({ name: 'machine-whoami', arguments: {} }))).client_id).toBe(MACHINE_CLIENT.client_id);
+    expect(textOf(await bob.callTool({ name: 'plain-echo', arguments: { text: 'still here' } }))).toBe('still here');
+    // resources of the server are refused with the same challenge, as a JSON-RPC error
+    await expect(bob.readResource({ uri: 'user://profile' })).rejects.toThrow(/needs your authorization/);
+    // nothing of bob's reached the per-user upstream
+    expect(personal.requests().filter((r) => r.sub === 'bob')).toEqual([]);
+  });
+
+  it('a client that declared URL elicitation gets the challenge as a URL elicitation (-32042)', async () => {
+    const bob = await connect(bobKey, { elicitation: { form: {}, url: {} } });
+    const error = await bob.callTool({ name: 'personal-whoami', arguments: {} }).then(
+      () => undefined,
+      (e: { code?: number; data?: { elicitations?: { mode: string; url: string; elicitationId: string }[] } }) => e,
+    );
+    expect(error?.code).toBe(-32042);
+    const [elicitation] = error!.data!.elicitations!;
+    expect(elicitation).toMatchObject({ mode: 'url' });
+    expect(elicitation!.url).toContain(`${edge}/v1/mcp/oauth/personal/authorize?ticket=`);
+  });
+
+  it('50 concurrent calls across two connector replicas with an expired token cause exactly one refresh', async () => {
+    const alice = await connect(aliceKey);
+    // both replicas hold a session for alice already (warm); then the token they use runs out
+    personal.reset();
+    const warm = await Promise.all(Array.from({ length: 10 }, () => alice.callTool({ name: 'personal-whoami', arguments: {} })));
+    expect(warm.every((r) => !r.isError)).toBe(true);
+    expect(new Set(personal.admitted('tools/call', 'whoami').map((r) => r.session)).size).toBe(2);
+    const expiresAt = Math.max(...personal.admitted('tools/call', 'whoami').map((r) => r.exp!)) * 1000;
+    // from here to the end of the calls exactly one refresh may happen: the token in use expires once in this
+    // window (whoever asks first after that, a call or a catalog fetch, refreshes it; the new one outlives the window)
+    as.resetCounters();
+    await eventually(() => Date.now() > expiresAt + 200, (ACCESS_TOKEN_TTL_S + 5) * 1000, 50);
+    personal.reset();
+    const results = await Promise.all(Array.from({ length: 50 }, () => alice.callTool({ name: 'personal-whoami', arguments: {} })));
+    expect(results.filter((r) => r.isError).map(textOf)).toEqual([]);
+    expect(results.every((r) => JSON.parse(textOf(r)).sub === 'alice')).toBe(true);
+    expect(as.counters().tokenRequests.refresh_token ?? 0).toBe(1);
+    // the calls went through both replicas (one upstream session each for alice), all with the refreshed token
+    const calls = personal.admitted('tools/call', 'whoami');
+    expect(calls).toHaveLength(50);
+    expect(new Set(calls.map((r) => r.session)).size).toBe(2);
+    expect(new Set(calls.map((r) => r.jti)).size).toBe(1);
+    expect(personal.requests().filter((r) => r.refused)).toEqual([]);
+  });
+});
