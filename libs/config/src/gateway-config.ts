@@ -5,7 +5,7 @@ import { Duration } from './duration.js';
 import { McpServerSpec, SERVER_NAME_PATTERN } from '#libs/contracts';
 import { parseIpRange, UpstreamUrlGuard, UpstreamUrlRefused } from '#libs/net-guard';
 import { ConfigError, issuesToProblems } from './config-error.js';
-import { JwtAuthSettings, jwtAuthProblems, PublicBaseUrl } from './jwt-auth-config.js';
+import { JwtAuthSettings, jwtAuthProblems, PublicBaseUrl, takeIgnoredJwtAuthKeys } from './jwt-auth-config.js';
 
 /**
  * LiteLLM keys Switchboard accepts but does not act on yet. They are named once in a start-up warning;
@@ -124,6 +124,7 @@ export function parseGatewayConfig(document: unknown, env: NodeJS.ProcessEnv): L
 
   takeIgnored(resolved, LITELLM_KEYS_NOT_IMPLEMENTED.root, '', ignoredKeys);
   takeIgnored(resolved.general_settings as Record<string, unknown>, LITELLM_KEYS_NOT_IMPLEMENTED.general_settings, 'general_settings', ignoredKeys);
+  takeIgnoredJwtAuthKeys(resolved.general_settings, ignoredKeys);
   const servers = resolved.mcp_servers;
   if (servers && typeof servers === 'object' && !Array.isArray(servers)) {
     for (const [name, spec] of Object.entries(servers as Record<string, unknown>)) {

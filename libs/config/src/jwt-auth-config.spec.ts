@@ -90,6 +90,18 @@ describe('general_settings.enable_jwt_auth and litellm_jwtauth', () => {
     expect(problemsOf(jwt({ issuers: [{ issuer: 'http://127.0.0.1:8080', jwks_url: 'http://127.0.0.1:8080/jwks' }] }))).toEqual([]);
   });
 
+  it('accepts the LiteLLM keys it does not implement, naming them; refuses disable_audience_validation', () => {
+    const { ignoredKeys } = parseGatewayConfig(jwt({ user_id_upsert: true, issuers: [{ issuer: 'https://a.example.com', team_ids_jwt_field: 'groups', user_email_jwt_field: 'email' }] }), {});
+    expect(ignoredKeys).toEqual([
+      'general_settings.litellm_jwtauth.user_id_upsert',
+      'general_settings.litellm_jwtauth.issuers.0.team_ids_jwt_field',
+      'general_settings.litellm_jwtauth.issuers.0.user_email_jwt_field',
+    ]);
+    expect(problemsOf(jwt({ issuers: [{ issuer: 'https://a.example.com', disable_audience_validation: true }] }))).toEqual([
+      'general_settings.litellm_jwtauth.issuers.0.disable_audience_validation: is not supported: the audience of tokens is always checked (the endpoint URI, or audience)',
+    ]);
+  });
+
   it('keeps litellm_jwtauth inert without enable_jwt_auth', () => {
     const { config } = parseGatewayConfig({ general_settings: { litellm_jwtauth: { issuers: [{ issuer: 'https://a.example.com' }] } } }, {});
     expect(config.general_settings.enable_jwt_auth).toBeUndefined();

@@ -10,6 +10,42 @@ import { UpstreamUrlGuard, UpstreamUrlRefused, type IpRangeRules } from '#libs/n
 export const JWT_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'] as const;
 export type JwtAlgorithm = (typeof JWT_ALGORITHMS)[number];
 
+/**
+ * litellm_jwtauth keys of LiteLLM that Switchboard does not act on (roles, routes, upserts, userinfo, virtual-key
+ * mapping…): accepted and named in the start-up warning, at the top level and in each issuer.
+ */
+export const LITELLM_JWTAUTH_KEYS_NOT_IMPLEMENTED = [
+  'admin_jwt_scope', 'admin_allowed_routes', 'public_allowed_routes', 'team_allowed_routes', 'team_id_upsert', 'user_id_upsert',
+  'team_ids_jwt_field', 'end_user_id_jwt_field', 'user_email_jwt_field', 'user_allowed_email_domain', 'user_roles_jwt_field',
+  'user_allowed_roles', 'roles_jwt_field', 'enforce_rbac', 'role_mappings', 'scope_mappings', 'enforce_scope_based_access',
+  'enforce_team_based_model_access', 'object_id_jwt_field', 'sync_user_role_and_teams', 'jwt_litellm_role_map',
+  'team_claim_fallback', 'oidc_userinfo_enabled', 'oidc_userinfo_endpoint', 'oidc_userinfo_cache_ttl', 'virtual_key_claim_field',
+  'virtual_key_mapping_cache_ttl', 'custom_validate', 'routing_overrides', 'customer_org_alias_jwt_field',
+  'customer_member_id_jwt_field', 'customer_team_id_jwt_field',
+] as const;
+
+/** Moves the not-implemented LiteLLM keys out of general_settings.litellm_jwtauth (and its issuers) into `ignored`. */
+export function takeIgnoredJwtAuthKeys(general: unknown, ignored: string[]): void {
+  const take = (node: unknown, path: string) => {
+    if (!node || typeof node !== 'object' || Array.isArray(node)) return;
+    for (const key of LITELLM_JWTAUTH_KEYS_NOT_IMPLEMENTED) {
+      if (key in node) {
+        ignored.push(`${path}.${key}`);
+        delete (node as Record<string, unknown>)[key];
+      }
+    }
+  };
+  const jwt = general && typeof general === 'object' ? (general as Record<string, unknown>).litellm_jwtauth : undefined;
+  take(jwt, 'general_settings.litellm_jwtauth');
+  const issuers = jwt && typeof jwt === 'object' ? (jwt as Record<string, unknown>).issuers : undefined;
+  if (Array.isArray(issuers)) issuers.forEach((issuer, i) => take(issuer, `general_settings.litellm_jwtauth.issuers.${i}`));
+}
+
+const NoAudienceOptOut = z
+  .boolean()
+  .refine((value) => value === false, 'is not supported: the audience of tokens is always checked (the endpoint URI, or audience)')
+  .optional();
+
 const HttpUrl = z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' });
 
 /** A claim name, or a dotted path into nested claims (`realm_access.team`). */
@@ -29,6 +65,8 @@ export const JwtIssuerSettings = z
     jwks_url: HttpUrl.optional(),
     /** Audiences accepted besides the canonical URI of the endpoint called (RFC 8707). */
     audience: z.union([z.string().min(1), z.array(z.string().min(1))]).optional(),
+    /** LiteLLM's opt-out; refused: audiences are always checked. */
+    disable_audience_validation: NoAudienceOptOut,
     /** Signing algorithms accepted (asymmetric only). Default: all of JWT_ALGORITHMS. */
     algorithms: z.array(z.enum(JWT_ALGORITHMS)).min(1).optional(),
     user_id_jwt_field: ClaimPath.default('sub'),
