@@ -843,12 +843,13 @@ export class UpstreamPool implements OnModuleInit, OnModuleDestroy {
     }
   }
 
-  /** Closes per-client sessions idle for longer than the idle timeout (never one with a call in flight). */
+  /** Closes per-client and per-user sessions idle for longer than the idle timeout (never one with a call in flight). */
   private closeIdle(): void {
     const cutoff = Date.now() - this.options.clientSessionIdleMs;
     for (const entry of this.entries.values()) {
       for (const slot of entry.slots.values()) {
-        if (!slot.owner || slot.lastUsed > cutoff || slot.connecting || (slot.session?.calls.size ?? 0) > 0) continue;
+        // a client's own sessions, and a user's (per-user upstream OAuth)
+        if ((!slot.owner && !slot.key.startsWith('user:')) || slot.lastUsed > cutoff || slot.connecting || (slot.session?.calls.size ?? 0) > 0) continue;
         void this.closeSlot(entry, slot, `idle for ${Math.round(this.options.clientSessionIdleMs / 1000)} s`);
       }
     }
