@@ -63,7 +63,7 @@ describe('general_settings.enable_jwt_auth and litellm_jwtauth', () => {
     );
     expect(problems).toContain('general_settings.litellm_jwtauth.issuers.0.issuer: expected an http(s) URL');
     expect(problems).toContain('general_settings.litellm_jwtauth.issuers.0.jwks_url: expected an http(s) URL');
-    expect(problems).toContain('general_settings.litellm_jwtauth.issuers.1.team_alias_jwt_field: set team_id_jwt_field or team_alias_jwt_field, not both');
+    expect(problems).toContain('general_settings.litellm_jwtauth.issuers.1.team_alias_jwt_field: set one of team_id_jwt_field, team_ids_jwt_field or team_alias_jwt_field');
     expect(problems.some((p) => p.startsWith('general_settings.litellm_jwtauth.issuers.2.algorithms.0: expected one of RS256'))).toBe(true);
     expect(problems.some((p) => p.startsWith('general_settings.litellm_jwtauth.issuers.3.algorithms.0: expected one of RS256'))).toBe(true);
     expect(problems).toContain('general_settings.litellm_jwtauth.issuers.2: unknown key "tenant"');
@@ -75,7 +75,7 @@ describe('general_settings.enable_jwt_auth and litellm_jwtauth', () => {
       'general_settings.litellm_jwtauth.issuers.1.issuer: https://a.example.com is listed twice',
     ]);
     expect(problemsOf(jwt({ issuers: [{ issuer: 'https://a.example.com', team_alias_map: { x: 'y' } }] }))).toEqual([
-      'general_settings.litellm_jwtauth.issuers.0.team_alias_map: needs team_id_jwt_field or team_alias_jwt_field (the claim whose values it maps)',
+      'general_settings.litellm_jwtauth.issuers.0.team_alias_map: needs team_id_jwt_field, team_ids_jwt_field or team_alias_jwt_field (the claim whose values it maps)',
     ]);
     expect(problemsOf({ general_settings: { public_base_url: 'https://gw.example.com/?x=1' } })[0]).toMatch(/^general_settings.public_base_url: expected a base URL without query/);
   });
@@ -91,12 +91,9 @@ describe('general_settings.enable_jwt_auth and litellm_jwtauth', () => {
   });
 
   it('accepts the LiteLLM keys it does not implement, naming them; refuses disable_audience_validation', () => {
-    const { ignoredKeys } = parseGatewayConfig(jwt({ user_id_upsert: true, issuers: [{ issuer: 'https://a.example.com', team_ids_jwt_field: 'groups', user_email_jwt_field: 'email' }] }), {});
-    expect(ignoredKeys).toEqual([
-      'general_settings.litellm_jwtauth.user_id_upsert',
-      'general_settings.litellm_jwtauth.issuers.0.team_ids_jwt_field',
-      'general_settings.litellm_jwtauth.issuers.0.user_email_jwt_field',
-    ]);
+    const { ignoredKeys, config } = parseGatewayConfig(jwt({ user_id_upsert: true, issuers: [{ issuer: 'https://a.example.com', team_ids_jwt_field: 'groups', user_email_jwt_field: 'email' }] }), {});
+    expect(ignoredKeys).toEqual(['general_settings.litellm_jwtauth.user_id_upsert', 'general_settings.litellm_jwtauth.issuers.0.user_email_jwt_field']);
+    expect(config.general_settings.litellm_jwtauth!.issuers[0]!.team_ids_jwt_field).toBe('groups');
     expect(problemsOf(jwt({ issuers: [{ issuer: 'https://a.example.com', disable_audience_validation: true }] }))).toEqual([
       'general_settings.litellm_jwtauth.issuers.0.disable_audience_validation: is not supported: the audience of tokens is always checked (the endpoint URI, or audience)',
     ]);

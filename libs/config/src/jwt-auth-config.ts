@@ -16,7 +16,7 @@ export type JwtAlgorithm = (typeof JWT_ALGORITHMS)[number];
  */
 export const LITELLM_JWTAUTH_KEYS_NOT_IMPLEMENTED = [
   'admin_jwt_scope', 'admin_allowed_routes', 'public_allowed_routes', 'team_allowed_routes', 'team_id_upsert', 'user_id_upsert',
-  'team_ids_jwt_field', 'end_user_id_jwt_field', 'user_email_jwt_field', 'user_allowed_email_domain', 'user_roles_jwt_field',
+  'end_user_id_jwt_field', 'user_email_jwt_field', 'user_allowed_email_domain', 'user_roles_jwt_field',
   'user_allowed_roles', 'roles_jwt_field', 'enforce_rbac', 'role_mappings', 'scope_mappings', 'enforce_scope_based_access',
   'enforce_team_based_model_access', 'object_id_jwt_field', 'sync_user_role_and_teams', 'jwt_litellm_role_map',
   'team_claim_fallback', 'oidc_userinfo_enabled', 'oidc_userinfo_endpoint', 'oidc_userinfo_cache_ttl', 'virtual_key_claim_field',
@@ -73,6 +73,8 @@ export const JwtIssuerSettings = z
     /** The claim holding a team id, or (exclusive) the one holding a team alias. */
     team_id_jwt_field: ClaimPath.optional(),
     team_alias_jwt_field: ClaimPath.optional(),
+    /** LiteLLM's list of team ids (`groups`): read as team_id_jwt_field; it must settle on one team (see the SPEC). */
+    team_ids_jwt_field: ClaimPath.optional(),
     /** The team claim's value → a team id or alias (checked before the value itself). */
     team_alias_map: AliasMap.optional(),
     /** The team (id or alias) of tokens whose team claim is missing. */
@@ -84,14 +86,15 @@ export const JwtIssuerSettings = z
     required_scopes: z.array(ScopeToken).optional(),
   })
   .superRefine((issuer, ctx) => {
-    if (issuer.team_id_jwt_field && issuer.team_alias_jwt_field) {
-      ctx.addIssue({ code: 'custom', path: ['team_alias_jwt_field'], message: 'set team_id_jwt_field or team_alias_jwt_field, not both' });
+    const teamFields = (['team_id_jwt_field', 'team_ids_jwt_field', 'team_alias_jwt_field'] as const).filter((key) => issuer[key]);
+    if (teamFields.length > 1) {
+      ctx.addIssue({ code: 'custom', path: [teamFields[1]!], message: 'set one of team_id_jwt_field, team_ids_jwt_field or team_alias_jwt_field' });
     }
     if (issuer.org_id_jwt_field && issuer.org_alias_jwt_field) {
       ctx.addIssue({ code: 'custom', path: ['org_alias_jwt_field'], message: 'set org_id_jwt_field or org_alias_jwt_field, not both' });
     }
-    if (issuer.team_alias_map && !issuer.team_id_jwt_field && !issuer.team_alias_jwt_field) {
-      ctx.addIssue({ code: 'custom', path: ['team_alias_map'], message: 'needs team_id_jwt_field or team_alias_jwt_field (the claim whose values it maps)' });
+    if (issuer.team_alias_map && teamFields.length === 0) {
+      ctx.addIssue({ code: 'custom', path: ['team_alias_map'], message: 'needs team_id_jwt_field, team_ids_jwt_field or team_alias_jwt_field (the claim whose values it maps)' });
     }
     if (issuer.org_alias_map && !issuer.org_id_jwt_field && !issuer.org_alias_jwt_field) {
       ctx.addIssue({ code: 'custom', path: ['org_alias_map'], message: 'needs org_id_jwt_field or org_alias_jwt_field (the claim whose values it maps)' });

@@ -45,8 +45,8 @@ function issuerPolicy(issuer: JwtIssuerSettings, globalScopes: string[]): Issuer
     audiences: audience,
     algorithms: issuer.algorithms ?? [...JWT_ALGORITHMS],
     userField: issuer.user_id_jwt_field,
-    team: issuer.team_id_jwt_field
-      ? { field: issuer.team_id_jwt_field, by: 'id' }
+    team: (issuer.team_id_jwt_field ?? issuer.team_ids_jwt_field)
+      ? { field: (issuer.team_id_jwt_field ?? issuer.team_ids_jwt_field)!, by: 'id' }
       : issuer.team_alias_jwt_field
         ? { field: issuer.team_alias_jwt_field, by: 'alias' }
         : undefined,
