@@ -2,6 +2,7 @@ import { Logger } from '@nestjs/common';
 import { connect, createInbox, headers as natsHeaders, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import { DomainError, type Contract, type EventContract, type PayloadOf } from '#libs/contracts';
 import { Bus, type CallOptions, type ServeHandler, type SubscribeOptions } from './bus.js';
+import { Heartbeats, SilenceWatch, silentCallee } from './liveness.js';
 import { answerCall, busTimeout, noResponders, parseStreamed, type WireReply, type WireRequest } from './wire.js';
 
 export interface NatsBusOptions {
@@ -23,7 +24,8 @@ const decodeJson = (bytes: Uint8Array): unknown => JSON.parse(decoder.decode(byt
  *   the subject in `Sb-Continue`";
  * - `Sb-Part: i/n` marks part i of a body cut in n because it exceeds the server's max_payload. A caller's inbox
  *   receives from one publisher in order, so the parts of a reply are simply concatenated. A request's first part
- *   goes to the queue group; the replica that takes it answers `c` with a private subject for the other parts.
+ *   goes to the queue group; the replica that takes it answers `c` with a private subject for the other parts;
+ * - `Sb-Frame: h` is a heartbeat (no body) of a call still being worked on (liveness.ts).
  */
 const FRAME = 'Sb-Frame';
 const PART = 'Sb-Part';
@@ -53,6 +55,9 @@ export class NatsBus extends Bus {
   private readonly pending = new Map<string, PendingCall>();
   private readonly inbox = createInbox();
   private nextToken = 0;
+  /** Calls whose replica went silent (killed mid-call) are given up (liveness.ts). */
+  private readonly silence = new SilenceWatch<PendingCall>((call) => call.reject(silentCallee(call.contract)));
+  private readonly heartbeats = new Heartbeats((replyTo) => this.sendHeartbeat(replyTo));
 
   private constructor(
     /** For tests that must put malformed bytes on the wire; services never touch it. */
@@ -91,9 +96,11 @@ export class NatsBus extends Bus {
     const token = String(++this.nextToken);
     const replyTo = `${this.inbox}.${token}`;
     let timer: NodeJS.Timeout | undefined;
+    let pending: PendingCall | undefined;
     return new Promise<WireReply>((resolve, reject) => {
       const call: PendingCall = { contract, timeoutMs, resolve, reject, onMessage, parts: [] };
       this.pending.set(token, call);
+      this.silence.watch((pending = call));
       timer = setTimeout(() => reject(busTimeout(contract, timeoutMs)), timeoutMs);
       try {
         this.sendRequest(call, this.subject(contract.subject), replyTo, body);
@@ -103,6 +110,7 @@ export class NatsBus extends Bus {
     }).finally(() => {
       clearTimeout(timer);
       this.pending.delete(token);
+      this.silence.forget(pending!);
     });
   }
 
@@ -172,6 +180,8 @@ export class NatsBus extends Bus {
   }
 
   async close(): Promise<void> {
+    this.silence.stop();
+    this.heartbeats.stop();
     if (this.connection.isClosed()) return;
     await this.connection.drain().catch(() => this.connection.close());
   }
@@ -196,10 +206,12 @@ export class NatsBus extends Bus {
     const token = msg.subject.slice(this.inbox.length + 1);
     const call = this.pending.get(token);
     if (!call) return; // the call timed out already
+    this.silence.alive(call);
     const h = msg.headers;
     if (h && h.code === 503 && msg.data.length === 0) return call.reject(noResponders(call.contract));
     if (!h) return this.complete(call, msg.data);
     const frame = h.get(FRAME);
+    if (frame === 'h') return;
     if (frame === 'c') return call.onContinue?.(h.get(CONTINUE));
     const body = this.assemble(call.parts, h, msg.data);
     if (!body) return;
@@ -226,6 +238,15 @@ export class NatsBus extends Bus {
 
   private async answer(contract: Contract, handler: ServeHandler, msg: Msg): Promise<void> {
     const replyTo = msg.reply!;
+    this.heartbeats.begin(replyTo);
+    try {
+      await this.answerBeating(contract, handler, msg, replyTo);
+    } finally {
+      this.heartbeats.end(replyTo);
+    }
+  }
+
+  private async answerBeating(contract: Contract, handler: ServeHandler, msg: Msg, replyTo: string): Promise<void> {
     const body = msg.headers?.get(PART) ? await this.receiveRest(msg) : msg.data;
     if (!body) return; // the caller never sent the rest; it has timed out
     let wire: WireRequest;
@@ -266,6 +287,12 @@ export class NatsBus extends Bus {
       h.set(CONTINUE, rest);
       this.connection.publish(first.reply!, undefined, { headers: h });
     });
+  }
+
+  private sendHeartbeat(replyTo: string): void {
+    const h = natsHeaders();
+    h.set(FRAME, 'h');
+    this.connection.publish(replyTo, undefined, { headers: h });
   }
 
   /** Sends one frame to a caller's inbox, cut in parts when it exceeds max_payload. */

@@ -272,6 +272,8 @@ export interface FaultFigures {
    * they never did within the window.
    */
   recoveryMs: number;
+  /** The longest a failed call waited for its failure (from the fault, for calls in flight then): no call hangs. */
+  slowestFailureMs: number;
   errors: string[];
 }
 
@@ -296,15 +298,16 @@ export function faultFigures(fault: string, records: CallRecord[], at: number, b
     failed: failed.length,
     executedTwice: inWindow.filter((r) => runs(r.id) > 1).length,
     recoveryMs,
+    slowestFailureMs: Math.max(0, ...failed.map((r) => (r.end || Date.now()) - Math.max(r.start, at))),
     errors: [...new Set(failed.map((r) => `${r.kind}/${r.tool}: ${r.error}`))].slice(0, 8),
   };
 }
 
 export function printFigures(title: string, rows: FaultFigures[]): void {
-  const lines = [`\n${title}`, 'fault                          issued  failed  failed%  executed-twice  recovery-ms'];
+  const lines = [`\n${title}`, 'fault                          issued  failed  failed%  executed-twice  recovery-ms  slowest-failure-ms'];
   for (const r of rows) {
     const pct = r.issued ? ((100 * r.failed) / r.issued).toFixed(2) : '0.00';
-    lines.push(`${r.fault.padEnd(30)} ${String(r.issued).padStart(6)}  ${String(r.failed).padStart(6)}  ${pct.padStart(7)}  ${String(r.executedTwice).padStart(14)}  ${String(r.recoveryMs).padStart(11)}`);
+    lines.push(`${r.fault.padEnd(30)} ${String(r.issued).padStart(6)}  ${String(r.failed).padStart(6)}  ${pct.padStart(7)}  ${String(r.executedTwice).padStart(14)}  ${String(r.recoveryMs).padStart(11)}  ${String(r.slowestFailureMs).padStart(18)}`);
     for (const e of r.errors) lines.push(`    ${e}`);
   }
   process.stdout.write(`${lines.join('\n')}\n`);

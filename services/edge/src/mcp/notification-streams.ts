@@ -5,6 +5,7 @@ import { Bus } from '#libs/bus';
 import { sessionStreamEvent, streamHandoverContract, type CatalogServer } from '#libs/contracts';
 import { CatalogService, type PreparedCatalog } from '../catalog/catalog.service.js';
 import { notificationJson } from './jsonrpc.js';
+import { lostReplyFrame, parsePostStreamId } from './post-stream.js';
 
 const KEEPALIVE_MS = 25_000;
 /** Events kept per session on this replica for a client resuming with Last-Event-ID. */
@@ -90,6 +91,9 @@ export class NotificationStreams implements OnModuleInit, OnModuleDestroy {
   open(sessionId: string, res: ServerResponse, options: { lastEventId?: string; legacy?: boolean } = {}): void {
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache, no-transform', connection: 'keep-alive', 'mcp-session-id': sessionId });
     res.flushHeaders();
+    // resuming a POST's stream, which is never kept: its request's reply is lost (post-stream.ts)
+    const lostPost = parsePostStreamId(options.lastEventId);
+    if (lostPost) res.write(lostReplyFrame(lostPost.requestId));
     let entry = this.streams.get(sessionId);
     if (!entry) {
       const unsubscribe = this.bus.subscribe(sessionStreamEvent(sessionId), ({ message }) => void this.send(sessionId, message));

@@ -14,6 +14,7 @@ import { McpDispatcher, type McpScope, type RequestExtra } from './mcp.dispatche
 import { writeMcpError } from './mcp-errors.js';
 import { admitModernRequest, isModernTraffic, MODERN_METHODS, ModernRejection, modernReplyStatus } from './modern.js';
 import { NotificationStreams } from './notification-streams.js';
+import { postStreamIdPrefix } from './post-stream.js';
 import { isSupportedProtocolHeader, negotiateProtocolVersion } from './protocol.js';
 import { SessionStore, type McpSession } from './session.store.js';
 import { LISTEN_METHOD, SubscriptionListeners } from './subscriptions.js';
@@ -84,7 +85,9 @@ export class StreamableHttpService {
         const only = !batch && classified[0]!.kind === 'request' ? (classified[0] as { message: JsonRpcRequest }).message.id : null;
         return writeMcpError(res, error, only);
       }
-      const responder = new PostResponder(req, res);
+      // a single request's stream ids name it, so a client resuming a lost stream is told its reply is lost
+      const only = !batch && classified[0]!.kind === 'request' ? (classified[0] as { message: JsonRpcRequest }).message.id : undefined;
+      const responder = new PostResponder(req, res, only === undefined ? undefined : postStreamIdPrefix(this.streams.instance, only));
       try {
         const texts = await Promise.all(
           classified.map((message) =>
@@ -293,6 +296,8 @@ export class PostResponder implements RequestExtra {
   constructor(
     private readonly req: IncomingMessage,
     private readonly res: ServerResponse,
+    /** Put before each event number (post-stream.ts); plain numbers without it. */
+    private readonly eventIdPrefix = '',
   ) {
     this.canStream = String(req.headers.accept ?? '').includes('text/event-stream');
   }
@@ -332,6 +337,6 @@ export class PostResponder implements RequestExtra {
   }
 
   private frame(json: string): string {
-    return `id: ${this.nextEventId++}\nevent: message\ndata: ${json}\n\n`;
+    return `id: ${this.eventIdPrefix}${this.nextEventId++}\nevent: message\ndata: ${json}\n\n`;
   }
 }
