@@ -44,7 +44,7 @@ describe('ProtectedResource', () => {
     const tokenPrincipals = {
       principalOf: async (issuer: string, identity: TokenIdentity) => {
         identities.push({ issuer, identity });
-        if (identity.team?.value === 'ghost') throw new DomainError('UNAUTHENTICATED', 'the token\'s team "ghost" does not exist', { reason: 'unknown_team' });
+        if (identity.team?.value.startsWith('ghost')) throw new DomainError('UNAUTHENTICATED', `the token's team "${identity.team.value}" does not exist`, { reason: 'unknown_team' });
         return { ...keyPrincipal, key_alias: `oauth:${identity.user_id}`, team_id: identity.team?.value ?? null, oauth_issuer: issuer } as Principal;
       },
     } as unknown as TokenPrincipals;
@@ -154,6 +154,11 @@ describe('ProtectedResource', () => {
       expect(reply.status, description).toBe(401);
       expect(reply.challenge).toBe(`Bearer resource_metadata="${base}/.well-known/oauth-protected-resource/mcp", error="invalid_token", error_description="${description.replace(/"/g, '\\"')}", scope="mcp:tools"`);
     }
+    // a claim value in a description never breaks the header
+    const response = await fetch(`${base}/mcp`, { method: 'POST', headers: { authorization: `Bearer ${await token({ aud: `${base}/mcp`, team: 'ghost\r\nx-injected: 1 "é"' })}` }, body: '{}' });
+    expect(response.status).toBe(401);
+    expect(response.headers.get('x-injected')).toBeNull();
+    expect(response.headers.get('www-authenticate')).toContain('error_description="the token\'s team \\"ghost??x-injected: 1 \\"?\\"\\" does not exist"');
     const badKey = await call('/mcp', { authorization: 'Bearer sk-nope' });
     expect(badKey.status).toBe(401);
     expect(badKey.challenge).toContain('error="invalid_token"');

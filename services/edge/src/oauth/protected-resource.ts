@@ -29,8 +29,11 @@ import { TokenPrincipals } from './token-principals.js';
 /** JSON-RPC code of a 401 at the MCP endpoints (as for a missing or bad key). */
 const UNAUTHORIZED_CODE = -32001;
 
-/** A quoted-string of an auth-param (RFC 9110): our own texts only, quotes and backslashes escaped anyway. */
-const quoted = (value: string) => `"${value.replace(/[\\"]/g, (c) => `\\${c}`)}"`;
+/**
+ * A quoted-string of an auth-param (RFC 9110): quotes and backslashes escaped, anything outside printable ASCII
+ * replaced (a description may name a claim's value, which must never break the header).
+ */
+const quoted = (value: string) => `"${value.replace(/[^\x20-\x7E]/g, '?').replace(/[\\"]/g, (c) => `\\${c}`)}"`;
 
 export interface TokenExplanation {
   issuer: string;
