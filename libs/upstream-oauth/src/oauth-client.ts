@@ -131,7 +131,6 @@ export class UpstreamOAuthClient {
       subject_token_type: this.settings.subject_token_type ?? ACCESS_TOKEN_TYPE,
       requested_token_type: ACCESS_TOKEN_TYPE,
       ...this.tokenParameters(),
-      ...(this.settings.audience ? { audience: this.settings.audience } : {}),
     };
     return this.token('token_exchange', as, async () =>
       oauth.processGenericTokenEndpointResponse(
@@ -145,7 +144,7 @@ export class UpstreamOAuthClient {
   /** Endpoints from the settings, the rest discovered from `issuer` once (a failed discovery is asked again next time). */
   private async authorizationServer(needs: 'token' | 'authorization' | 'exchange'): Promise<oauth.AuthorizationServer> {
     const s = this.settings;
-    const tokenEndpoint = needs === 'exchange' ? (s.token_exchange_endpoint ?? s.token_url) : s.token_url;
+    const tokenEndpoint = needs === 'exchange' ? (s.token_exchange_endpoint ?? s.token_url) : (s.token_url ?? s.token_exchange_endpoint);
     const configured = needs === 'authorization' ? s.authorization_url : tokenEndpoint;
     if (configured || !s.issuer) {
       if (!configured) {
@@ -196,6 +195,11 @@ export class UpstreamOAuthClient {
         // invalid_grant: the refresh token (or code) is no longer good; the user must authorize again
         throw new DomainError('PERMISSION_DENIED', `${grant} for ${this.settings.server_name} refused by ${where}: ${error.error}`, { oauth_error: error.error });
       }
+      if (error instanceof oauth.WWWAuthenticateChallengeError) {
+        // 401 with a challenge: the gateway's own client authentication was refused (invalid_client)
+        const code = error.cause.map((c) => c.parameters.error).find(Boolean) ?? `HTTP ${error.status}`;
+        throw new DomainError('PERMISSION_DENIED', `${grant} for ${this.settings.server_name} refused by ${where}: ${code}`, { oauth_error: code });
+      }
       if (error instanceof DomainError) throw error;
       throw new DomainError('UPSTREAM_UNAVAILABLE', `${grant} for ${this.settings.server_name} at ${where} failed: ${describe(error)}`);
     }
@@ -209,7 +213,11 @@ export class UpstreamOAuthClient {
   }
 
   private tokenParameters(): Record<string, string> {
-    return { ...(this.settings.scopes?.length ? { scope: this.settings.scopes.join(' ') } : {}), ...this.resourceParameter() };
+    return {
+      ...(this.settings.scopes?.length ? { scope: this.settings.scopes.join(' ') } : {}),
+      ...(this.settings.audience ? { audience: this.settings.audience } : {}),
+      ...this.resourceParameter(),
+    };
   }
 
   private resourceParameter(): Record<string, string> {
@@ -236,6 +244,7 @@ export class UpstreamOAuthClient {
 
 function describe(error: unknown): string {
   if (error instanceof oauth.ResponseBodyError) return `${error.status} ${error.error}`;
+  if (error instanceof oauth.WWWAuthenticateChallengeError) return `${error.status} ${error.cause.map((c) => c.parameters.error).find(Boolean) ?? ''}`.trim();
   if (error instanceof Error) return (error.cause instanceof Error ? `${error.message}: ${error.cause.message}` : error.message).slice(0, 300);
   return String(error);
 }

@@ -31,6 +31,8 @@ export const CatalogServer = z.object({
   allowed_tools: z.array(z.string()).nullable(),
   disallowed_tools: z.array(z.string()).nullable(),
   extra_headers: z.array(z.string()),
+  /** auth_type oauth2_token_exchange: requests carry the caller's OAuth token to the connector to be exchanged. */
+  token_exchange: z.boolean().optional(),
   status: z.enum(['healthy', 'unhealthy']),
   error: z.string().nullable(),
   checked_at: z.string(),

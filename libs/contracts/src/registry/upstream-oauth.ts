@@ -97,6 +97,12 @@ export const UpstreamUser = z.object({
   client_name: z.string().optional(),
   /** The gateway's base URL as the client reached it: consent links start with it. */
   gateway_url: z.string().optional(),
+  /**
+   * The caller's own OAuth access token, when it signed in with one, for a server with auth_type
+   * oauth2_token_exchange only: the connector exchanges it at the authorization server (RFC 8693). It never
+   * reaches an upstream.
+   */
+  subject_token: z.string().optional(),
 });
 export type UpstreamUser = z.infer<typeof UpstreamUser>;
 

@@ -46,10 +46,14 @@ export class UpstreamAuthorizationRequired extends DomainError {
     readonly serverName: string,
     readonly consentUrl: string | undefined,
     readonly reason: string,
+    message = authorizationMessage(serverName, consentUrl),
   ) {
-    super('PERMISSION_DENIED', authorizationMessage(serverName, consentUrl), { server: serverName, reason, ...(consentUrl ? { authorization_url: consentUrl } : {}) });
+    super('PERMISSION_DENIED', message, { server: serverName, reason, ...(consentUrl ? { authorization_url: consentUrl } : {}) });
   }
 }
+
+/** Exchanged tokens kept per replica (the oldest dropped first beyond it). */
+const MAX_EXCHANGED_TOKENS = 10_000;
 
 interface CachedToken {
   accessToken: string;
@@ -71,6 +75,9 @@ export class UpstreamAuth implements OnModuleInit, OnModuleDestroy {
   private readonly log = new Logger(UpstreamAuth.name);
   private readonly machine = new Map<string, { revision: string; token?: CachedToken; pending?: Promise<CachedToken> }>();
   private readonly users = new Map<string, CachedToken>();
+  /** RFC 8693 results per server and subject token (its hash), until shortly before they expire. */
+  private readonly exchanged = new Map<string, CachedToken>();
+  private readonly exchanges = new Map<string, Promise<CachedToken>>();
   private readonly lookups = new Map<string, Promise<CachedToken>>();
   private readonly clients = new Map<string, { revision: string; client: UpstreamOAuthClient }>();
   private readonly stops: (() => void)[] = [];
@@ -109,9 +116,17 @@ export class UpstreamAuth implements OnModuleInit, OnModuleDestroy {
       return { headers: { authorization: authorizationHeader(token) }, user: token.user };
     }
     if (server.auth_type === 'oauth2_token_exchange') {
-      throw new DomainError('UPSTREAM_UNAVAILABLE', `server ${server.server_name}: auth_type oauth2_token_exchange needs the caller's OAuth access token as the subject token, which this gateway does not forward yet`, {
-        server: server.server_name,
-      });
+      if (caller === FOR_CATALOG) {
+        // the gateway's own lists: its client_credentials token (no caller's token to exchange)
+        const token = await this.machineToken(server).catch((error: unknown) => {
+          this.log.warn(`${server.server_name}: no client_credentials token to list its tools with (${(error as Error).message})`);
+          throw new UpstreamAuthorizationRequired(server.server_name, undefined, 'no_subject_token', tokenExchangeMessage(server.server_name));
+        });
+        return { headers: { authorization: authorizationHeader(token) }, shared: true };
+      }
+      if (!caller?.subject_token) throw new UpstreamAuthorizationRequired(server.server_name, undefined, 'no_subject_token', tokenExchangeMessage(server.server_name));
+      const token = await this.exchangedToken(server, caller.subject_token);
+      return { headers: { authorization: authorizationHeader(token) }, user: caller.user_id };
     }
     return {};
   }
@@ -143,6 +158,34 @@ export class UpstreamAuth implements OnModuleInit, OnModuleDestroy {
         .finally(() => (current.pending = undefined));
     }
     return pending;
+  }
+
+  /** The caller's token exchanged for one of this server (RFC 8693), once per subject token while it lasts. */
+  private async exchangedToken(server: McpServerRuntime, subjectToken: string): Promise<CachedToken> {
+    const key = `${server.server_id}\u0000${server.revision}\u0000${createHash('sha256').update(subjectToken).digest('hex')}`;
+    const cached = this.exchanged.get(key);
+    if (cached && cached.refreshAt > Date.now()) return cached;
+    let exchange = this.exchanges.get(key);
+    if (!exchange) {
+      const started = Date.now();
+      exchange = this.client(server)
+        .tokenExchange(subjectToken)
+        .then((tokens) => {
+          const token = cachedToken(tokens, started, 'exchanged');
+          this.exchanged.delete(key);
+          if (this.exchanged.size >= MAX_EXCHANGED_TOKENS) this.exchanged.delete(this.exchanged.keys().next().value!);
+          this.exchanged.set(key, token);
+          return token;
+        })
+        .catch((error: unknown) => {
+          // the authorization server refused this caller's token: the caller's to fix (sign in again), not the server's
+          if (DomainError.is(error, 'PERMISSION_DENIED')) throw new UpstreamAuthorizationRequired(server.server_name, undefined, 'exchange_refused', `${tokenExchangeMessage(server.server_name)} (${error.message})`);
+          throw error;
+        })
+        .finally(() => this.exchanges.delete(key));
+      this.exchanges.set(key, exchange);
+    }
+    return exchange;
   }
 
   private async userToken(server: McpServerRuntime, user: UpstreamUser | undefined, deadline: number): Promise<CachedToken> {
@@ -181,6 +224,7 @@ export class UpstreamAuth implements OnModuleInit, OnModuleDestroy {
   private forgetServer(serverId: string): void {
     this.machine.delete(serverId);
     this.clients.delete(serverId);
+    for (const key of this.exchanged.keys()) if (key.startsWith(`${serverId}\u0000`)) this.exchanged.delete(key);
     for (const key of this.users.keys()) if (key.startsWith(`${serverId}\u0000`)) this.users.delete(key);
   }
 
@@ -213,6 +257,10 @@ function userKey(serverId: string, user: UpstreamUser | undefined): string {
 export function consentUrl(serverName: string, ticket: string, gatewayUrl: string | undefined): string {
   const path = `/v1/mcp/oauth/${encodeURIComponent(serverName)}/authorize?ticket=${encodeURIComponent(ticket)}`;
   return gatewayUrl ? `${gatewayUrl.replace(/\/+$/, '')}${path}` : path;
+}
+
+function tokenExchangeMessage(serverName: string): string {
+  return `MCP server "${serverName}" is reached with your own OAuth identity: sign in to the gateway with OAuth (its access token is exchanged for one of ${serverName}; an API key cannot be).`;
 }
 
 function authorizationMessage(serverName: string, url: string | undefined): string {

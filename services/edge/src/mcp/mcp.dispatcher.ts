@@ -484,7 +484,7 @@ export class McpDispatcher {
     const session = ctx.session;
     if (session?.stateless && ctx.principal) return this.forwardModern(server, method, params, { ...ctx, principal: ctx.principal, session });
     const forward_headers = upstreamHeaders(server, method, params, ctx.headers);
-    const user = this.upstreamUsers?.of(ctx.principal, ctx.headers);
+    const user = this.upstreamUsers?.of(ctx.principal, ctx.headers, server);
     const request = {
       server_id: server.server_id,
       method,
@@ -533,7 +533,7 @@ export class McpDispatcher {
       params: next.kind === 'call' ? next.params : {},
       forward_headers: upstreamHeaders(server, method, params, ctx.headers),
       client,
-      ...(this.upstreamUsers ? { user: this.upstreamUsers.of(ctx.principal, ctx.headers) } : {}),
+      ...(this.upstreamUsers ? { user: this.upstreamUsers.of(ctx.principal, ctx.headers, server) } : {}),
       ...(next.kind === 'resume' ? { resume: { park_id: next.park_id, responses: next.responses } } : {}),
     };
     let reply;

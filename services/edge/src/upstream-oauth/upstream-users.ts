@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { Inject, Injectable } from '@nestjs/common';
-import type { Principal, UpstreamUser } from '#libs/contracts';
+import type { CatalogServer, Principal, UpstreamUser } from '#libs/contracts';
+import { extractApiKey } from '../auth/credentials.js';
 import { EDGE_SETTINGS, type EdgeSettings } from '../edge-settings.js';
 
 /**
@@ -18,8 +19,10 @@ export class UpstreamUsers {
     this.publicBaseUrl = general.public_base_url?.replace(/\/+$/, '') || undefined;
   }
 
-  of(principal: Principal | undefined, headers: IncomingHttpHeaders): UpstreamUser | undefined {
+  of(principal: Principal | undefined, headers: IncomingHttpHeaders, server?: Pick<CatalogServer, 'token_exchange'>): UpstreamUser | undefined {
     if (!principal) return undefined;
+    // the caller's own OAuth token, only toward a server that exchanges it (RFC 8693); never an API key
+    const subject = server?.token_exchange && principal.oauth_issuer ? extractApiKey(headers) : undefined;
     const client = principal.token_hash ?? 'master';
     const name = principal.key_alias ?? principal.key_name ?? undefined;
     return {
@@ -27,6 +30,7 @@ export class UpstreamUsers {
       client_id: client,
       ...(name ? { client_name: name } : {}),
       gateway_url: this.baseUrl(headers),
+      ...(subject ? { subject_token: subject } : {}),
     };
   }
 

@@ -24,6 +24,7 @@ export function assembleCatalog(servers: readonly ServerRecord[], fetches: Reado
       allowed_tools: server.allowed_tools,
       disallowed_tools: server.disallowed_tools,
       extra_headers: server.extra_headers,
+      ...(server.auth_type === 'oauth2_token_exchange' ? { token_exchange: true } : {}),
       status: fetch.status,
       error: healthy ? null : (fetch.error ?? 'unavailable'),
       checked_at: fetch.checked_at,
