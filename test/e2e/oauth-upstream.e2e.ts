@@ -1,7 +1,7 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startAuthorizationServer, type AuthorizationServer } from '../fixtures/authorization-server.js';
+import { startAuthorizationServer, TOKEN_EXCHANGE_GRANT, type AuthorizationServer } from '../fixtures/authorization-server.js';
 import { startProtectedUpstream, type ProtectedUpstream } from '../fixtures/protected-upstream.js';
 import { api, eventually, generateKey, keyHeaders, printLogsOnFailure, startCountingServer, startSuite, textOf, toolNames, type CountingServer, type Suite } from './support/index.js';
 
@@ -12,16 +12,19 @@ import { api, eventually, generateKey, keyHeaders, printLogsOnFailure, startCoun
 //     machine token, fetched once per connector replica and reused.
 //   - `personal`: oauth2_flow authorization_code (admin API, issuer discovery): each user connects their own
 //     account through the gateway's consent page (per client), and their requests carry their own token.
+//   - `exchange`: auth_type oauth2_token_exchange (RFC 8693): a caller signed in to the gateway with OAuth has its
+//     own token exchanged for one of the server; the inbound token itself never reaches it.
 //   - `plain`: no OAuth at all: unaffected by anything above.
 // Two connector replicas, access tokens that live a few seconds: 50 concurrent calls with an expired user token
 // cause exactly one refresh at the authorization server.
 
-const ACCESS_TOKEN_TTL_S = 6;
+const ACCESS_TOKEN_TTL_S = 10;
 const MACHINE_CLIENT = { client_id: 'gateway-machine', client_secret: 'machine-secret-0123456789' };
 
 let as: AuthorizationServer;
 let machine: ProtectedUpstream;
 let personal: ProtectedUpstream;
+let exchange: ProtectedUpstream;
 let plain: CountingServer;
 let suite: Suite | undefined;
 let edge: string;
@@ -30,10 +33,16 @@ const clients: Client[] = [];
 printLogsOnFailure(() => suite);
 
 beforeAll(async () => {
-  as = await startAuthorizationServer({ scopes: ['mcp:tools'], ttl: { accessToken: ACCESS_TOKEN_TTL_S }, clients: [{ ...MACHINE_CLIENT, grant_types: ['client_credentials'] }] });
-  [machine, personal, plain] = await Promise.all([
+  as = await startAuthorizationServer({
+    scopes: ['mcp:tools'],
+    ttl: { accessToken: ACCESS_TOKEN_TTL_S },
+    tokenExchange: true,
+    clients: [{ ...MACHINE_CLIENT, grant_types: ['client_credentials', TOKEN_EXCHANGE_GRANT] as never }],
+  });
+  [machine, personal, exchange, plain] = await Promise.all([
     startProtectedUpstream({ issuer: as.issuer, jwksUri: as.jwksUri, resourceScheme: 'machine' }),
     startProtectedUpstream({ issuer: as.issuer, jwksUri: as.jwksUri }),
+    startProtectedUpstream({ issuer: as.issuer, jwksUri: as.jwksUri, resourceScheme: 'exchange' }),
     startCountingServer(),
   ]);
   suite = await startSuite({
@@ -51,7 +60,22 @@ beforeAll(async () => {
           scopes: ['mcp:tools'],
           allow_all_keys: true,
         },
+        exchange: {
+          url: exchange.url,
+          transport: 'http',
+          auth_type: 'oauth2_token_exchange',
+          client_id: MACHINE_CLIENT.client_id,
+          client_secret: MACHINE_CLIENT.client_secret,
+          token_exchange_endpoint: as.tokenEndpoint,
+          scopes: ['mcp:tools'],
+          allow_all_keys: true,
+        },
         plain: { url: plain.url, transport: 'http', allow_all_keys: true },
+      },
+      general_settings: {
+        allowed_hosts: ['127.0.0.1'],
+        enable_jwt_auth: true,
+        litellm_jwtauth: { issuers: [{ issuer: as.issuer, jwks_url: as.jwksUri }], required_scopes: ['mcp:tools'] },
       },
     },
   });
@@ -87,12 +111,12 @@ beforeAll(async () => {
 afterAll(async () => {
   await Promise.all(clients.map((c) => c.close().catch(() => {})));
   await suite?.stop();
-  await Promise.all([machine?.close(), personal?.close(), plain?.stop(), as?.close()]);
+  await Promise.all([machine?.close(), personal?.close(), exchange?.close(), plain?.stop(), as?.close()]);
 });
 
-async function connect(key: string, capabilities: Record<string, unknown> = {}): Promise<Client> {
+async function connect(key: string, capabilities: Record<string, unknown> = {}, headers = keyHeaders(key)): Promise<Client> {
   const client = new Client({ name: 'oauth-upstream-e2e', version: '1.0.0' }, { capabilities });
-  await client.connect(new StreamableHTTPClientTransport(new URL(`${edge}/mcp`), { requestInit: { headers: keyHeaders(key) } }));
+  await client.connect(new StreamableHTTPClientTransport(new URL(`${edge}/mcp`), { requestInit: { headers } }));
   clients.push(client);
   return client;
 }
@@ -248,6 +272,30 @@ describe('OAuth toward upstream MCP servers', () => {
     const [elicitation] = error!.data!.elicitations!;
     expect(elicitation).toMatchObject({ mode: 'url' });
     expect(elicitation!.url).toContain(`${edge}/v1/mcp/oauth/personal/authorize?ticket=`);
+  });
+
+  it("token exchange: a caller signed in with OAuth has its own token exchanged; the upstream never sees the inbound one", async () => {
+    const inbound = await as.sign({ sub: 'carol', aud: `${edge}/mcp`, scope: 'mcp:tools' });
+    const carol = await connect('', {}, { authorization: `Bearer ${inbound}` });
+    await eventually(async () => (await toolNames(carol)).includes('exchange-whoami'), 30_000);
+    as.resetCounters();
+    for (let i = 0; i < 3; i++) {
+      const who = await carol.callTool({ name: 'exchange-whoami', arguments: {} });
+      expect(who.isError ?? false, textOf(who)).toBe(false);
+      expect(JSON.parse(textOf(who))).toEqual({ sub: 'carol', client_id: MACHINE_CLIENT.client_id });
+    }
+    // exchanged once per replica at most, then reused
+    expect(as.counters().tokenRequests[TOKEN_EXCHANGE_GRANT]).toBeLessThanOrEqual(2);
+    const calls = exchange.admitted('tools/call', 'whoami');
+    expect(calls.length).toBeGreaterThanOrEqual(3);
+    expect(calls.every((r) => r.sub === 'carol' && r.authorization !== `Bearer ${inbound}`)).toBe(true);
+    expect(exchange.requests().some((r) => r.authorization?.includes(inbound))).toBe(false);
+    // an API key has no OAuth token to exchange: that server's challenge, the others as usual
+    const bob = await connect(bobKey);
+    const refused = await bob.callTool({ name: 'exchange-whoami', arguments: {} });
+    expect(refused.isError).toBe(true);
+    expect(textOf(refused)).toContain('sign in to the gateway with OAuth');
+    expect(exchange.requests().some((r) => r.authorization?.includes(bobKey))).toBe(false);
   });
 
   it('50 concurrent calls across two connector replicas with an expired token cause exactly one refresh', async () => {

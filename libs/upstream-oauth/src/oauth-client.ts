@@ -249,6 +249,16 @@ function describe(error: unknown): string {
   return String(error);
 }
 
+/**
+ * How long before its expiry a token is replaced: a tenth of its lifetime but at least two seconds (expiry times are
+ * whole seconds in JWTs, and clocks differ), never more than half of it nor more than a minute. A token of an hour
+ * is replaced in its last minute, one of six seconds in its last two.
+ */
+export function refreshAheadMs(lifetimeMs: number): number {
+  const lifetime = Math.max(0, lifetimeMs);
+  return Math.min(60_000, lifetime / 2, Math.max(lifetime / 10, 2_000));
+}
+
 /** A random PKCE verifier and state (oauth4webapi's generators). */
 export const newCodeVerifier = (): string => oauth.generateRandomCodeVerifier();
 export const newState = (): string => oauth.generateRandomState();

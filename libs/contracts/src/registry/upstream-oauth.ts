@@ -120,6 +120,8 @@ export const GetUpstreamToken = defineContract(
   z.object({
     server_id: z.string().min(1),
     user: UpstreamUser.pick({ user_id: true, client_id: true, client_name: true }).optional(),
+    /** The upstream refused this token (sha256 hex of it: revoked, or expired by its clock): refresh it now. */
+    rejected_token: z.string().length(64).optional(),
   }),
   z.discriminatedUnion('status', [
     z.object({

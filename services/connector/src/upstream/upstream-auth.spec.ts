@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InProcessBus } from '#libs/bus';
@@ -79,6 +80,16 @@ describe('machine tokens (oauth2_flow client_credentials)', () => {
     expect(Date.now()).toBeLessThan(asked + TTL_S * 1000);
   });
 
+  it('a token the upstream refused (401) is replaced at once', async () => {
+    const machine = server({ oauth2_flow: 'client_credentials' });
+    const first = await auth.authorize(machine, undefined, deadline());
+    as.resetCounters();
+    const renewed = await auth.renew(machine, undefined, first, deadline());
+    expect(bearer(renewed)).not.toBe(bearer(first));
+    expect(as.counters().tokensIssued.client_credentials).toBe(1);
+    expect(bearer(await auth.authorize(machine, undefined, deadline()))).toBe(bearer(renewed));
+  });
+
   it('a refused client gets no token, and the next call asks again', async () => {
     const machine = server({ oauth2_flow: 'client_credentials', client_secret: 'wrong-secret-0123456789' });
     await expect(auth.authorize(machine, undefined, deadline())).rejects.toMatchObject({ code: 'PERMISSION_DENIED' });
@@ -124,10 +135,12 @@ describe('token exchange (auth_type oauth2_token_exchange, RFC 8693)', () => {
 describe('per-user tokens (oauth2_flow authorization_code)', () => {
   let answer: ReplyOf<typeof GetUpstreamToken>;
   let asked = 0;
+  let lastRequest: Record<string, unknown> = {};
   let stop: () => void;
   beforeAll(() => {
-    stop = bus.serve(GetUpstreamToken, 'registry', async () => {
+    stop = bus.serve(GetUpstreamToken, 'registry', async (request) => {
       asked++;
+      lastRequest = request as Record<string, unknown>;
       return answer;
     });
   });
@@ -143,6 +156,17 @@ describe('per-user tokens (oauth2_flow authorization_code)', () => {
     const results = await Promise.all(Array.from({ length: 20 }, () => auth.authorize(target, alice, deadline())));
     expect(results.every((r) => r.headers!.authorization === 'Bearer alice-token' && r.user === 'alice' && !r.shared)).toBe(true);
     expect(asked).toBe(1);
+  });
+
+  it("a user token the upstream refused is refreshed at the registry now, naming the refused token's hash", async () => {
+    const target = personal();
+    answer = { status: 'ok', access_token: 'old-token', token_type: 'Bearer', expires_at: new Date(Date.now() + 3_600_000).toISOString(), user_id: 'alice' };
+    const old = await auth.authorize(target, alice, deadline());
+    answer = { ...answer, access_token: 'new-token' };
+    const renewed = await auth.renew(target, alice, old, deadline());
+    expect(renewed.headers!.authorization).toBe('Bearer new-token');
+    expect(lastRequest.rejected_token).toBe(createHash('sha256').update('old-token').digest('hex'));
+    expect((await auth.authorize(target, alice, deadline())).headers!.authorization).toBe('Bearer new-token');
   });
 
   it('a request that names no user is challenged, never served with another user’s token', async () => {

@@ -12,7 +12,7 @@ import {
   type UpstreamUser,
 } from '#libs/contracts';
 import { UpstreamUrlGuard } from '#libs/net-guard';
-import { UpstreamOAuthClient, type TokenSet } from '#libs/upstream-oauth';
+import { refreshAheadMs, UpstreamOAuthClient, type TokenSet } from '#libs/upstream-oauth';
 
 /** The longest a token lookup at the registry may take, whatever the caller's budget. */
 const TOKEN_LOOKUP_TIMEOUT_MS = 25_000;
@@ -131,10 +131,30 @@ export class UpstreamAuth implements OnModuleInit, OnModuleDestroy {
     return {};
   }
 
-  /** The upstream refused a token (HTTP 401): forget it, so that the next request gets another. */
-  rejected(server: McpServerRuntime, authorization: UpstreamAuthorization): void {
-    if (authorization.shared) this.machine.delete(server.server_id);
-    else if (authorization.user) this.forgetUser(server.server_id, authorization.user);
+  /**
+   * The upstream refused the token it was sent (HTTP 401: revoked, or expired by its clock): another one for the
+   * same caller, fetched or refreshed now rather than when the old one would have run out.
+   */
+  async renew(server: McpServerRuntime, caller: UpstreamCaller, refused: UpstreamAuthorization, deadline: number): Promise<UpstreamAuthorization> {
+    const token = refused.headers?.authorization?.replace(/^\S+\s+/, '') ?? '';
+    if (refused.shared) {
+      const entry = this.machine.get(server.server_id);
+      if (entry?.token?.accessToken === token) entry.token = undefined;
+    }
+    for (const [key, cached] of this.exchanged) if (cached.accessToken === token) this.exchanged.delete(key);
+    if (UpstreamAuth.perUser(server) && caller !== undefined) {
+      for (const [key, cached] of this.users) if (cached.accessToken === token) this.users.delete(key);
+      const user = caller === FOR_CATALOG ? undefined : caller;
+      const key = userKey(server.server_id, user);
+      let lookup = this.lookups.get(key);
+      if (!lookup) {
+        lookup = this.lookUp(server, user, deadline, createHash('sha256').update(token).digest('hex')).finally(() => this.lookups.delete(key));
+        this.lookups.set(key, lookup);
+      }
+      const renewed = await lookup;
+      return { headers: { authorization: authorizationHeader(renewed) }, user: renewed.user };
+    }
+    return this.authorize(server, caller, deadline);
   }
 
   /** The server's machine token, fetched again ahead of expiry: one request per server at a time, concurrent callers share it. */
@@ -200,12 +220,16 @@ export class UpstreamAuth implements OnModuleInit, OnModuleDestroy {
     return lookup;
   }
 
-  private async lookUp(server: McpServerRuntime, user: UpstreamUser | undefined, deadline: number): Promise<CachedToken> {
+  private async lookUp(server: McpServerRuntime, user: UpstreamUser | undefined, deadline: number, rejected?: string): Promise<CachedToken> {
     const timeoutMs = Math.max(1, Math.min(TOKEN_LOOKUP_TIMEOUT_MS, deadline - Date.now()));
     const started = Date.now();
     const reply = await this.bus.call(
       GetUpstreamToken,
-      { server_id: server.server_id, ...(user ? { user: { user_id: user.user_id, client_id: user.client_id, ...(user.client_name ? { client_name: user.client_name } : {}) } } : {}) },
+      {
+        server_id: server.server_id,
+        ...(user ? { user: { user_id: user.user_id, client_id: user.client_id, ...(user.client_name ? { client_name: user.client_name } : {}) } } : {}),
+        ...(rejected ? { rejected_token: rejected } : {}),
+      },
       { timeoutMs },
     );
     if (reply.status === 'authorization_required') {
@@ -238,9 +262,9 @@ export class UpstreamAuth implements OnModuleInit, OnModuleDestroy {
   }
 }
 
-/** Used until a tenth of its lifetime before it expires (at most a minute before): then fetched again. */
+/** Used until shortly before it expires (refreshAheadMs): then fetched again. */
 function cachedToken(tokens: Pick<TokenSet, 'access_token' | 'token_type' | 'expires_at'>, obtainedAt: number, user: string): CachedToken {
-  const refreshAt = tokens.expires_at === null ? Infinity : tokens.expires_at - Math.min(60_000, Math.max(0, tokens.expires_at - obtainedAt) / 10);
+  const refreshAt = tokens.expires_at === null ? Infinity : tokens.expires_at - refreshAheadMs(tokens.expires_at - obtainedAt);
   return { accessToken: tokens.access_token, tokenType: tokens.token_type, refreshAt, user };
 }
 

@@ -543,7 +543,12 @@ export class UpstreamPool implements OnModuleInit, OnModuleDestroy {
         try {
           return await call(session, remaining(deadline), deadline);
         } catch (error) {
-          if (error instanceof UpstreamHttpError && error.status === 401 && authorization.headers) this.auth.rejected(server, authorization);
+          if (error instanceof UpstreamHttpError && error.status === 401 && authorization.headers) {
+            // the upstream refused its OAuth token (revoked, or expired by its clock): once more with a new one
+            const renewed = await this.auth.renew(server, user, authorization, deadline);
+            if (renewed.shared) Object.assign(entry.headers, renewed.headers);
+            return await withRequestHeaders(mergeHeaders(mergeHeaders({}, forwardHeaders), renewed.headers), () => call(session, remaining(deadline), deadline));
+          }
           if (!(error instanceof SessionExpiredError)) throw error;
           this.log.log(`upstream ${server.server_name} forgot session ${error.sessionId}: re-initializing`);
           this.discard(slot, session);

@@ -19,7 +19,7 @@ import { UpstreamOAuthService } from './upstream-oauth.service.js';
 // the test authorization server: the consent flow end to end at the service level, and a refresh done once
 // however many calls wait on either replica.
 
-const TTL_S = 3;
+const TTL_S = 5;
 const REDIRECT = 'http://127.0.0.1:4000/v1/mcp/oauth/callback';
 const CLIENT = { client_id: 'gateway-web', client_secret: 'gateway-web-secret-0123', redirect_uris: [REDIRECT], grant_types: ['authorization_code', 'refresh_token'] as ('authorization_code' | 'refresh_token')[] };
 
@@ -153,6 +153,19 @@ describe('per-user upstream OAuth in the registry (Postgres, Redis, two replicas
     expect(ok(answers[0]!).access_token).not.toBe(before.access_token);
     expect(as.counters().tokenRequests.refresh_token).toBe(1);
     expect(Date.parse(ok(answers[0]!).expires_at!)).toBeGreaterThan(Date.now());
+  });
+
+  it('a token an upstream refused is refreshed at once, once for concurrent reports of it', async () => {
+    const current = ok(await replicas[0]!.service.token({ server_id: serverId, user: alice }));
+    const rejected = hash(current.access_token);
+    as.resetCounters();
+    const answers = await Promise.all(Array.from({ length: 10 }, (_, i) => replicas[i % 2]!.service.token({ server_id: serverId, user: alice, rejected_token: rejected })));
+    expect(new Set(answers.map((a) => ok(a).access_token)).size).toBe(1);
+    expect(ok(answers[0]!).access_token).not.toBe(current.access_token);
+    expect(as.counters().tokenRequests.refresh_token).toBe(1);
+    // a report naming a token that is no longer the stored one changes nothing
+    expect(ok(await replicas[1]!.service.token({ server_id: serverId, user: alice, rejected_token: rejected })).access_token).toBe(ok(answers[0]!).access_token);
+    expect(as.counters().tokenRequests.refresh_token).toBe(1);
   });
 
   it('a refresh the authorization server refuses drops the grant: the user is asked again', async () => {

@@ -12,7 +12,7 @@ import {
   type ReplyOf,
   type RequestOf,
 } from '#libs/contracts';
-import { newCodeVerifier, newState, UpstreamOAuthClient } from '#libs/upstream-oauth';
+import { newCodeVerifier, newState, refreshAheadMs, UpstreamOAuthClient } from '#libs/upstream-oauth';
 import { CatalogService } from '../catalog/catalog.service.js';
 import { ServerRepository } from '../servers/server.repository.js';
 import type { ServerRecord } from '../servers/server-definition.js';
@@ -79,7 +79,7 @@ export class UpstreamOAuthService {
       }
     }
     try {
-      const fresh = await this.fresh(server, credential);
+      const fresh = await this.fresh(server, credential, request.rejected_token);
       return {
         status: 'ok',
         access_token: fresh.access_token,
@@ -173,26 +173,29 @@ export class UpstreamOAuthService {
     return ticket;
   }
 
-  /** The credential, refreshed first when it is about to expire: once per server and user across every replica. */
-  private fresh(server: ServerRecord, credential: StoredCredential): Promise<StoredCredential> {
-    if (!needsRefresh(credential)) return Promise.resolve(credential);
+  /**
+   * The credential, refreshed first when it is about to expire, or when the upstream refused it (`rejected`: the
+   * sha256 of the access token it refused): once per server and user across every replica.
+   */
+  private fresh(server: ServerRecord, credential: StoredCredential, rejected?: string): Promise<StoredCredential> {
+    if (!stale(credential, rejected)) return Promise.resolve(credential);
     const key = `${server.id}\u0000${credential.user_id}`;
     let refresh = this.refreshing.get(key);
     if (!refresh) {
-      refresh = this.refreshAcrossReplicas(server, credential.user_id).finally(() => this.refreshing.delete(key));
+      refresh = this.refreshAcrossReplicas(server, credential.user_id, rejected).finally(() => this.refreshing.delete(key));
       this.refreshing.set(key, refresh);
     }
     return refresh;
   }
 
-  private async refreshAcrossReplicas(server: ServerRecord, userId: string): Promise<StoredCredential> {
+  private async refreshAcrossReplicas(server: ServerRecord, userId: string, rejected: string | undefined): Promise<StoredCredential> {
     const lock = CacheKeys.upstreamTokenRefresh(server.id, userId);
     const owner = randomUUID();
     const giveUpAt = Date.now() + REFRESH_WAIT_MS;
     for (;;) {
       if (await this.kv.setIfAbsent(lock.key, owner, lock.ttlSeconds)) {
         try {
-          return await this.refreshHoldingLock(server, userId);
+          return await this.refreshHoldingLock(server, userId, rejected);
         } finally {
           await this.kv.deleteIfEquals(lock.key, owner).catch(() => false);
         }
@@ -201,16 +204,16 @@ export class UpstreamOAuthService {
       await new Promise((resolve) => setTimeout(resolve, REFRESH_POLL_MS));
       const current = await this.vault.get(server.id, userId);
       if (!current) throw new RefreshFailed('the credential was removed');
-      if (!needsRefresh(current)) return current;
+      if (!stale(current, rejected)) return current;
       if (Date.now() > giveUpAt) throw new DomainError('UPSTREAM_TIMEOUT', `the upstream token for ${server.server_name} is being refreshed elsewhere and took too long`);
     }
   }
 
-  private async refreshHoldingLock(server: ServerRecord, userId: string): Promise<StoredCredential> {
+  private async refreshHoldingLock(server: ServerRecord, userId: string, rejected: string | undefined): Promise<StoredCredential> {
     // another replica may have refreshed between our read and taking the lock
     const current = await this.vault.get(server.id, userId);
     if (!current) throw new RefreshFailed('the credential was removed');
-    if (!needsRefresh(current)) return current;
+    if (!stale(current, rejected)) return current;
     if (!current.refresh_token) {
       await this.forget(server, userId);
       throw new RefreshFailed('it expired and there is no refresh token');
@@ -269,15 +272,16 @@ export class UpstreamOAuthService {
 /** A refresh that cannot succeed (no refresh token, invalid_grant): the user is asked to authorize again. */
 class RefreshFailed extends Error {}
 
-/**
- * Refresh ahead of expiry: a tenth of the token's lifetime before it ends, at most a minute (a token of an hour is
- * refreshed in its last minute, one of ten seconds in its last second).
- */
+/** Refresh ahead of expiry (refreshAheadMs: a tenth of the lifetime, at least two seconds, at most a minute). */
 export function needsRefresh(credential: Pick<StoredCredential, 'expires_at' | 'updated_at'>, now = Date.now()): boolean {
   if (!credential.expires_at) return false;
   const expires = credential.expires_at.getTime();
-  const lifetime = Math.max(0, expires - credential.updated_at.getTime());
-  return expires - Math.min(60_000, lifetime / 10) <= now;
+  return expires - refreshAheadMs(expires - credential.updated_at.getTime()) <= now;
+}
+
+/** Due for refresh, or the very token an upstream refused (by its sha256). */
+function stale(credential: StoredCredential, rejected: string | undefined): boolean {
+  return needsRefresh(credential) || (rejected !== undefined && createHash('sha256').update(credential.access_token).digest('hex') === rejected);
 }
 
 /** The grant a credential belongs to: another URL, client or authorization server makes the stored tokens void. */
