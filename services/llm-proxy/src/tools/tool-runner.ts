@@ -28,7 +28,7 @@ export class ToolRunner {
     let status: AuditStatus = 'error';
     let errorCode: string | null = null;
     try {
-      const result = await this.call(offered, args);
+      const result = await this.call(offered, args, caller);
       const text = resultText(result);
       if (result.isError === true) return { error: text || `${offered.tool.name} failed` };
       status = 'success';
@@ -57,7 +57,7 @@ export class ToolRunner {
   }
 
   /** A catalog tool through a connector (one bus request, as /mcp's tools/call); a remote server's over its session. */
-  private async call(offered: OfferedTool, args: Record<string, unknown>): Promise<Record<string, unknown>> {
+  private async call(offered: OfferedTool, args: Record<string, unknown>, caller: LlmCaller): Promise<Record<string, unknown>> {
     if (offered.toolset.remote) return offered.toolset.remote.callTool(offered.tool.tool, args);
     const { result } = await this.bus.call(
       UpstreamRequest,
@@ -66,6 +66,12 @@ export class ToolRunner {
         method: 'tools/call',
         params: { name: offered.tool.tool, arguments: args },
         forward_headers: offered.toolset.forwardHeaders[offered.tool.server_id],
+        // per-user upstream OAuth: the key's user (a key without one is its own user), as /mcp names it
+        user: {
+          user_id: caller.user_id ?? (caller.token_hash ? `key:${caller.token_hash}` : 'master'),
+          client_id: caller.token_hash ?? 'master',
+          ...(caller.key_alias ? { client_name: caller.key_alias } : {}),
+        },
       },
       { timeoutMs: TOOL_CALL_BUDGET_MS },
     );
