@@ -45,6 +45,42 @@ beforeAll(async () => {
     startProtectedUpstream({ issuer: as.issuer, jwksUri: as.jwksUri, resourceScheme: 'exchange' }),
     startCountingServer(),
   ]);
+});
+
+afterAll(async () => {
+  await Promise.all([machine?.close(), personal?.close(), exchange?.close(), plain?.stop(), as?.close()]);
+});
+
+/** The gateway's client at the authorization server, registered for this gateway's callback (RFC 7591), then the per-user server. */
+async function addPersonalServer(): Promise<void> {
+  const registered = (await (
+    await fetch(as.registrationEndpoint, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        redirect_uris: [`${edge}/v1/mcp/oauth/callback`],
+        grant_types: ['authorization_code', 'refresh_token'],
+        response_types: ['code'],
+        token_endpoint_auth_method: 'client_secret_basic',
+      }),
+    })
+  ).json()) as { client_id: string; client_secret: string };
+  const created = await api(edge, suite!.masterKey, '/v1/mcp/server', {
+    server_name: 'personal',
+    url: personal.url,
+    transport: 'http',
+    auth_type: 'oauth2',
+    oauth2_flow: 'authorization_code',
+    client_id: registered.client_id,
+    client_secret: registered.client_secret,
+    issuer: as.issuer,
+    scopes: ['mcp:tools'],
+    allow_all_keys: true,
+  });
+  expect(created.client_secret).not.toContain(registered.client_secret.slice(0, -4));
+}
+
+async function startDistributed(): Promise<void> {
   suite = await startSuite({
     connectors: 2,
     config: {
@@ -80,39 +116,14 @@ beforeAll(async () => {
     },
   });
   edge = suite.edgeUrls[0]!;
-  // The gateway's client at the authorization server, registered for its callback (RFC 7591), then the server.
-  const registered = (await (
-    await fetch(as.registrationEndpoint, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
-        redirect_uris: [`${edge}/v1/mcp/oauth/callback`],
-        grant_types: ['authorization_code', 'refresh_token'],
-        response_types: ['code'],
-        token_endpoint_auth_method: 'client_secret_basic',
-      }),
-    })
-  ).json()) as { client_id: string; client_secret: string };
-  const created = await api(edge, suite.masterKey, '/v1/mcp/server', {
-    server_name: 'personal',
-    url: personal.url,
-    transport: 'http',
-    auth_type: 'oauth2',
-    oauth2_flow: 'authorization_code',
-    client_id: registered.client_id,
-    client_secret: registered.client_secret,
-    issuer: as.issuer,
-    scopes: ['mcp:tools'],
-    allow_all_keys: true,
-  });
-  expect(created.client_secret).not.toContain(registered.client_secret.slice(0, -4));
-}, 180_000);
+  await addPersonalServer();
+}
 
-afterAll(async () => {
-  await Promise.all(clients.map((c) => c.close().catch(() => {})));
+async function stopSuite(): Promise<void> {
+  await Promise.all(clients.splice(0).map((c) => c.close().catch(() => {})));
   await suite?.stop();
-  await Promise.all([machine?.close(), personal?.close(), exchange?.close(), plain?.stop(), as?.close()]);
-});
+  suite = undefined;
+}
 
 async function connect(key: string, capabilities: Record<string, unknown> = {}, headers = keyHeaders(key)): Promise<Client> {
   const client = new Client({ name: 'oauth-upstream-e2e', version: '1.0.0' }, { capabilities });
@@ -161,16 +172,18 @@ function bearerTokensSeen(upstream: ProtectedUpstream): string[] {
   return upstream.requests().map((r) => r.authorization ?? '');
 }
 
-describe('OAuth toward upstream MCP servers', () => {
+describe('OAuth toward upstream MCP servers (the distributed suite, two connector replicas)', () => {
   let aliceKey: string;
   let aliceOtherKey: string;
   let bobKey: string;
 
+  afterAll(() => stopSuite());
   beforeAll(async () => {
+    await startDistributed();
     aliceKey = (await generateKey(suite!, { user_id: 'alice', key_alias: 'alice-laptop' })).key;
     aliceOtherKey = (await generateKey(suite!, { user_id: 'alice', key_alias: 'alice-ci' })).key;
     bobKey = (await generateKey(suite!, { user_id: 'bob', key_alias: 'bob-laptop' })).key;
-  });
+  }, 180_000);
 
   it('client credentials: every request carries the gateway machine token, fetched once per connector replica', async () => {
     const alice = await connect(aliceKey);
@@ -321,5 +334,34 @@ describe('OAuth toward upstream MCP servers', () => {
     expect(new Set(calls.map((r) => r.session)).size).toBe(2);
     expect(new Set(calls.map((r) => r.jti)).size).toBe(1);
     expect(personal.requests().filter((r) => r.refused)).toEqual([]);
+  });
+});
+
+describe('per-user upstream OAuth in one process (embedded database, memory stores)', () => {
+  afterAll(() => stopSuite());
+  beforeAll(async () => {
+    personal.reset();
+    suite = await startSuite({ mode: 'one-process', config: { mcp_servers: { plain: { url: plain.url, transport: 'http', allow_all_keys: true } } } });
+    edge = suite.edgeUrls[0]!;
+    await addPersonalServer();
+  }, 180_000);
+
+  it("the user connects and calls with their own token; another user gets the server's challenge, the other server works", async () => {
+    const daveKey = (await generateKey(suite!, { user_id: 'dave' })).key;
+    const erinKey = (await generateKey(suite!, { user_id: 'erin' })).key;
+    const dave = await connect(daveKey);
+    await eventually(async () => (await toolNames(dave)).includes('personal-authorize'), 30_000);
+    const done = await consent(consentLinkOf(await dave.callTool({ name: 'personal-authorize', arguments: {} })), 'dave');
+    expect(done.status, done.page).toBe(200);
+    await eventually(async () => (await toolNames(dave)).includes('personal-whoami'), 30_000);
+    expect(JSON.parse(textOf(await dave.callTool({ name: 'personal-whoami', arguments: {} }))).sub).toBe('dave');
+
+    const erin = await connect(erinKey);
+    expect(await toolNames(erin)).toEqual(expect.arrayContaining(['personal-whoami', 'plain-echo']));
+    const challenge = await erin.callTool({ name: 'personal-whoami', arguments: {} });
+    expect(challenge.isError).toBe(true);
+    expect(consentLinkOf(challenge)).toContain(`${edge}/v1/mcp/oauth/personal/authorize?ticket=`);
+    expect(textOf(await erin.callTool({ name: 'plain-echo', arguments: { text: 'fine' } }))).toBe('fine');
+    expect(personal.requests().some((r) => r.authorization?.includes(daveKey) || r.authorization?.includes(erinKey))).toBe(false);
   });
 });
