@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { DomainError, defineContract } from '#libs/contracts';
 import { TEST_NATS_URL, testNamespace } from '#libs/testing';
 import { SILENCE_MS } from './liveness.js';
+import { headers } from '@nats-io/transport-node';
 import { NatsBus } from './nats-bus.js';
 
 // A call whose replica dies while working on it is given up once the replica has been silent for SILENCE_MS
@@ -61,4 +62,30 @@ describe('NatsBus: liveness of calls in flight', () => {
     expect(elapsed).toBeGreaterThanOrEqual(SILENCE_MS - 100);
     expect(elapsed).toBeLessThan(SILENCE_MS + 1_500);
   }, 20_000);
+
+  it('a heartbeat naming a streamed message the caller never received gives the call up at once', async () => {
+    // a replica whose first streamed message was lost on the way: its heartbeat says it sent one
+    const raw = await NatsBus.connect({ url: TEST_NATS_URL, namespace });
+    const sub = raw.connection.subscribe(raw.subject(Work.subject), {
+      queue: 'liveness-lost',
+      callback: (_err, msg) => {
+        const h = headers();
+        h.set('Sb-Frame', 'h');
+        h.set('Sb-Sent', '1');
+        raw.connection.publish(msg.reply!, undefined, { headers: h });
+      },
+    });
+    try {
+      await raw.flush();
+      const t0 = Date.now();
+      const error = (await caller.call(Work, { ms: 0 }, { timeoutMs: 30_000, onMessage: () => undefined }).catch((e: unknown) => e)) as DomainError;
+      expect(error).toBeInstanceOf(DomainError);
+      expect(error.code).toBe('UPSTREAM_UNAVAILABLE');
+      expect(error.details?.stream_lost).toBe(true);
+      expect(Date.now() - t0).toBeLessThan(1_000);
+    } finally {
+      sub.unsubscribe();
+      await raw.close();
+    }
+  });
 });

@@ -2,7 +2,7 @@ import { Logger } from '@nestjs/common';
 import { connect, createInbox, headers as natsHeaders, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import { DomainError, type Contract, type EventContract, type PayloadOf } from '#libs/contracts';
 import { Bus, type CallOptions, type ServeHandler, type SubscribeOptions } from './bus.js';
-import { Heartbeats, SilenceWatch, silentCallee } from './liveness.js';
+import { Heartbeats, lostStreamedMessage, RECONNECT_GRACE_MS, SilenceWatch, silentCallee } from './liveness.js';
 import { answerCall, busTimeout, noResponders, parseStreamed, type WireReply, type WireRequest } from './wire.js';
 
 export interface NatsBusOptions {
@@ -25,11 +25,13 @@ const decodeJson = (bytes: Uint8Array): unknown => JSON.parse(decoder.decode(byt
  * - `Sb-Part: i/n` marks part i of a body cut in n because it exceeds the server's max_payload. A caller's inbox
  *   receives from one publisher in order, so the parts of a reply are simply concatenated. A request's first part
  *   goes to the queue group; the replica that takes it answers `c` with a private subject for the other parts;
- * - `Sb-Frame: h` is a heartbeat (no body) of a call still being worked on (liveness.ts).
+ * - `Sb-Frame: h` is a heartbeat (no body) of a call still being worked on, `Sb-Sent` the messages streamed so far
+ *   (liveness.ts).
  */
 const FRAME = 'Sb-Frame';
 const PART = 'Sb-Part';
 const CONTINUE = 'Sb-Continue';
+const SENT = 'Sb-Sent';
 /** Room left in every message for the subject, reply and headers. */
 const ENVELOPE_BYTES = 8 * 1024;
 /** How long a replica waits for the rest of a chunked request before it gives up. */
@@ -45,6 +47,8 @@ interface PendingCall {
   parts: Uint8Array[];
   /** Set while a chunked request waits for the subject of its remaining parts. */
   onContinue?: (subject: string) => void;
+  /** Streamed messages received (a heartbeat naming more means one was lost). */
+  received?: number;
 }
 
 /** The distributed suite's bus, on nats.js directly (not Nest's ClientProxy: NATS's "no responders" is fast). */
@@ -57,7 +61,7 @@ export class NatsBus extends Bus {
   private nextToken = 0;
   /** Calls whose replica went silent (killed mid-call) are given up (liveness.ts). */
   private readonly silence = new SilenceWatch<PendingCall>((call) => call.reject(silentCallee(call.contract)));
-  private readonly heartbeats = new Heartbeats((replyTo) => this.sendHeartbeat(replyTo));
+  private readonly heartbeats = new Heartbeats((replyTo, streamed) => this.sendHeartbeat(replyTo, streamed));
 
   private constructor(
     /** For tests that must put malformed bytes on the wire; services never touch it. */
@@ -65,6 +69,8 @@ export class NatsBus extends Bus {
     readonly namespace: string,
   ) {
     super();
+    // what was said to this connection while it was away is lost: calls in flight then get a short grace (liveness.ts)
+    this.onReconnect(() => this.silence.expedite(RECONNECT_GRACE_MS));
     // One subscription receives every reply, streamed message and part for this connection's calls.
     this.subscriptions.add(
       connection.subscribe(`${this.inbox}.*`, {
@@ -211,11 +217,15 @@ export class NatsBus extends Bus {
     if (h && h.code === 503 && msg.data.length === 0) return call.reject(noResponders(call.contract));
     if (!h) return this.complete(call, msg.data);
     const frame = h.get(FRAME);
-    if (frame === 'h') return;
+    if (frame === 'h') {
+      if (Number(h.get(SENT) || 0) > (call.received ?? 0)) call.reject(lostStreamedMessage(call.contract));
+      return;
+    }
     if (frame === 'c') return call.onContinue?.(h.get(CONTINUE));
     const body = this.assemble(call.parts, h, msg.data);
     if (!body) return;
     if (frame === 'm') {
+      call.received = (call.received ?? 0) + 1;
       try {
         call.onMessage?.(parseStreamed(call.contract, decodeJson(body)));
       } catch (error) {
@@ -289,14 +299,16 @@ export class NatsBus extends Bus {
     });
   }
 
-  private sendHeartbeat(replyTo: string): void {
+  private sendHeartbeat(replyTo: string, streamed: number): void {
     const h = natsHeaders();
     h.set(FRAME, 'h');
+    if (streamed > 0) h.set(SENT, String(streamed));
     this.connection.publish(replyTo, undefined, { headers: h });
   }
 
   /** Sends one frame to a caller's inbox, cut in parts when it exceeds max_payload. */
   private sendFrame(replyTo: string, frame: 'm' | 'r', body: Uint8Array): void {
+    if (frame === 'm') this.heartbeats.streamed(replyTo);
     const parts = this.split(body);
     if (parts.length === 1 && frame === 'r') {
       this.connection.publish(replyTo, body);

@@ -7,6 +7,11 @@ export const CacheKeys = {
   catalog: () => ({ key: 'catalog:v1', ttlSeconds: 300 }),
   /** One upstream's tools, so that a change to one server refetches only that server. */
   serverTools: (serverId: string) => ({ key: `catalog:v1:server:${serverId}`, ttlSeconds: 300 }),
+  /**
+   * A marker each edge replica keeps in the store: finding it gone means the store lost its data (restarted without
+   * persistence), and the replica writes back the sessions it holds.
+   */
+  storeMarker: (instance: string) => ({ key: `marker:v1:edge:${instance}`, ttlSeconds: 60 }),
   /** A client's MCP session, readable by every edge replica. */
   session: (sessionId: string) => ({ key: `session:v1:${sessionId}`, ttlSeconds: 24 * 3600 }),
   /** Requests a key made in the current minute (rpm_limit across replicas). */

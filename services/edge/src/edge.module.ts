@@ -32,6 +32,7 @@ import { SessionStore } from './mcp/session.store.js';
 import { StreamableHttpService } from './mcp/streamable-http.service.js';
 import { SubscriptionListeners } from './mcp/subscriptions.js';
 import { ProtectedResource } from './oauth/protected-resource.js';
+import { FallbackCounterStore, GuardedKeyValueStore, StoreGuard } from './resilience/store-guard.js';
 import { TokenPrincipals } from './oauth/token-principals.js';
 import { McpRestController } from './rest/mcp-rest.controller.js';
 import { McpRestTestController } from './rest/mcp-rest-test.controller.js';
@@ -55,13 +56,17 @@ export class EdgeModule {
       ...(deps.settings.file.config.general_settings.allowed_origins ?? []),
       ...deps.settings.env.ALLOWED_ORIGINS.split(','),
     ];
+    // with Redis unreachable nothing waits for it: sessions from memory, rate limits counted in memory (store-guard.ts)
+    const guard = new StoreGuard(deps.stores.kv, deps.stores.kind === 'redis');
+    const counters = new FallbackCounterStore(deps.stores.counters, guard);
     return {
       module: EdgeModule,
       controllers: [McpRestController, McpRestTestController, UiController, ServersController, ServerTestController, ManagementController, PermissionsController, ModelsController, LlmController, SpendController, HealthController, EdgePingHandler, UpstreamOAuthController],
       providers: [
         { provide: Bus, useValue: deps.bus },
-        { provide: KeyValueStore, useValue: deps.stores.kv },
-        { provide: CounterStore, useValue: deps.stores.counters },
+        { provide: StoreGuard, useValue: guard },
+        { provide: KeyValueStore, useValue: new GuardedKeyValueStore(deps.stores.kv, guard) },
+        { provide: CounterStore, useValue: counters },
         { provide: EDGE_SETTINGS, useValue: deps.settings },
         { provide: ORIGIN_POLICY, useValue: new OriginPolicy(allowedOrigins) },
         // every edge of a deployment shares these secrets, so a modern client's retry may land on any of them
@@ -69,7 +74,7 @@ export class EdgeModule {
         PrincipalService,
         TokenPrincipals,
         ProtectedResource,
-        { provide: RateLimiter, useValue: new RateLimiter(deps.stores.counters) },
+        { provide: RateLimiter, useValue: new RateLimiter(counters) },
         UsageLimiter,
         AuditTrail,
         ApiKeyGuard,

@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { Bus } from '#libs/bus';
-import { ResolveServer, ServersChanged, type McpServerRuntime } from '#libs/contracts';
+import { DomainError, ResolveServer, ServersChanged, type McpServerRuntime } from '#libs/contracts';
 
 /** How long a resolved definition is trusted without an event (events are the real invalidation). */
 const DEFINITION_TTL_MS = 5 * 60_000;
@@ -33,8 +33,10 @@ export class ServerDefinitionsService implements OnModuleInit, OnModuleDestroy {
   onModuleInit(): void {
     this.unsubscribe = this.bus.subscribe(ServersChanged, (event) => this.forget(event.server_id, event.server_name, event.change));
     // ServersChanged events may have been missed while disconnected: re-resolve every server on next use (the pool
-    // reconnects only those whose revision changed).
-    this.bus.onReconnect(() => this.cache.clear());
+    // reconnects only those whose revision changed). What was known stays for when the registry cannot answer.
+    this.bus.onReconnect(() => {
+      for (const entry of this.cache.values()) if (Number.isFinite(entry.expiresAt)) entry.expiresAt = 0;
+    });
   }
 
   onModuleDestroy(): void {
@@ -55,7 +57,13 @@ export class ServerDefinitionsService implements OnModuleInit, OnModuleDestroy {
       lookup = this.resolve(serverRef, deadline).finally(() => this.pending.delete(serverRef));
       this.pending.set(serverRef, lookup);
     }
-    return lookup;
+    if (!cached) return lookup;
+    // a definition known before (no change event since) serves while the registry or its database cannot answer
+    return lookup.catch((error: unknown) => {
+      const unanswered = error instanceof DomainError && (error.retryable || error.code === 'BUS_TIMEOUT' || error.code === 'UPSTREAM_UNAVAILABLE');
+      if (!unanswered || this.cache.get(serverRef) !== cached) throw error;
+      return cached.server;
+    });
   }
 
   /**

@@ -6,12 +6,13 @@ import { Metrics } from '#libs/observability';
 import { EDGE_SETTINGS, type EdgeSettings } from '../edge-settings.js';
 import { noteCaller } from '../http/request-observer.js';
 import { constantTimeEquals, extractApiKey, hashKey } from './credentials.js';
+import { cannotVerifyNow, STALE_LIMIT_MS, STALE_RETRY_MS } from './stale-keys.js';
 
 const POSITIVE_TTL_MS = 60_000;
 const NEGATIVE_TTL_MS = 2_000;
 const MAX_ENTRIES = 50_000;
 
-type CacheEntry = { principal: Principal; until: number } | { error: DomainError; until: number };
+type CacheEntry = { principal: Principal; until: number; verifiedAt: number } | { error: DomainError; until: number };
 
 /** Principals decided ahead of the transport (an OAuth access token at the MCP endpoints), per request. */
 const attached = new WeakMap<IncomingHttpHeaders, Principal>();
@@ -36,7 +37,11 @@ export class PrincipalService implements OnModuleInit, OnModuleDestroy {
       if (token_hashes.length === 0) this.cache.clear();
       for (const hash of token_hashes) this.cache.delete(hash);
     });
-    this.bus.onReconnect(() => this.cache.clear()); // key events may have been missed while disconnected
+    // key events may have been missed while disconnected: every entry is verified again on its next use (kept for
+    // the case that auth cannot answer then: stale-keys.ts)
+    this.bus.onReconnect(() => {
+      for (const entry of this.cache.values()) entry.until = 0;
+    });
   }
 
   onModuleDestroy(): void {
@@ -67,7 +72,14 @@ export class PrincipalService implements OnModuleInit, OnModuleDestroy {
     let entry = this.cache.get(hash);
     Metrics.cacheRequests.inc({ cache: 'keys', result: entry && entry.until >= now ? 'hit' : 'miss' });
     if (!entry || entry.until < now) {
-      entry = await this.verify(key, now);
+      const previous = entry;
+      try {
+        entry = await this.verify(key, now);
+      } catch (error) {
+        // auth cannot verify it now (it or its database is away): a key verified before keeps working for a while
+        if (!previous || !('principal' in previous) || now - previous.verifiedAt > STALE_LIMIT_MS || !cannotVerifyNow(error)) throw error;
+        entry = { ...previous, until: now + STALE_RETRY_MS };
+      }
       if (this.cache.size >= MAX_ENTRIES) this.cache.delete(this.cache.keys().next().value!);
       this.cache.set(hash, entry);
     }
@@ -82,7 +94,7 @@ export class PrincipalService implements OnModuleInit, OnModuleDestroy {
   private async verify(key: string, now: number): Promise<CacheEntry> {
     try {
       const principal = await this.bus.call(VerifyKey, { key }, { timeoutMs: 2_000 });
-      return { principal, until: now + POSITIVE_TTL_MS };
+      return { principal, until: now + POSITIVE_TTL_MS, verifiedAt: now };
     } catch (error) {
       if (DomainError.is(error, 'UNAUTHENTICATED')) return { error, until: now + NEGATIVE_TTL_MS };
       throw error;

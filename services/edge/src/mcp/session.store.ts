@@ -1,8 +1,10 @@
-import { Inject, Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, Optional, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { Bus } from '#libs/bus';
 import { CacheKeys, KeyValueStore } from '#libs/cache';
-import { SessionChanged, SessionEnded } from '#libs/contracts';
+import { DomainError, SessionChanged, SessionEnded } from '#libs/contracts';
+import { SessionWriteBack } from '../resilience/session-write-back.js';
+import { StoreGuard } from '../resilience/store-guard.js';
 
 /** A client's MCP session as every edge replica sees it. */
 export interface McpSession {
@@ -41,10 +43,13 @@ const MAX_LOCAL = 20_000;
 export class SessionStore implements OnModuleInit, OnModuleDestroy {
   private readonly local = new Map<string, { session: McpSession; until: number }>();
   private unsubscribe?: () => void;
+  /** What the shared store missed while it was unreachable (docs/architecture.md, "The edge with Redis down"). */
+  private readonly writeBack = new SessionWriteBack();
 
   constructor(
     @Inject(KeyValueStore) private readonly store: KeyValueStore,
     @Inject(Bus) private readonly bus: Bus,
+    @Optional() @Inject(StoreGuard) private readonly guard?: StoreGuard,
   ) {}
 
   onModuleInit(): void {
@@ -52,6 +57,15 @@ export class SessionStore implements OnModuleInit, OnModuleDestroy {
     const stops = [this.bus.subscribe(SessionEnded, forget), this.bus.subscribe(SessionChanged, forget)];
     this.unsubscribe = () => stops.forEach((stop) => stop());
     this.bus.onReconnect(() => this.local.clear());
+    const stopWatching = this.guard?.onRecovered(
+      () =>
+        void this.writeBack.flush(
+          this.store,
+          () => [...this.local].map(([id, { session, until }]) => ({ id, json: JSON.stringify(session), usedAt: until - LOCAL_TTL_MS })),
+          (id) => this.bus.publish(SessionChanged, { session_id: id }),
+        ),
+    );
+    if (stopWatching) stops.push(stopWatching);
   }
 
   onModuleDestroy(): void {
@@ -61,7 +75,8 @@ export class SessionStore implements OnModuleInit, OnModuleDestroy {
   async create(fields: Omit<McpSession, 'id' | 'createdAt'>): Promise<McpSession> {
     const session: McpSession = { id: randomUUID(), createdAt: Date.now(), ...fields };
     const { key, ttlSeconds } = CacheKeys.session(session.id);
-    await this.store.set(key, JSON.stringify(session), ttlSeconds);
+    // with the store unreachable the session lives in this replica's memory until it can be written
+    await this.store.set(key, JSON.stringify(session), ttlSeconds).catch((error: unknown) => (storeDown(error) ? this.writeBack.unsavedChange(session.id) : Promise.reject(error)));
     this.remember(session);
     return session;
   }
@@ -71,7 +86,13 @@ export class SessionStore implements OnModuleInit, OnModuleDestroy {
     const hit = this.local.get(id);
     if (hit && hit.until > now) return hit.session;
     const { key, ttlSeconds } = CacheKeys.session(id);
-    const raw = await this.store.get(key);
+    let raw: string | null;
+    try {
+      raw = await this.store.get(key);
+    } catch (error) {
+      if (hit && storeDown(error)) return hit.session; // the store is unreachable: the copy held here serves meanwhile
+      throw error; // 503 with Retry-After: another replica may hold it, and "not found" is said only by the store
+    }
     if (!raw) {
       this.local.delete(id);
       return undefined;
@@ -106,17 +127,25 @@ export class SessionStore implements OnModuleInit, OnModuleDestroy {
    */
   private async update(session: McpSession, fields: Partial<McpSession>): Promise<void> {
     const { key, ttlSeconds } = CacheKeys.session(session.id);
-    const raw = await this.store.get(key);
+    const raw = await this.store.get(key).catch((error: unknown) => (storeDown(error) ? null : Promise.reject(error)));
     const stored = raw ? (JSON.parse(raw) as McpSession) : session;
     const next: McpSession = { ...stored, ...fields, ...(fields.upstreams ? { upstreams: { ...stored.upstreams, ...fields.upstreams } } : {}) };
-    await this.store.set(key, JSON.stringify(next), ttlSeconds);
+    const saved = await this.store.set(key, JSON.stringify(next), ttlSeconds).then(
+      () => true,
+      (error: unknown) => (storeDown(error) ? (this.writeBack.unsavedChange(session.id), false) : Promise.reject(error)),
+    );
     Object.assign(session, next);
     this.remember(next);
-    this.bus.publish(SessionChanged, { session_id: session.id });
+    // other replicas drop their copy and read the store again; while it is away they keep theirs (told once written)
+    if (saved) this.bus.publish(SessionChanged, { session_id: session.id });
   }
 
   async end(id: string): Promise<boolean> {
-    const removed = await this.store.delete(CacheKeys.session(id).key);
+    const removed = await this.store.delete(CacheKeys.session(id).key).catch((error: unknown) => {
+      if (!storeDown(error)) return Promise.reject(error);
+      this.writeBack.unsavedEnd(id);
+      return this.local.has(id);
+    });
     this.local.delete(id);
     this.bus.publish(SessionEnded, { session_id: id });
     return removed;
@@ -126,4 +155,9 @@ export class SessionStore implements OnModuleInit, OnModuleDestroy {
     if (this.local.size >= MAX_LOCAL) this.local.delete(this.local.keys().next().value!);
     this.local.set(session.id, { session, until: Date.now() + LOCAL_TTL_MS });
   }
+}
+
+/** The store guard's refusal: the store is unreachable (not a missing session). */
+function storeDown(error: unknown): boolean {
+  return error instanceof DomainError && error.details?.store === 'unreachable';
 }

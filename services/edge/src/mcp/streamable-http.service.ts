@@ -15,6 +15,7 @@ import { writeMcpError } from './mcp-errors.js';
 import { admitModernRequest, isModernTraffic, MODERN_METHODS, ModernRejection, modernReplyStatus } from './modern.js';
 import { NotificationStreams } from './notification-streams.js';
 import { postStreamIdPrefix } from './post-stream.js';
+import { retryIdempotent } from '../resilience/retry.js';
 import { isSupportedProtocolHeader, negotiateProtocolVersion } from './protocol.js';
 import { SessionStore, type McpSession } from './session.store.js';
 import { LISTEN_METHOD, SubscriptionListeners } from './subscriptions.js';
@@ -244,8 +245,10 @@ export class StreamableHttpService {
     if (message.kind === 'response') {
       const instance = instanceOfClientRequestId(message.message.id);
       if (!instance) return;
-      void this.bus
-        .call(clientResponseContract(instance), { session_id: session.id, response: message.message as unknown as { jsonrpc: '2.0'; id: string | number } }, { timeoutMs: 10_000 })
+      // delivered again if the bus or the instance was away for a moment (a second delivery finds nothing waiting)
+      void retryIdempotent(() =>
+        this.bus.call(clientResponseContract(instance), { session_id: session.id, response: message.message as unknown as { jsonrpc: '2.0'; id: string | number } }, { timeoutMs: 5_000 }),
+      )
         .then(({ delivered }) => {
           if (!delivered) this.log.debug(`answer ${message.message.id} of session ${session.id} found nothing waiting`);
         })
