@@ -150,7 +150,11 @@ describe('npm run data: from the embedded database to Postgres', () => {
     } finally {
       await embeddedDb.close();
     }
-    expect(Object.values(source).map((rows) => rows.length)).toEqual([1, 1, 1, 5, 1]);
+    // what the default made: a key, a team, a server with a credential, its audit rows, an organization; no
+    // per-user upstream grants or consents (the tables exist and are copied empty)
+    const counts = Object.fromEntries(Object.entries(source).map(([table, rows]) => [table, rows.length]));
+    expect(Object.values(counts).filter((n) => n > 0)).toEqual([1, 1, 1, 5, 1]);
+    expect(Object.entries(counts).filter(([, n]) => n === 0).map(([table]) => table)).toEqual(['registry.mcp_upstream_credentials', 'registry.mcp_upstream_consents']);
   }, 300_000);
 
   afterAll(async () => {
@@ -208,6 +212,8 @@ describe('npm run data: from the embedded database to Postgres', () => {
         ['auth.keys', 0],
         ['auth.audit_log', 0],
         ['registry.mcp_servers', 1],
+        ['registry.mcp_upstream_credentials', 0],
+        ['registry.mcp_upstream_consents', 0],
       ]);
 
       const forced = await run(['import', '--to', url, '--force'], { stdinFile: file });
