@@ -37,6 +37,8 @@ import { UpstreamUrlGuard, type HostResolver } from '#libs/net-guard';
 import { inSpan, Metrics, onScrape, secondsSince, SpanKind } from '#libs/observability';
 import { ServerDefinitionsService } from '../servers/server-definitions.service.js';
 import { Backoff } from './backoff.js';
+import { CircuitBreaker, judge } from './circuit-breaker.js';
+import { guardStdout, MAX_STDIO_LINE_BYTES } from './stdio-guard.js';
 import { ClientRelay, type CallStream } from './client-relay.js';
 import { ModernCall } from './modern-call.js';
 import { LEGACY_ONLY_METHODS, MODERN_PROTOCOL_VERSION, ModernClient, type InputFulfiller } from './modern-client.js';
@@ -128,6 +130,8 @@ interface PoolEntry {
   guard: UpstreamUrlGuard;
   slots: Map<string, Slot>;
   backoff: Backoff;
+  /** Fails calls at once while the upstream keeps failing (circuit-breaker.ts). */
+  breaker: CircuitBreaker;
   /**
    * Which revision family the upstream speaks, learned once per definition: `server/discover` first (Streamable
    * HTTP only), `initialize` when it does not answer that. A modern upstream's client is shared by every slot.
@@ -538,7 +542,8 @@ export class UpstreamPool implements OnModuleInit, OnModuleDestroy {
     const headers = forwardHeaders || authorization.headers ? mergeHeaders(mergeHeaders({}, forwardHeaders), authorization.headers) : undefined;
     const release = entry.semaphore ? await entry.semaphore.acquire(deadline) : undefined;
     try {
-      return await withRequestHeaders(headers, async () => {
+      entry.breaker.admit();
+      const result = await withRequestHeaders(headers, async () => {
         let session = await this.sessionOf(entry, slot, deadline);
         try {
           return await call(session, remaining(deadline), deadline);
@@ -556,8 +561,10 @@ export class UpstreamPool implements OnModuleInit, OnModuleDestroy {
           return await call(session, remaining(deadline), deadline);
         }
       });
+      entry.breaker.succeeded();
+      return result;
     } catch (error) {
-      throw toUpstreamError(error, server.server_name, timeoutMs);
+      throw judge(entry.breaker, toUpstreamError(error, server.server_name, timeoutMs), (message) => this.log.warn(message));
     } finally {
       slot.lastUsed = Date.now();
       release?.();
@@ -578,6 +585,7 @@ export class UpstreamPool implements OnModuleInit, OnModuleDestroy {
       guard: new UpstreamUrlGuard(server.ip_ranges, this.options.resolver),
       slots: new Map(),
       backoff: new Backoff(this.options.restartInitialMs, this.options.restartMaxMs),
+      breaker: new CircuitBreaker(server.server_name),
     };
     this.entries.set(server.server_id, entry);
     return entry;
@@ -795,7 +803,10 @@ export class UpstreamPool implements OnModuleInit, OnModuleDestroy {
           args: server.args,
           env: { ...getDefaultEnvironment(), ...server.env },
           stderr: 'pipe',
+          maxBufferSize: MAX_STDIO_LINE_BYTES + 64 * 1024,
         });
+        // a flood on stdout kills the process (and it restarts with backoff) instead of holding this connector
+        guardStdout(transport, (bytes) => this.log.warn(`stdio server ${server.server_name} wrote ${bytes} bytes on stdout without a newline: killed`));
         // always drained, or a chatty child blocks on a full pipe
         transport.stderr?.on('data', (chunk: Buffer) => {
           const text = chunk.toString('utf8').trimEnd();
