@@ -5,6 +5,8 @@ import { fileURLToPath } from 'node:url';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startAuthorizationServer, type AuthorizationServer } from '../fixtures/authorization-server.js';
+import { startProtectedUpstream, type ProtectedUpstream } from '../fixtures/protected-upstream.js';
 import {
   MODES,
   api,
@@ -25,13 +27,16 @@ import {
 // real gateway in both modes, with server-everything (Streamable HTTP) as the upstream added through the UI.
 // Every page is screenshotted (1280 px wide and phone width) into test-results/ui/, checked with axe-core (no
 // serious or critical violation), and any console error fails the test, except the 4xx answers the bad-input steps
-// provoke on purpose (Chromium logs every failed fetch).
+// provoke on purpose (Chromium logs every failed fetch). An OAuth server (client credentials, against the fixture
+// authorization server and a protected upstream) is added and edited through the form as well.
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const SHOTS = join(ROOT, 'test-results/ui');
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 const PHONE = { width: 390, height: 844 };
+/** The gateway's client at the fixture authorization server, for the OAuth server added through the form. */
+const OAUTH_CLIENT = { client_id: 'ui-gateway', client_secret: 'ui-oauth-secret-0123456789' };
 const DESKTOP = { width: 1280, height: 900 };
 
 /** expect.poll with room for a loaded machine (its default is one second). */
@@ -125,6 +130,8 @@ class Tab {
 describe.each(MODES)('%s', (mode) => {
   let suite: Suite | undefined;
   let everything: HttpEverything;
+  let authorizationServer: AuthorizationServer;
+  let protectedUpstream: ProtectedUpstream;
   let browser: Browser;
   let tab: Tab;
   let base: string;
@@ -136,6 +143,8 @@ describe.each(MODES)('%s', (mode) => {
   beforeAll(async () => {
     mkdirSync(SHOTS, { recursive: true });
     everything = await startEverything('streamableHttp');
+    authorizationServer = await startAuthorizationServer({ scopes: ['mcp:tools'], clients: [{ ...OAUTH_CLIENT, grant_types: ['client_credentials'] }] });
+    protectedUpstream = await startProtectedUpstream({ issuer: authorizationServer.issuer, jwksUri: authorizationServer.jwksUri, resourceScheme: 'ui' });
     suite = await startSuite({
       mode,
       // `existing` is there to be a duplicate name, and a server the key made in the UI must not see.
@@ -155,6 +164,8 @@ describe.each(MODES)('%s', (mode) => {
     await browser?.close();
     await suite?.stop();
     await everything?.stop();
+    await protectedUpstream?.close();
+    await authorizationServer?.close();
   });
 
   it('serves the built UI: hashed assets cached for a year, index.html revalidated, client routes answered with the app, no external source allowed', async () => {
@@ -459,5 +470,172 @@ describe.each(MODES)('%s', (mode) => {
 
     expect(tab.unexpectedErrors().map((e) => `${e.text} at ${e.url}`), 'console errors').toEqual([]);
     expect(tab.external, 'requests to other origins').toEqual([]);
+  });
+
+  it('adds an OAuth (client credentials) server in the form, shows its settings with the secret masked, and an edit that leaves the secret alone keeps it working', { timeout: 180_000 }, async () => {
+    const m = suite!.masterKey;
+    // a tab of its own: signed in afresh, its console checked on its own
+    const context = await browser.newContext({ viewport: DESKTOP });
+    const oauthTab = new Tab(await context.newPage(), base, mode);
+    const { page } = oauthTab;
+    const field = (label: string) => page.getByLabel(label, { exact: true });
+    const clientId = page.getByRole('textbox', { name: 'Client ID', exact: true });
+    const issued = () => authorizationServer.counters().tokensIssued.client_credentials ?? 0;
+    try {
+      await page.goto(`${base}/ui/`);
+      await oauthTab.title('Switchboard admin');
+      await page.getByLabel('API key').fill(m);
+      await oauthTab.button('Sign in').click();
+      await oauthTab.title('MCP Servers');
+      await page.getByRole('link', { name: 'Add New MCP Server' }).click();
+      await oauthTab.title('Add New MCP Server');
+      await page.getByRole('textbox', { name: 'Name', exact: true }).fill('ui_oauth');
+      await page.getByRole('textbox', { name: 'URL', exact: true }).fill(protectedUpstream.url);
+
+      // ---- the fields of each choice: the authorization URL for the per-user flow, the RFC 8693 ones for token exchange
+      await field('Authentication').selectOption('oauth2');
+      expect(await field('OAuth flow').inputValue()).toBe('client_credentials');
+      for (const absent of ['Credential', 'Authorization URL', 'Token exchange endpoint', 'Audience']) await expect(field(absent).count(), absent).resolves.toBe(0);
+      await field('OAuth flow').selectOption('authorization_code');
+      await field('Authorization URL').waitFor();
+      await poll(() => page.locator('[data-consent-pattern]').textContent()).toContain(`${base}/v1/mcp/oauth/ui_oauth/authorize?ticket=`);
+      await oauthTab.record('server-oauth-per-user-fields');
+      await field('Authentication').selectOption('oauth2_token_exchange');
+      await field('Token exchange endpoint').waitFor();
+      await expect(field('OAuth flow').count()).resolves.toBe(0);
+      await expect(field('Authorization URL').count()).resolves.toBe(0);
+      await field('Authentication').selectOption('oauth2');
+      await field('OAuth flow').selectOption('client_credentials');
+      await expect(field('Authorization URL').count()).resolves.toBe(0);
+
+      // ---- the API's rules, each answered at its field; nothing stored ------------------------------------------
+      const stored = async () => (await api<{ server_name: string }[]>(base, m, '/v1/mcp/server')).some((s) => s.server_name === 'ui_oauth');
+      await field('Token URL').fill(authorizationServer.tokenEndpoint);
+      await oauthTab.refused(async () => {
+        await oauthTab.button('Add server').click();
+        await poll(() => oauthTab.fieldError('client_id').textContent()).toMatch(/required with auth_type oauth2/);
+      });
+      await clientId.fill(OAUTH_CLIENT.client_id);
+      await oauthTab.refused(async () => {
+        await oauthTab.button('Add server').click();
+        await poll(() => oauthTab.fieldError('client_secret').textContent()).toMatch(/required with oauth2_flow client_credentials/);
+      });
+      await field('Client secret').fill(OAUTH_CLIENT.client_secret);
+      await field('Token URL').fill('ftp://auth.example.com/token');
+      await oauthTab.refused(async () => {
+        await oauthTab.button('Add server').click();
+        await poll(() => oauthTab.fieldError('token_url').textContent()).toBe('expected an http(s) URL');
+      });
+      await oauthTab.record('server-oauth-refused');
+      expect(await stored()).toBe(false);
+
+      // ---- Test connection with the unsaved settings, then save ---------------------------------------------------
+      await field('Token URL').fill(authorizationServer.tokenEndpoint);
+      await field('Scopes').fill('mcp:tools');
+      await oauthTab.button('Test connection').click();
+      await page.locator('[data-test-status="ok"]').waitFor({ timeout: 30_000 });
+      await oauthTab.record('server-oauth-new');
+      await oauthTab.button('Add server').click();
+
+      // ---- its page: the settings, the secret masked, the tools reached with the machine token -----------------
+      await oauthTab.title('ui_oauth');
+      const shown = (name: string) => page.locator(`[data-oauth-field="${name}"]`).textContent();
+      await poll(() => shown('client_secret')).toBe('****6789');
+      expect(await shown('oauth2_flow')).toBe('client credentials');
+      expect(await shown('client_id')).toBe(OAUTH_CLIENT.client_id);
+      expect(await shown('token_url')).toBe(authorizationServer.tokenEndpoint);
+      expect(await shown('scopes')).toBe('mcp:tools');
+      await expect(page.locator('[data-consent-pattern]').count()).resolves.toBe(0);
+      await page.locator('li[data-tool="whoami"]').waitFor({ timeout: 30_000 });
+      expect(await page.content()).not.toContain(OAUTH_CLIENT.client_secret);
+      await oauthTab.record('server-oauth');
+      const server = (await api<{ server_id: string; server_name: string }[]>(base, m, '/v1/mcp/server')).find((s) => s.server_name === 'ui_oauth')!;
+
+      // ---- listed; edited from its form: the description only ------------------------------------------------------
+      await page.getByRole('link', { name: 'MCP Servers' }).click();
+      await page.locator('tr[data-server="ui_oauth"]').waitFor();
+      await page.getByRole('link', { name: 'ui_oauth', exact: true }).click();
+      await oauthTab.title('ui_oauth');
+      await page.getByRole('link', { name: 'Edit' }).click();
+      await oauthTab.title('Edit ui_oauth');
+      await poll(() => clientId.inputValue()).toBe(OAUTH_CLIENT.client_id);
+      expect(await field('Authentication').inputValue()).toBe('oauth2');
+      expect(await field('OAuth flow').inputValue()).toBe('client_credentials');
+      expect(await field('Token URL').inputValue()).toBe(authorizationServer.tokenEndpoint);
+      expect(await field('Scopes').inputValue()).toBe('mcp:tools');
+      expect(await field('Client secret').inputValue()).toBe('');
+      expect(await page.locator('#server-client-secret-hint').textContent()).toContain('****6789');
+      await oauthTab.record('server-oauth-edit');
+      const issuedBefore = issued();
+      await page.getByLabel('Description').fill('OAuth upstream, edited in the UI');
+      await oauthTab.button('Save changes').click();
+      await oauthTab.title('ui_oauth');
+      await poll(() => page.locator('dl.facts').first().textContent()).toContain('OAuth upstream, edited in the UI');
+      await poll(() => shown('client_secret')).toBe('****6789');
+
+      // ---- the admin API: the OAuth settings survived, the secret still set ------------------------------------------
+      expect(await api(base, m, `/v1/mcp/server/${server.server_id}`)).toMatchObject({
+        description: 'OAuth upstream, edited in the UI',
+        auth_type: 'oauth2',
+        auth_value: null,
+        oauth2_flow: 'client_credentials',
+        client_id: OAUTH_CLIENT.client_id,
+        client_secret: '****6789',
+        token_url: authorizationServer.tokenEndpoint,
+        scopes: ['mcp:tools'],
+        authorization_url: null,
+        token_exchange_endpoint: null,
+      });
+      // ---- and it is still the right secret: the changed server (a new revision) gets a new machine token with it
+      await poll(
+        async () => {
+          const call = await callApi(base, m, '/mcp-rest/tools/call', { server_id: server.server_id, name: 'whoami', arguments: {} });
+          const text = (call.body as { content?: { text?: string }[] } | undefined)?.content?.[0]?.text ?? '';
+          return issued() > issuedBefore && call.status === 200 && text.includes(`"client_id":"${OAUTH_CLIENT.client_id}"`);
+        },
+        { timeout: 30_000 },
+      ).toBe(true);
+      const counters = authorizationServer.counters();
+      expect(counters.tokenRequests.client_credentials, 'no token request refused').toBe(counters.tokensIssued.client_credentials);
+      expect(protectedUpstream.requests().filter((r) => r.refused && r.refused !== 'no session' && r.refused !== 'unknown session')).toEqual([]);
+
+      // ---- a per-user server's page (added through the API; never reached here): where its users consent ----------
+      const personal = await api<{ server_id: string }>(base, m, '/v1/mcp/server', {
+        server_name: 'ui_personal',
+        url: protectedUpstream.url,
+        transport: 'http',
+        auth_type: 'oauth2',
+        oauth2_flow: 'authorization_code',
+        client_id: 'ui-personal',
+        authorization_url: authorizationServer.authorizationEndpoint,
+        token_url: authorizationServer.tokenEndpoint,
+        token_endpoint_auth_method: 'none',
+      });
+      await page.goto(`${base}/ui/servers/${personal.server_id}`);
+      await oauthTab.title('ui_personal');
+      await poll(() => page.locator('[data-consent-pattern]').textContent()).toBe(`${base}/v1/mcp/oauth/ui_personal/authorize?ticket=…`);
+      expect(await shown('oauth2_flow')).toBe('authorization code, per user');
+      expect(await shown('client_secret')).toBe('none stored');
+      expect(await shown('authorization_url')).toBe(authorizationServer.authorizationEndpoint);
+      await expect(page.getByText(`${base}/v1/mcp/oauth/callback`, { exact: true }).count()).resolves.toBe(1);
+      await oauthTab.record('server-oauth-per-user');
+      await page.setViewportSize(PHONE);
+      await page.emulateMedia({ colorScheme: 'dark' });
+      oauthTab.scheme = 'dark';
+      // long URLs wrap: nothing wider than the phone
+      const overflow = () => page.evaluate('document.documentElement.scrollWidth - document.documentElement.clientWidth');
+      await oauthTab.record('server-oauth-per-user');
+      expect(await overflow()).toBe(0);
+      await page.goto(`${base}/ui/servers/${personal.server_id}/edit`);
+      await oauthTab.title('Edit ui_personal');
+      await field('Authorization URL').waitFor();
+      await oauthTab.record('server-oauth-edit');
+      expect(await overflow()).toBe(0);
+
+      expect(oauthTab.unexpectedErrors().map((e) => `${e.text} at ${e.url}`), 'console errors').toEqual([]);
+      expect(oauthTab.external, 'requests to other origins').toEqual([]);
+    } finally {
+      await context.close();
+    }
   });
 });

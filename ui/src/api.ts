@@ -109,9 +109,27 @@ export const query = (params: Record<string, string | number | undefined | null>
 
 // ---- the shapes the UI reads (the API's own names) ----------------------------------------------------------
 export type Transport = 'http' | 'sse' | 'stdio';
-export type AuthType = 'none' | 'api_key' | 'bearer_token' | 'basic' | 'authorization';
+export type AuthType = 'none' | 'api_key' | 'bearer_token' | 'basic' | 'authorization' | 'oauth2' | 'oauth2_token_exchange';
+export type OAuth2Flow = 'client_credentials' | 'authorization_code';
+export type TokenEndpointAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'none';
 
-export interface ServerView {
+/** OAuth toward the upstream (auth_type oauth2 / oauth2_token_exchange); absent is the same as null. */
+export interface ServerOAuthSettings {
+  oauth2_flow?: OAuth2Flow | null;
+  client_id?: string | null;
+  /** Masked like auth_value (`****` and, for long ones, the last 4 characters); null when none is stored. */
+  client_secret?: string | null;
+  token_url?: string | null;
+  authorization_url?: string | null;
+  scopes?: string[] | null;
+  token_endpoint_auth_method?: TokenEndpointAuthMethod | null;
+  issuer?: string | null;
+  token_exchange_endpoint?: string | null;
+  audience?: string | null;
+  subject_token_type?: string | null;
+}
+
+export interface ServerView extends ServerOAuthSettings {
   server_id: string;
   server_name: string;
   alias: string | null;

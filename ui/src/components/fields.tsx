@@ -240,11 +240,3 @@ export function FormError(props: { error: ApiError | undefined; fields?: string[
     </div>
   );
 }
-
-export const rowsOf = (record: Record<string, string> | null | undefined): [string, string][] => Object.entries(record ?? {});
-export const recordOf = (rows: [string, string][]): Record<string, string> => Object.fromEntries(rows.filter(([k]) => k.trim() !== '').map(([k, v]) => [k.trim(), v]));
-export const linesOf = (text: string): string[] =>
-  text
-    .split(/\n|,/)
-    .map((s) => s.trim())
-    .filter(Boolean);

@@ -1,123 +1,10 @@
 import { useEffect, useState } from 'preact/hooks';
-import { ApiError, get, post, put, type AuthType, type ServerView, type Tool, type Transport } from '../api';
-import { CheckboxField, CheckList, FormError, KeyValueEditor, SelectField, TextAreaField, TextField, linesOf, recordOf, rowsOf } from '../components/fields';
+import { ApiError, get, post, put, type AuthType, type OAuth2Flow, type ServerView, type Tool, type Transport } from '../api';
+import { CheckboxField, CheckList, FormError, KeyValueEditor, SelectField, TextAreaField, TextField } from '../components/fields';
 import { Link, Loading, PageTitle } from '../components/layout';
 import { useLoad, useSubmit } from '../hooks';
 import { navigate } from '../router';
-
-interface FormState {
-  server_name: string;
-  alias: string;
-  description: string;
-  transport: Transport;
-  url: string;
-  command: string;
-  args: string;
-  env: [string, string][];
-  envTouched: boolean;
-  auth_type: AuthType;
-  auth_value: string;
-  static_headers: [string, string][];
-  extra_headers: string;
-  access_groups: string[];
-  allow_all_keys: boolean;
-  timeout: string;
-  toolFilter: 'all' | 'allowed' | 'disallowed';
-  tools: string[];
-}
-
-const EMPTY: FormState = {
-  server_name: '',
-  alias: '',
-  description: '',
-  transport: 'http',
-  url: '',
-  command: '',
-  args: '',
-  env: [],
-  envTouched: false,
-  auth_type: 'none',
-  auth_value: '',
-  static_headers: [],
-  extra_headers: '',
-  access_groups: [],
-  allow_all_keys: false,
-  timeout: '',
-  toolFilter: 'all',
-  tools: [],
-};
-
-function fromView(view: ServerView): FormState {
-  return {
-    ...EMPTY,
-    server_name: view.server_name,
-    alias: view.alias ?? '',
-    description: view.description ?? '',
-    transport: view.transport,
-    url: view.url ?? '',
-    command: view.command ?? '',
-    args: view.args.join('\n'),
-    env: rowsOf(view.env),
-    auth_type: view.auth_type,
-    static_headers: rowsOf(view.static_headers),
-    extra_headers: view.extra_headers.join(', '),
-    access_groups: [...view.access_groups],
-    allow_all_keys: view.allow_all_keys,
-    timeout: view.timeout === null ? '' : String(view.timeout),
-    toolFilter: view.allowed_tools ? 'allowed' : view.disallowed_tools ? 'disallowed' : 'all',
-    tools: [...(view.allowed_tools ?? view.disallowed_tools ?? [])],
-  };
-}
-
-/** A number when the text is one, else the text itself (so the API names the field). */
-const numberOrText = (text: string): number | string => (text.trim() !== '' && Number.isFinite(Number(text)) ? Number(text) : text);
-
-/** The body of POST /v1/mcp/server (and of the test endpoints): only what is filled in. */
-function createBody(form: FormState): Record<string, unknown> {
-  const body: Record<string, unknown> = { server_name: form.server_name.trim(), transport: form.transport };
-  if (form.alias.trim()) body.alias = form.alias.trim();
-  if (form.description.trim()) body.description = form.description.trim();
-  if (form.transport === 'stdio') {
-    body.command = form.command.trim();
-    body.args = form.args.split('\n').map((a) => a.trim()).filter(Boolean);
-    body.env = recordOf(form.env);
-  } else {
-    body.url = form.url.trim();
-  }
-  body.auth_type = form.auth_type;
-  if (form.auth_type !== 'none' && form.auth_value) body.auth_value = form.auth_value;
-  body.static_headers = recordOf(form.static_headers);
-  body.extra_headers = linesOf(form.extra_headers);
-  body.access_groups = form.access_groups;
-  body.allow_all_keys = form.allow_all_keys;
-  if (form.timeout.trim()) body.timeout = numberOrText(form.timeout);
-  if (form.toolFilter === 'allowed') body.allowed_tools = form.tools;
-  if (form.toolFilter === 'disallowed') body.disallowed_tools = form.tools;
-  return body;
-}
-
-/** The body of PUT /v1/mcp/server: every field, `null` clearing what was emptied; secrets only when typed again. */
-function updateBody(form: FormState, serverId: string): Record<string, unknown> {
-  const body = createBody(form);
-  delete body.server_name;
-  const stdio = form.transport === 'stdio';
-  const update: Record<string, unknown> = {
-    ...body,
-    server_id: serverId,
-    server_name: form.server_name.trim(),
-    alias: form.alias.trim() || null,
-    description: form.description.trim() || null,
-    url: stdio ? null : form.url.trim(),
-    command: stdio ? form.command.trim() : null,
-    timeout: form.timeout.trim() ? numberOrText(form.timeout) : null,
-    allowed_tools: form.toolFilter === 'allowed' ? form.tools : null,
-    disallowed_tools: form.toolFilter === 'disallowed' ? form.tools : null,
-  };
-  if (form.auth_type === 'none') update.auth_value = null;
-  // Stored env values are shown masked: they are sent back only when changed here.
-  if (!form.envTouched) delete update.env;
-  return update;
-}
+import { createBody, EMPTY_FORM, fromView, isOAuth, OAUTH_FIELDS, oauthFieldsFor, updateBody, usesAuthValue, type FormState } from '../server-body';
 
 /** Streamable HTTP servers usually answer on …/mcp and SSE ones on …/sse. */
 function urlHint(url: string, transport: Transport): string | undefined {
@@ -139,7 +26,7 @@ type TestState =
 
 export function ServerFormPage(props: { serverId?: string }) {
   const editing = props.serverId !== undefined;
-  const [form, setForm] = useState<FormState>(EMPTY);
+  const [form, setForm] = useState<FormState>(EMPTY_FORM);
   const [loaded, setLoaded] = useState(!editing);
   const [stored, setStored] = useState<ServerView | undefined>();
   const [test, setTest] = useState<TestState>({ state: 'idle' });
@@ -184,7 +71,7 @@ export function ServerFormPage(props: { serverId?: string }) {
 
   const save = useSubmit(async () => {
     setError(undefined);
-    const saved = editing ? await put<ServerView>('/v1/mcp/server', updateBody(form, stored!.server_id)) : await post<ServerView>('/v1/mcp/server', createBody(form));
+    const saved = editing ? await put<ServerView>('/v1/mcp/server', updateBody(form, stored!)) : await post<ServerView>('/v1/mcp/server', createBody(form));
     navigate(`/servers/${encodeURIComponent(saved.server_id)}`);
   });
   const shownError = save.error ?? error;
@@ -268,15 +155,18 @@ export function ServerFormPage(props: { serverId?: string }) {
           value={form.auth_type}
           onValue={(v) => set('auth_type')(v as AuthType)}
           error={shownError}
+          hint={isOAuth(form.auth_type) ? 'The gateway is the OAuth client: every request to this server carries the gateway’s token for it, never the caller’s key.' : undefined}
           options={[
             ['none', 'None'],
             ['bearer_token', 'Bearer token'],
             ['api_key', 'API key (X-API-Key)'],
             ['basic', 'Basic (user:password)'],
             ['authorization', 'Authorization header value'],
+            ['oauth2', 'OAuth 2 (client credentials or per-user authorization code)'],
+            ['oauth2_token_exchange', 'OAuth 2 token exchange (RFC 8693)'],
           ]}
         />
-        {form.auth_type !== 'none' ? (
+        {usesAuthValue(form.auth_type) ? (
           <TextField
             id="server-auth-value"
             name="auth_value"
@@ -289,6 +179,7 @@ export function ServerFormPage(props: { serverId?: string }) {
             hint={editing && stored?.auth_value ? `Stored (${stored.auth_value}); leave empty to keep it. It is never shown again after saving.` : 'Stored encrypted; never shown again after saving.'}
           />
         ) : null}
+        {isOAuth(form.auth_type) ? <OAuthFields form={form} set={set} stored={editing ? stored : undefined} error={shownError} /> : null}
         <div class="wide">
           <KeyValueEditor id="server-static-headers" legend="Static headers (sent to the server on every request)" name="static_headers" rows={form.static_headers} onRows={set('static_headers')} keyLabel="Header" valueLabel="Value" error={shownError} />
         </div>
@@ -359,7 +250,7 @@ export function ServerFormPage(props: { serverId?: string }) {
         ) : null}
 
         <div class="wide">
-          <FormError error={shownError} fields={['server_name', 'alias', 'description', 'transport', 'url', 'command', 'args', 'env', 'auth_type', 'auth_value', 'static_headers', 'extra_headers', 'access_groups', 'allowed_tools', 'disallowed_tools', 'timeout', 'allow_all_keys']} />
+          <FormError error={shownError} fields={['server_name', 'alias', 'description', 'transport', 'url', 'command', 'args', 'env', 'auth_type', 'auth_value', 'static_headers', 'extra_headers', 'access_groups', 'allowed_tools', 'disallowed_tools', 'timeout', 'allow_all_keys', ...OAUTH_FIELDS]} />
           <div class="actions">
             <button type="submit" disabled={save.pending}>
               {save.pending ? 'Saving…' : editing ? 'Save changes' : 'Add server'}
@@ -370,6 +261,145 @@ export function ServerFormPage(props: { serverId?: string }) {
           </div>
         </div>
       </form>
+    </>
+  );
+}
+
+type Setter = <K extends keyof FormState>(key: K) => (value: FormState[K]) => void;
+
+/** The OAuth settings of auth_type oauth2 / oauth2_token_exchange: only the fields that apply to the flow chosen. */
+function OAuthFields(props: { form: FormState; set: Setter; stored: ServerView | undefined; error: ApiError | undefined }) {
+  const { form, set, stored, error } = props;
+  const applies = oauthFieldsFor(form);
+  const exchange = form.auth_type === 'oauth2_token_exchange';
+  const perUser = form.auth_type === 'oauth2' && form.oauth2_flow === 'authorization_code';
+  const storedSecret = stored?.client_secret ?? null;
+  const origin = window.location.origin;
+  const name = form.server_name.trim() || '{server}';
+  return (
+    <>
+      <h3 class="wide">{exchange ? 'OAuth token exchange' : 'OAuth'}</h3>
+      {applies.has('oauth2_flow') ? (
+        <SelectField
+          id="server-oauth2-flow"
+          name="oauth2_flow"
+          label="OAuth flow"
+          value={form.oauth2_flow}
+          onValue={(v) => set('oauth2_flow')(v as OAuth2Flow)}
+          error={error}
+          options={[
+            ['client_credentials', 'Client credentials (one machine token)'],
+            ['authorization_code', 'Authorization code (each user connects their own account)'],
+          ]}
+          hint={
+            perUser
+              ? 'Each user approves the gateway on its consent page, then signs in at the authorization server; their calls carry their own token.'
+              : 'The gateway fetches one token for the server with its own client credentials and uses it for every caller.'
+          }
+        />
+      ) : null}
+      <TextField id="server-client-id" name="client_id" label="Client ID" value={form.client_id} onValue={set('client_id')} error={error} required hint="The gateway’s client at the authorization server." />
+      {applies.has('client_secret') ? (
+        <TextField
+          id="server-client-secret"
+          name="client_secret"
+          label="Client secret"
+          type="password"
+          autoComplete="new-password"
+          value={form.client_secret}
+          onValue={set('client_secret')}
+          error={error}
+          hint={storedSecret ? `Stored (${storedSecret}); leave empty to keep it. It is never shown again after saving.` : 'Stored encrypted; never shown again after saving.'}
+        />
+      ) : null}
+      <SelectField
+        id="server-token-auth-method"
+        name="token_endpoint_auth_method"
+        label="Client authentication at the token endpoint"
+        value={form.token_endpoint_auth_method}
+        onValue={(v) => set('token_endpoint_auth_method')(v as FormState['token_endpoint_auth_method'])}
+        error={error}
+        options={[
+          ['', 'Default (Basic with a secret, else none)'],
+          ['client_secret_basic', 'client_secret_basic (HTTP Basic)'],
+          ['client_secret_post', 'client_secret_post (in the form body)'],
+          ['none', 'none (a public client: no secret)'],
+        ]}
+        hint={form.token_endpoint_auth_method === 'none' && storedSecret ? 'A public client sends no secret: the stored one is removed on saving.' : undefined}
+      />
+      <TextField
+        id="server-issuer"
+        name="issuer"
+        label="Issuer"
+        type="url"
+        inputMode="url"
+        value={form.issuer}
+        onValue={set('issuer')}
+        error={error}
+        placeholder="https://auth.example.com"
+        hint="The authorization server’s issuer: its metadata (RFC 8414, else OpenID discovery) fills in the endpoints left empty."
+      />
+      <TextField
+        id="server-token-url"
+        name="token_url"
+        label="Token URL"
+        type="url"
+        inputMode="url"
+        value={form.token_url}
+        onValue={set('token_url')}
+        error={error}
+        placeholder="https://auth.example.com/oauth/token"
+        hint={exchange ? 'Where the gateway gets a client-credentials token to list the server’s tools (default: the token exchange endpoint).' : 'Required unless the issuer is set.'}
+      />
+      {applies.has('authorization_url') ? (
+        <TextField
+          id="server-authorization-url"
+          name="authorization_url"
+          label="Authorization URL"
+          type="url"
+          inputMode="url"
+          value={form.authorization_url}
+          onValue={set('authorization_url')}
+          error={error}
+          placeholder="https://auth.example.com/authorize"
+          hint={`Where users sign in (required unless the issuer is set). Register ${origin}/v1/mcp/oauth/callback as the redirect URI there (or your public_base_url’s).`}
+        />
+      ) : null}
+      {applies.has('token_exchange_endpoint') ? (
+        <TextField
+          id="server-token-exchange-endpoint"
+          name="token_exchange_endpoint"
+          label="Token exchange endpoint"
+          type="url"
+          inputMode="url"
+          value={form.token_exchange_endpoint}
+          onValue={set('token_exchange_endpoint')}
+          error={error}
+          placeholder="https://idp.example.com/oauth2/token"
+          hint="Where a caller’s own OAuth token is exchanged for one of this server (required unless the issuer or token URL is set)."
+        />
+      ) : null}
+      {applies.has('audience') ? (
+        <TextField id="server-audience" name="audience" label="Audience" value={form.audience} onValue={set('audience')} error={error} placeholder="api://internal-tools" hint="The audience asked for the exchanged token (optional)." />
+      ) : null}
+      {applies.has('subject_token_type') ? (
+        <TextField
+          id="server-subject-token-type"
+          name="subject_token_type"
+          label="Subject token type"
+          value={form.subject_token_type}
+          onValue={set('subject_token_type')}
+          error={error}
+          placeholder="urn:ietf:params:oauth:token-type:access_token"
+          hint="Empty: an access token (the default)."
+        />
+      ) : null}
+      <TextField id="server-scopes" name="scopes" label="Scopes" value={form.scopes} onValue={set('scopes')} error={error} wide placeholder="read:issues write:issues" hint="Separated by spaces or commas; empty: none asked." />
+      {perUser ? (
+        <p class="wide hint" data-consent-pattern>
+          A user who has not connected their account gets a consent link when they call this server: <code class="url">{`${origin}/v1/mcp/oauth/${name}/authorize?ticket=…`}</code> (single use, 10 minutes).
+        </p>
+      ) : null}
     </>
   );
 }

@@ -1,3 +1,4 @@
+import { Fragment, type ComponentChildren } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { del, get, post, query, type ApiError, type CallToolResult, type ServerHealth, type ServerView, type Tool } from '../api';
 import { FormError } from '../components/fields';
@@ -94,7 +95,7 @@ export function ServerPage(props: { serverId: string }) {
             <dt>Last checked</dt>
             <dd>{when(health.data?.last_checked)}</dd>
             <dt>Authentication</dt>
-            <dd>{view.auth_type === 'none' ? 'none' : `${view.auth_type} (${view.auth_value ?? 'stored'})`}</dd>
+            <dd>{authSummary(view)}</dd>
             <dt>Access groups</dt>
             <dd>{view.access_groups.join(', ') || '—'}</dd>
             <dt>Every key may use it</dt>
@@ -112,6 +113,7 @@ export function ServerPage(props: { serverId: string }) {
           </dl>
         </section>
       )}
+      {view && (view.auth_type === 'oauth2' || view.auth_type === 'oauth2_token_exchange') ? <OAuthSettings view={view} /> : null}
 
       <section class="card" aria-labelledby="tools-title">
         <h2 id="tools-title">Tools {tools.data ? <span class="muted">({view ? tools.data.filter((t) => offered(view, t.mcp_info?.tool_name ?? t.name)).length : tools.data.length} offered)</span> : null}</h2>
@@ -151,6 +153,64 @@ export function ServerPage(props: { serverId: string }) {
         )}
       </section>
     </>
+  );
+}
+
+const FLOWS = { client_credentials: 'client credentials', authorization_code: 'authorization code, per user' } as const;
+
+function authSummary(view: ServerView): string {
+  if (view.auth_type === 'none') return 'none';
+  if (view.auth_type === 'oauth2') return `OAuth 2 (${view.oauth2_flow ? FLOWS[view.oauth2_flow] : 'no flow'})`;
+  if (view.auth_type === 'oauth2_token_exchange') return 'OAuth 2 token exchange (RFC 8693)';
+  return `${view.auth_type} (${view.auth_value ?? 'no credential stored'})`;
+}
+
+/** A server's OAuth settings as the API shows them (the client secret masked), and for a per-user server where users consent. */
+function OAuthSettings(props: { view: ServerView }) {
+  const { view } = props;
+  const exchange = view.auth_type === 'oauth2_token_exchange';
+  const origin = window.location.origin;
+  const rows: [string, string, ComponentChildren][] = [];
+  const add = (field: string, label: string, value: string | null | undefined, code = false) => {
+    if (value) rows.push([field, label, code ? <code>{value}</code> : value]);
+  };
+  if (!exchange) add('oauth2_flow', 'Flow', view.oauth2_flow ? FLOWS[view.oauth2_flow] : null);
+  add('client_id', 'Client ID', view.client_id, true);
+  rows.push(['client_secret', 'Client secret', view.client_secret ? <code>{view.client_secret}</code> : 'none stored']);
+  add('token_endpoint_auth_method', 'Client authentication', view.token_endpoint_auth_method ?? 'default (Basic with a secret, else none)');
+  add('issuer', 'Issuer', view.issuer, true);
+  add('token_url', 'Token URL', view.token_url, true);
+  add('authorization_url', 'Authorization URL', view.authorization_url, true);
+  add('token_exchange_endpoint', 'Token exchange endpoint', view.token_exchange_endpoint, true);
+  add('audience', 'Audience', view.audience, true);
+  add('subject_token_type', 'Subject token type', view.subject_token_type, true);
+  rows.push(['scopes', 'Scopes', view.scopes?.length ? view.scopes.join(' ') : 'none asked']);
+  return (
+    <section class="card" aria-labelledby="oauth-title">
+      <h2 id="oauth-title">{exchange ? 'OAuth token exchange' : 'OAuth'}</h2>
+      <dl class="facts" data-oauth-settings>
+        {rows.map(([field, label, value]) => (
+          <Fragment key={field}>
+            <dt>{label}</dt>
+            <dd data-oauth-field={field}>{value}</dd>
+          </Fragment>
+        ))}
+      </dl>
+      {view.auth_type === 'oauth2' && view.oauth2_flow === 'authorization_code' ? (
+        <>
+          <h3>Users connect their own account</h3>
+          <p>
+            A user who has not connected their account (or an MCP client they have not approved) gets a consent link in the server’s answer, valid once for 10 minutes:{' '}
+            <code class="url" data-consent-pattern>{`${origin}/v1/mcp/oauth/${encodeURIComponent(view.server_name)}/authorize?ticket=…`}</code>
+          </p>
+          <p>
+            The authorization server sends them back to <code class="url">{`${origin}/v1/mcp/oauth/callback`}</code>: register it as the redirect URI (with <code>public_base_url</code> set, both start with it instead).
+          </p>
+        </>
+      ) : exchange ? (
+        <p class="muted">Callers signed in to the gateway with OAuth have their own token exchanged for one of this server; callers with an API key have no token to exchange and are refused by it.</p>
+      ) : null}
+    </section>
   );
 }
 
