@@ -88,4 +88,18 @@ describe('NatsBus: liveness of calls in flight', () => {
       await raw.close();
     }
   });
+
+  it('a plain NATS request (a client of the public admin subjects) gets no heartbeat: its first message is the reply', async () => {
+    const server = await NatsBus.connect({ url: TEST_NATS_URL, namespace });
+    const stop = server.serve(Work, 'liveness-plain', (data) => new Promise((resolve) => setTimeout(() => resolve({ done: true }), (data as { ms: number }).ms)));
+    const client = await NatsBus.connect({ url: TEST_NATS_URL, namespace });
+    try {
+      await server.flush();
+      const reply = await client.connection.request(client.subject(Work.subject), new TextEncoder().encode(JSON.stringify({ meta: {}, data: { ms: 1_500 } })), { timeout: 10_000 });
+      expect(JSON.parse(new TextDecoder().decode(reply.data))).toEqual({ ok: true, data: { done: true } });
+    } finally {
+      stop();
+      await Promise.all([server.close(), client.close()]);
+    }
+  }, 20_000);
 });

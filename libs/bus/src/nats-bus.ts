@@ -26,12 +26,15 @@ const decodeJson = (bytes: Uint8Array): unknown => JSON.parse(decoder.decode(byt
  *   receives from one publisher in order, so the parts of a reply are simply concatenated. A request's first part
  *   goes to the queue group; the replica that takes it answers `c` with a private subject for the other parts;
  * - `Sb-Frame: h` is a heartbeat (no body) of a call still being worked on, `Sb-Sent` the messages streamed so far
- *   (liveness.ts).
+ *   (liveness.ts); sent only to callers that ask for them (`meta.hb`, or `Sb-Beats` on a chunked request's first
+ *   part): a client of the public admin subjects gets its reply as the first message, as plain NATS request-reply.
  */
 const FRAME = 'Sb-Frame';
 const PART = 'Sb-Part';
 const CONTINUE = 'Sb-Continue';
 const SENT = 'Sb-Sent';
+/** On the first part of a chunked request: the caller takes heartbeats (a whole request says so in its meta, `hb`). */
+const BEATS = 'Sb-Beats';
 /** Room left in every message for the subject, reply and headers. */
 const ENVELOPE_BYTES = 8 * 1024;
 /** How long a replica waits for the rest of a chunked request before it gives up. */
@@ -98,7 +101,7 @@ export class NatsBus extends Bus {
   }
 
   protected send(contract: Contract, wire: WireRequest, timeoutMs: number, onMessage: ((message: unknown) => void) | undefined): Promise<WireReply> {
-    const body = encodeJson(wire);
+    const body = encodeJson({ ...wire, meta: { ...wire.meta, hb: 1 } }); // this caller takes heartbeats (liveness.ts)
     const token = String(++this.nextToken);
     const replyTo = `${this.inbox}.${token}`;
     let timer: NodeJS.Timeout | undefined;
@@ -204,7 +207,9 @@ export class NatsBus extends Bus {
       call.onContinue = undefined;
       for (let i = 1; i < parts.length; i++) this.connection.publish(rest, parts[i], { headers: partHeaders(i, parts.length) });
     };
-    this.connection.publish(subject, parts[0], { reply: replyTo, headers: partHeaders(0, parts.length) });
+    const first = partHeaders(0, parts.length);
+    first.set(BEATS, '1');
+    this.connection.publish(subject, parts[0], { reply: replyTo, headers: first });
   }
 
   /** Everything that arrives at this connection's inbox: replies, streamed messages, parts and continues. */
@@ -248,7 +253,7 @@ export class NatsBus extends Bus {
 
   private async answer(contract: Contract, handler: ServeHandler, msg: Msg): Promise<void> {
     const replyTo = msg.reply!;
-    this.heartbeats.begin(replyTo);
+    if (msg.headers?.get(BEATS) === '1') this.heartbeats.begin(replyTo);
     try {
       await this.answerBeating(contract, handler, msg, replyTo);
     } finally {
@@ -266,6 +271,7 @@ export class NatsBus extends Bus {
       this.sendFrame(replyTo, 'r', encodeJson({ ok: false, error: { code: 'INVALID_ARGUMENT', message: 'the request is not JSON', retryable: false } }));
       return;
     }
+    if ((wire?.meta as { hb?: unknown } | undefined)?.hb === 1) this.heartbeats.begin(replyTo);
     const { reply, internal } = await answerCall(contract, handler, msg.subject, wire, (message) => this.sendFrame(replyTo, 'm', encodeJson(message)));
     if (internal) this.log.error(internal);
     this.sendFrame(replyTo, 'r', encodeJson(reply));
