@@ -48,6 +48,9 @@ describe('CircuitBreaker', () => {
     const warnings: string[] = [];
     judge(breaker, new DomainError('INVALID_ARGUMENT', 'an answer'), (m) => warnings.push(m));
     expect(breaker.state).toBe('closed');
+    // a timeout while the upstream waited on the client's answer says nothing about the upstream
+    judge(breaker, new DomainError('UPSTREAM_TIMEOUT', 'slow'), (m) => warnings.push(m), true);
+    expect(breaker.state).toBe('closed');
     judge(breaker, down(), (m) => warnings.push(m));
     expect(breaker.state).toBe('open');
     expect(warnings).toHaveLength(1);

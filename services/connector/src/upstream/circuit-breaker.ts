@@ -101,9 +101,17 @@ export function isUpstreamFailure(error: unknown): boolean {
   return !(typeof status === 'number' && status >= 400 && status < 500);
 }
 
-/** Tells the breaker how a call through it ended; returns the error unchanged (`throw judge(…)`). */
-export function judge(breaker: CircuitBreaker, error: DomainError, warn: (message: string) => void): DomainError {
+/**
+ * Tells the breaker how a call through it ended; returns the error unchanged (`throw judge(…)`). `waitedOnClient`:
+ * the upstream was waiting for the client's answer to its own request (sampling, elicitation, roots) when the call
+ * timed out: the time went to the client, and says nothing about the upstream.
+ */
+export function judge(breaker: CircuitBreaker, error: DomainError, warn: (message: string) => void, waitedOnClient = false): DomainError {
   if (error.details?.circuit !== undefined) return error; // refused by the breaker itself: nothing was tried
+  if (waitedOnClient && error.code === 'UPSTREAM_TIMEOUT') {
+    breaker.abandoned();
+    return error;
+  }
   if (!isUpstreamFailure(error)) breaker.succeeded();
   else if (breaker.failed()) warn(`${error.message}: calls to it are refused for now (circuit open ${breaker.opened} time(s))`);
   return error;

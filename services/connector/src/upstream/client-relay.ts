@@ -96,6 +96,12 @@ export class ClientRelay {
     return true;
   }
 
+  /** True while a request to this client session waits for its answer (an upstream waiting on it is not slow). */
+  waitingOn(sessionId: string): boolean {
+    for (const entry of this.pending.values()) if (entry.sessionId === sessionId) return true;
+    return false;
+  }
+
   /** Fails what still waits for a client session (it ended, or its upstream session closed). */
   abandon(sessionId: string): void {
     for (const entry of [...this.pending.values()]) {

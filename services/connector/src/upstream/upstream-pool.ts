@@ -326,7 +326,7 @@ export class UpstreamPool implements OnModuleInit, OnModuleDestroy {
         if (key && this.inflight.get(key) === controller) this.inflight.delete(key);
         if (stream) session.calls.delete(stream);
       }
-    }).catch((error: unknown) => {
+    }, () => stream !== undefined && this.relay.waitingOn(stream.sessionId)).catch((error: unknown) => {
       // a user without a credential for a per-user server: that server's challenge (upstream-auth.ts)
       if (!(error instanceof UpstreamAuthorizationRequired)) throw error;
       const challenge = challengeFor(error, req.method, client);
@@ -519,6 +519,8 @@ export class UpstreamPool implements OnModuleInit, OnModuleDestroy {
     onSlot: ((key: string) => void) | undefined,
     user: UpstreamCaller,
     call: (session: Session, timeoutMs: number, deadline: number) => Promise<T>,
+    /** True while the upstream waits for the client's answer to its own request (circuit-breaker.ts: `judge`). */
+    waitingOnClient: () => boolean = () => false,
   ): Promise<T> {
     if (this.stopped) throw new DomainError('UPSTREAM_UNAVAILABLE', 'connector is shutting down');
     const started = Date.now();
@@ -564,7 +566,7 @@ export class UpstreamPool implements OnModuleInit, OnModuleDestroy {
       entry.breaker.succeeded();
       return result;
     } catch (error) {
-      throw judge(entry.breaker, toUpstreamError(error, server.server_name, timeoutMs), (message) => this.log.warn(message));
+      throw judge(entry.breaker, toUpstreamError(error, server.server_name, timeoutMs), (message) => this.log.warn(message), waitingOnClient());
     } finally {
       slot.lastUsed = Date.now();
       release?.();
