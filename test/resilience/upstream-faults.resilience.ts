@@ -149,8 +149,8 @@ describe('the circuit breaker per upstream (in the connector)', () => {
       }, 10_000, 0);
       const openedAt = Date.now();
       expect(ours).toBeLessThanOrEqual(6); // five failures open it; the sixth call is refused
-      expect(refused.error?.retryable).toBe(true);
-      expect(refused.error?.message).toMatch(/circuit open/);
+      expect(refused!.error?.retryable).toBe(true);
+      expect(refused!.error?.message).toMatch(/circuit open/);
       // while open: refused at once, without reaching the upstream
       const reached = flaky.stats().requests;
       for (let i = 0; i < 3; i++) {

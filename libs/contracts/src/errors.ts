@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { unreachableBackend } from './infrastructure-errors.js';
+import { unreachableBackend, unstorableValue } from './infrastructure-errors.js';
 
 /** The one error vocabulary across the bus. Only the edge maps these to HTTP or JSON-RPC. */
 export const ErrorCode = z.enum([
@@ -65,6 +65,8 @@ export function toErrorEnvelope(error: unknown): ErrorEnvelope {
       details: { issues: error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })) },
     };
   }
+  const unstorable = unstorableValue(error);
+  if (unstorable) return { code: 'INVALID_ARGUMENT', message: `${unstorable.message} (the database refused the value)`, retryable: false, details: { sqlstate: unstorable.sqlstate } };
   const unreachable = unreachableBackend(error);
   if (unreachable) return { code: 'UPSTREAM_UNAVAILABLE', message: `a service it depends on is unreachable (${unreachable}); retry shortly`, retryable: true, details: { backend: 'unreachable' } };
   const message = error instanceof Error ? error.message : String(error);

@@ -16,6 +16,12 @@ describe('errors of a backing service that cannot be reached', () => {
     expect(unreachableBackend(new Error('Connection terminated unexpectedly'))).toBe('connection lost');
   });
 
+  it('a value the database will not store (SQLSTATE class 22) is the caller\'s bad input, not an internal error', () => {
+    const nul = { message: 'unsupported Unicode escape sequence', driverError: { code: '22P05' } };
+    expect(toErrorEnvelope(nul)).toMatchObject({ code: 'INVALID_ARGUMENT', retryable: false, details: { sqlstate: '22P05' } });
+    expect(toErrorEnvelope({ message: 'date/time field value out of range', code: '22008' }).code).toBe('INVALID_ARGUMENT');
+  });
+
   it('leave every other error as it was', () => {
     expect(unreachableBackend(new Error('boom'))).toBeUndefined();
     expect(unreachableBackend({ code: '23505' })).toBeUndefined();

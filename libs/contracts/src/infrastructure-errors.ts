@@ -19,3 +19,21 @@ export function unreachableBackend(error: unknown, depth = 0): string | undefine
   if (typeof message === 'string' && DRIVER_MESSAGES.test(message)) return 'connection lost';
   return unreachableBackend(driverError, depth + 1) ?? unreachableBackend(cause, depth + 1);
 }
+
+/** SQLSTATEs of class 22 (data exception): a value the database will not store, which is the caller's input. */
+const DATA_EXCEPTIONS: Record<string, string> = {
+  '22P05': 'text may not contain the NUL character (\\u0000)',
+  '22021': 'text may not contain the NUL character (\\u0000) or invalid UTF-8',
+  '22003': 'a number is out of range',
+  '22007': 'a date is out of range or malformed',
+  '22008': 'a date is out of range',
+  '22001': 'a value is too long',
+};
+
+/** What to tell the caller when `error` (or what it wraps) is the database refusing a value; undefined otherwise. */
+export function unstorableValue(error: unknown, depth = 0): { message: string; sqlstate: string } | undefined {
+  if (!error || typeof error !== 'object' || depth > 3) return undefined;
+  const { code, driverError, cause } = error as { code?: unknown; driverError?: unknown; cause?: unknown };
+  if (typeof code === 'string' && /^22[0-9A-Z]{3}$/.test(code)) return { message: DATA_EXCEPTIONS[code] ?? 'a value cannot be stored', sqlstate: code };
+  return unstorableValue(driverError, depth + 1) ?? unstorableValue(cause, depth + 1);
+}

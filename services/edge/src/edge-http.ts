@@ -47,9 +47,16 @@ export async function startEdge(context: ServiceStartContext<EdgeSettings['env']
     inFlight.add(res);
     res.once('close', () => inFlight.delete(res));
     observeRequest(req, res, logger, () => {
-      if (!hosts.admit(req, res)) return; // DNS-rebinding protection, before any route
-      if (req.method === 'GET' && req.url === '/metrics') return void serveMetrics(res);
-      if (!mcp.route(req, res)) rest(req, res);
+      try {
+        if (!hosts.admit(req, res)) return; // DNS-rebinding protection, before any route
+        if (req.method === 'GET' && req.url === '/metrics') return void serveMetrics(res);
+        if (!mcp.route(req, res)) rest(req, res);
+      } catch (error) {
+        // a bug in routing must cost this request, never the process (and every request in flight with it)
+        logger.error(`request ${req.method} ${String(req.url).slice(0, 200)} failed: ${(error as Error).message}`, 'EdgeHttp');
+        if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ error: { message: 'Internal error', type: 'internal_error', code: 500 } }));
+      }
     });
   });
   server.keepAliveTimeout = 65_000;

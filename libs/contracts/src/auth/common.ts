@@ -15,7 +15,15 @@ export const Alias = z.string().min(1, 'expected a non-empty alias').max(256, 'e
  * `null` = never expires.
  */
 export const DURATION_PATTERN = /^(\d+)(s|m|h|d|w|mo|y)$/;
-export const Duration = z.string().regex(DURATION_PATTERN, 'expected a duration like "30s", "10m", "1h", "30d", "2w", "1mo" or "1y"');
+/** The longest duration taken (a date further away is not a date Postgres or JavaScript keeps). */
+export const MAX_DURATION_SECONDS = 1_000 * 365 * 86_400;
+export const Duration = z
+  .string()
+  .regex(DURATION_PATTERN, 'expected a duration like "30s", "10m", "1h", "30d", "2w", "1mo" or "1y"')
+  .refine((duration) => {
+    const match = DURATION_PATTERN.exec(duration);
+    return !match || Number(match[1]) * UNIT_SECONDS[match[2]!]! <= MAX_DURATION_SECONDS; // a malformed one is the regex's to report
+  }, 'expected at most 1000 years');
 
 const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400, w: 7 * 86_400, mo: 30 * 86_400, y: 365 * 86_400 };
 

@@ -44,7 +44,14 @@ export class McpRouter {
     const match = MCP_PATH.exec(path);
     if (!match) return false;
     const server = match[1] ?? match[2];
-    const scope: McpScope = server ? { kind: 'server', serverName: decodeURIComponent(server) } : AGGREGATE;
+    const serverName = server ? decodePathSegment(server) : undefined;
+    if (server && serverName === undefined) {
+      // malformed percent-encoding names no server (decodeURIComponent would throw out of the request handler)
+      res.writeHead(400, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ jsonrpc: '2.0', id: null, error: { code: -32600, message: 'Invalid Request: the server name in the path is not valid percent-encoding' } }));
+      return true;
+    }
+    const scope: McpScope = serverName ? { kind: 'server', serverName } : AGGREGATE;
     // with JWT auth on, credentials are settled at the HTTP level first (401/403 challenges), then the transport runs
     if (this.resource.enabled && (method === 'POST' || method === 'GET' || method === 'DELETE')) {
       return this.run(
@@ -68,5 +75,14 @@ export class McpRouter {
   private run(handling: Promise<void>): true {
     void handling.catch(() => undefined); // every handler writes its own errors
     return true;
+  }
+}
+
+/** A path segment decoded, or undefined when its percent-encoding is malformed. */
+function decodePathSegment(segment: string): string | undefined {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return undefined;
   }
 }

@@ -29,6 +29,15 @@ describe('RequestStateSealer', () => {
     expect(sealer.open(token)).toBeUndefined();
   });
 
+  it('refuses another spelling of the same bytes (characters outside base64url, altered trailing bits)', () => {
+    const sealer = new RequestStateSealer('shared');
+    const token = sealer.seal(claims, 60_000);
+    for (const respelled of [`${token}!`, `${token}.`, `${token} `, `${token}==`, `${token.slice(0, 10)}\n${token.slice(10)}`]) {
+      expect(Buffer.from(respelled.slice(4), 'base64url').equals(Buffer.from(token.slice(4), 'base64url'))).toBe(true);
+      expect(sealer.open(respelled)).toBeUndefined();
+    }
+  });
+
   it('without a secret, only this process opens it', () => {
     const token = new RequestStateSealer(undefined).seal(claims, 60_000);
     expect(new RequestStateSealer(undefined).open(token)).toBeUndefined();

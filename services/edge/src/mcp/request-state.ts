@@ -41,7 +41,11 @@ export class RequestStateSealer {
   /** The claims, or undefined for anything not sealed by this deployment, altered, or expired. */
   open(token: unknown): RequestStateClaims | undefined {
     if (typeof token !== 'string' || !token.startsWith(PREFIX) || token.length > 64 * 1024) return undefined;
-    const sealed = Buffer.from(token.slice(PREFIX.length), 'base64url');
+    const body = token.slice(PREFIX.length);
+    const sealed = Buffer.from(body, 'base64url');
+    // only the one spelling it was sealed with: the decoder would skip characters outside base64url, or ignore
+    // trailing bits, and take an altered string for the same state
+    if (sealed.toString('base64url') !== body) return undefined;
     if (sealed.length < IV_BYTES + TAG_BYTES + 2) return undefined;
     try {
       const decipher = createDecipheriv('aes-256-gcm', this.key, sealed.subarray(0, IV_BYTES));
