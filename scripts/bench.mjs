@@ -10,6 +10,9 @@
 // tools/call costs it well under 0.1 ms) as `mini` (2025 sessions only) and `mini26` (also 2026-07-28), and
 // server-everything over Streamable HTTP as `ev` (an SDK server: 0.4-3 ms per call by itself).
 //
+// All gateways run at LOG_LEVEL=warn but one (a one-process gateway at the default, info: one access-log line per
+// request), beside one without metrics and tracing and one with both on, for what each costs.
+//
 // Latency and throughput: a raw JSON-RPC HTTP client (node:http, keep-alive, closed loop) drives every side; direct
 // and gateway rounds alternate so that machine noise hits all alike. Every latency is printed as a difference and
 // every throughput as a ratio against the direct side of the same era measured in the same run: a 2025 session to
@@ -30,18 +33,20 @@
 // sampling: an upstream session each), 50,000 calls in one session; the edge's and the connector's heap after GC
 // against the start, and the upstream sessions and stdio processes left once the idle timeout has passed.
 //
-// --profile: starts both suites with `node --cpu-prof`, loads them (concurrency 16, a 2025 session phase and a
-// 2026-07-28 phase against the minimal upstream), stops them and prints, per process and phase, the self time per
-// package and the functions with the most self time, mapped to the TypeScript sources.
+// --profile: loads both suites (concurrency 16, a 2025 session phase and a 2026-07-28 phase against the minimal
+// upstream) while V8's CPU profiler (the sampler behind `node --cpu-prof`, which NODE_OPTIONS does not allow on
+// Node 20) samples the edge and the connector (and the one process) through the inspector over exactly the load
+// window; writes the .cpuprofile files (flame graphs in Chrome DevTools or speedscope) and prints, per process and
+// phase, the self time per package and the functions with the most self time, mapped to the TypeScript sources.
 //
 // It builds what is out of date first. Exit code 0 whatever the figures are.
 import os from 'node:os';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { build, needsBuild } from './lib/build.mjs';
 import { agent, getJson, medianRoundDifference, newSession, newSink, post, round, summarize } from './lib/bench-client.mjs';
-import { CpuMeter, heapAfterGc, inspectorUrlOf, loadAverage, redisUsedMemory, startPrivateBroker } from './lib/bench-procs.mjs';
+import { CPU_TICK_US, CpuMeter, heapAfterGc, inspectorUrlOf, loadAverage, openInspector, redisUsedMemory, startPrivateBroker } from './lib/bench-procs.mjs';
 import { reportProfile, summarizeProfile } from './lib/bench-profile.mjs';
 import { measureBigList, measureColdList, measureSessions } from './lib/bench-scale.mjs';
 import { runSoak } from './lib/bench-soak.mjs';
@@ -65,6 +70,7 @@ const SOAK_CALLS = Number(opt('soak-calls', 50_000));
 const SOAK_IDLE = '5s';
 const SOAK_IDLE_MS = 5000;
 const MASTER_KEY = 'sk-bench-master-key';
+const PROFILE_INTERVAL_US = 250;
 
 /** Issue 16's done-means. */
 const TARGET = {
@@ -176,6 +182,7 @@ function gatewayOf(suite, name, { nats, redis } = {}) {
     mcpUrl: `${base}/mcp`,
     headers,
     adminHeaders: headers,
+    processes,
     meter: new CpuMeter(meterProcesses),
     edgeHeap: () => heapAfterGc(inspectorUrlOf(edge)),
     redis,
@@ -316,13 +323,16 @@ async function main() {
 }
 
 async function measureLatency({ D, O, upstream, everything }) {
-  const { quiet, observed } = {
+  const { quiet, observed, logged } = {
     quiet: await started(startSuite({ mode: 'one-process', masterKey: MASTER_KEY, env: { LOG_LEVEL: 'warn', SWITCHBOARD_METRICS: 'off', SWITCHBOARD_TRACING: 'off' }, config: gatewayConfig({ upstream, tag: 'Q' }) })),
     observed: await started(startSuite({ mode: 'one-process', masterKey: MASTER_KEY, env: { LOG_LEVEL: 'warn', SWITCHBOARD_METRICS: 'on', SWITCHBOARD_TRACING: 'on' }, config: gatewayConfig({ upstream, tag: 'B' }) })),
+    // the default log level writes an access-log line per request (the other gateways run at warn)
+    logged: await started(startSuite({ mode: 'one-process', masterKey: MASTER_KEY, env: { LOG_LEVEL: 'info' }, config: gatewayConfig({ upstream, tag: 'L' }) })),
   };
   const Q = gatewayOf(quiet, 'quiet');
   const B = gatewayOf(observed, 'observed');
-  log('one-process gateways without metrics and tracing, and with both (tracing on, no exporter), for their cost');
+  const L = gatewayOf(logged, 'logged');
+  log('one-process gateways without metrics and tracing, with both (tracing on, no exporter), and at LOG_LEVEL=info, for their cost');
 
   // A virtual key that may use the bench servers, without rpm_limit or max_parallel_requests (no store round trip).
   const generated = await post(`${D.base}/key/generate`, { key_alias: 'bench', object_permission: { mcp_servers: ['ev', 'mini', 'mini26'] } }, D.headers);
@@ -342,6 +352,7 @@ async function measureLatency({ D, O, upstream, everything }) {
     O26: gw(O, 'mini26-echo', { modern: true, baseline: 'direct26', label: 'one-process, 2026-07-28' }),
     quiet: gw(Q, 'mini-echo', { baseline: 'direct25', label: 'one-process, metrics+tracing off' }),
     observed: gw(B, 'mini-echo', { baseline: 'direct25', label: 'one-process, metrics+tracing on' }),
+    logged: gw(L, 'mini-echo', { baseline: 'direct25', label: 'one-process, LOG_LEVEL=info (default)' }),
   };
   const evSides = {
     direct: { url: everything.url, headers: {}, tool: 'echo', label: 'direct, 2025 session' },
@@ -350,64 +361,81 @@ async function measureLatency({ D, O, upstream, everything }) {
   };
   for (const [name, side] of [...Object.entries(sides), ...Object.entries(evSides)]) if (side.baseline) await untilServes({ ...side, label: name });
 
+  // what the gateways' processes use doing nothing (timers, health checks), for reading the CPU per call
+  const idle = {};
+  for (const g of [D, O]) {
+    const before = g.meter.read();
+    const from = process.hrtime.bigint();
+    await new Promise((r) => setTimeout(r, 3000));
+    const seconds = Number(process.hrtime.bigint() - from) / 1e9;
+    const used = g.meter.empty();
+    g.meter.add(used, before, g.meter.read());
+    idle[g.name] = Object.fromEntries(Object.entries(used).map(([n, us]) => [n, us / seconds]));
+  }
   const pick = (names) => Object.fromEntries(names.map((n) => [n, sides[n]]));
   const phases = [];
   phases.push(await runPhase('minimal upstream', 1, sides));
   phases.push(await runPhase('minimal upstream', 16, pick(['direct25', 'direct26', 'D25', 'D26', 'O25', 'O26'])));
   phases.push(await runPhase('server-everything', 16, evSides));
   phases.push(await runPhase('server-everything', 1, evSides));
-  for (const thing of [quiet, observed]) await thing.stop();
+  for (const thing of [quiet, observed, logged]) await thing.stop();
   const counted = (await getJson(`${upstream.base}/stats`)).servers;
-  return { phases, upstreamCalls: Object.fromEntries(Object.entries(counted).map(([name, s]) => [name, s.calls])) };
+  return { phases, idle, upstreamCalls: Object.fromEntries(Object.entries(counted).map(([name, s]) => [name, s.calls])) };
 }
 
 // ---------------------------------------------------------------------------------------------------- profiling
 
-/** Both suites under `node --cpu-prof`, loaded in phases; the profiles summarized per process and phase. */
+/**
+ * Both suites loaded in phases, each process of interest (edge, connector, the one process) sampled by V8's CPU
+ * profiler over exactly the load window; the profiles are written as .cpuprofile files (open them in Chrome
+ * DevTools or speedscope for a flame graph) and summarized.
+ */
 async function profile(upstream) {
   const dir = mkdtempSync(join(tmpdir(), 'switchboard-bench-profile-'));
-  stops.push(async () => rmSync(dir, { recursive: true, force: true }));
   const nats = await started(startPrivateBroker('nats'));
   const redis = await started(startPrivateBroker('redis'));
-  const env = { LOG_LEVEL: 'warn', NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${dir}` };
+  const env = { LOG_LEVEL: 'warn', NODE_OPTIONS: '--inspect=127.0.0.1:0' };
   const distributedSuite = await started(startSuite({ edges: 1, connectors: 1, masterKey: MASTER_KEY, env, config: gatewayConfig({ upstream, tag: 'D' }), natsUrl: nats.url, redisUrl: redis.url }));
   const oneProcessSuite = await started(startSuite({ mode: 'one-process', masterKey: MASTER_KEY, env, config: gatewayConfig({ upstream, tag: 'O' }) }));
   const D = gatewayOf(distributedSuite, 'distributed', { nats, redis });
   const O = gatewayOf(oneProcessSuite, 'one-process');
-  const windows = [];
+  const out = [''];
+  out.push(`CPU profiles (V8's sampling profiler, every ${PROFILE_INTERVAL_US} µs, over the load window only), ${ROUND_MS / 1000} s at concurrency 16 per phase against the minimal upstream`);
   for (const g of [D, O]) {
+    const targets = g.processes.filter((p) => ['edge', 'connector', 'one-process'].includes(p.name));
     for (const [era, side] of [
       ['2025 session', { url: g.mcpUrl, headers: g.headers, tool: 'mini-echo' }],
       ['2026-07-28', { url: g.mcpUrl, headers: g.headers, tool: 'mini26-echo', modern: true }],
     ]) {
       await untilServes({ ...side, label: g.name });
       const sessions = await Promise.all(Array.from({ length: 16 }, () => newSession(side).initialize()));
-      await round(sessions, side.tool, 2000, newSink(), log); // warm-up, outside the window
-      const from = process.hrtime.bigint() / 1000n;
+      await round(sessions, side.tool, 2000, newSink(), log); // warm-up, not profiled
+      const inspectors = await Promise.all(targets.map((t) => openInspector(inspectorUrlOf(t.proc))));
+      for (const inspector of inspectors) {
+        await inspector.send('Profiler.enable');
+        await inspector.send('Profiler.setSamplingInterval', { interval: PROFILE_INTERVAL_US });
+        await inspector.send('Profiler.start');
+      }
       const sink = newSink(g.meter);
       await round(sessions, side.tool, ROUND_MS, sink, log);
-      const to = process.hrtime.bigint() / 1000n;
+      const profiles = await Promise.all(inspectors.map((inspector) => inspector.send('Profiler.stop')));
+      for (const inspector of inspectors) inspector.close();
       const summary = summarize(sink);
-      windows.push({ gateway: g, era, fromUs: Number(from), toUs: Number(to), summary });
-      log(`profile load: ${g.name}, ${era}: ${summary.calls} calls in ${ROUND_MS / 1000} s (${summary.cpuTotal.toFixed(0)} µs CPU per call)`);
+      log(`profiled: ${g.name}, ${era}: ${summary.calls} calls in ${ROUND_MS / 1000} s (${summary.cpuTotal.toFixed(0)} µs CPU per call)`);
+      out.push(
+        '',
+        `== ${g.name}, ${era}: ${summary.calls} calls, ${summary.throughput.toFixed(0)} calls/s, ${summary.cpuTotal.toFixed(0)} µs CPU per call (${Object.entries(summary.cpu)
+          .map(([n, us]) => `${n} ${us.toFixed(0)}`)
+          .join(', ')}); load average ${loadAverage()}`,
+      );
+      targets.forEach((t, i) => {
+        const file = join(dir, `${g.name}-${era.replace(/\W+/g, '-')}-${t.name}.cpuprofile`);
+        writeFileSync(file, JSON.stringify(profiles[i].profile));
+        out.push('', ...reportProfile(`${t.name} (${file})`, summarizeProfile(file, { root: ROOT, top: 25 })));
+      });
     }
   }
-  const pids = new Map();
-  for (const g of [D, O]) for (const p of g.meter.processes) pids.set(p.pid, { gateway: g, name: p.name });
-  for (const thing of [oneProcessSuite, distributedSuite]) await thing.stop();
-  const files = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'));
-  const out = [''];
-  out.push(`CPU profiles (node --cpu-prof, sampling every 1 ms), ${ROUND_MS / 1000} s at concurrency 16 per phase against the minimal upstream; load average ${loadAverage()}`);
-  for (const window of windows) {
-    out.push('', `== ${window.gateway.name}, ${window.era}: ${window.summary.calls} calls, ${window.summary.throughput.toFixed(0)} calls/s, ${window.summary.cpuTotal.toFixed(0)} µs CPU per call (${Object.entries(window.summary.cpu).map(([n, us]) => `${n} ${us.toFixed(0)}`).join(', ')})`);
-    for (const file of files) {
-      const pid = Number(/\.(\d+)\.\d+\.\d+\.cpuprofile$/.exec(file)?.[1]);
-      const owner = pids.get(pid);
-      if (!owner || owner.gateway !== window.gateway || !['edge', 'connector', 'one-process'].includes(owner.name)) continue;
-      const summary = summarizeProfile(join(dir, file), { fromUs: window.fromUs, toUs: window.toUs, root: ROOT, top: 25 });
-      out.push('', ...reportProfile(`${owner.name} (${file})`, summary));
-    }
-  }
+  out.push('', `the profiles stay in ${dir}`);
   process.stdout.write(`${out.join('\n')}\n`);
   return undefined;
 }
@@ -469,6 +497,11 @@ function report(out) {
     }
     push('', 'CPU per tools/call by process, µs (utime + stime from /proc over the gateway rounds; the distributed suite has a NATS server and a Redis of its own):', '');
     push(...cpuTable(latency.phases.filter((p) => p.title === 'minimal upstream')));
+    push(
+      `idle CPU before the rounds (3 s without load, ms per second, in ${f(CPU_TICK_US / 1000, 0)} ms ticks: about ±${f(CPU_TICK_US / 3000, 1)} ms/s): ${Object.entries(latency.idle)
+        .map(([g, used]) => `${g} ${f(Object.values(used).reduce((a, b) => a + b, 0) / 1000, 1)} (${Object.entries(used).filter(([, us]) => us > 0).map(([n, us]) => `${n} ${f(us / 1000, 1)}`).join(', ') || 'none'})`)
+        .join('; ')}`,
+    );
     push('', `the minimal upstream counted these tools/calls per logical server: ${Object.entries(latency.upstreamCalls).map(([n, c]) => `${n} ${c}`).join(', ')}`);
 
     const phase = (title, c) => latency.phases.find((p) => p.title === title && p.concurrency === c)?.results;
@@ -572,8 +605,9 @@ function report(out) {
         ['calls in one session (8 at a time)', `${s.calls.calls - s.calls.failed} of ${s.calls.calls} in ${f(s.calls.seconds, 1)} s (${f((s.calls.calls - s.calls.failed) / s.calls.seconds, 0)}/s)`],
         ['edge heap after GC: start -> end, MB', `${mb(s.baseline.heap.edge)} -> ${mb(s.end.heap.edge)} (${mb(s.end.heap.edge - s.baseline.heap.edge)})`],
         ['connector heap after GC: start -> end, MB', `${mb(s.baseline.heap.connector)} -> ${mb(s.end.heap.connector)} (${mb(s.end.heap.connector - s.baseline.heap.connector)})`],
-        ['upstream sessions open at the minimal upstream: start / after the sessions / end', `${s.baseline.upstreamSessions} / ${s.peak.upstreamSessions} / ${s.end.upstreamSessions}`],
-        ['stdio processes under the connector: start / after the sessions / end', `${s.baseline.stdioProcesses} / ${s.peak.stdioProcesses} / ${s.end.stdioProcesses}`],
+        ['upstream sessions opened at the minimal upstream during the soak', String(s.peak.upstreamOpened)],
+        ['upstream sessions open at the minimal upstream: start / most at once / end', `${s.baseline.upstreamSessions} / ${s.peak.upstreamSessions} / ${s.end.upstreamSessions}`],
+        ['stdio processes under the connector: start / most at once / end', `${s.baseline.stdioProcesses} / ${s.peak.stdioProcesses} / ${s.end.stdioProcesses}`],
         ['end measured after the last call, s', f(s.end.afterIdleMs / 1000, 1)],
       ]),
     );
@@ -587,7 +621,15 @@ function report(out) {
       s.end.upstreamSessions <= s.baseline.upstreamSessions && s.end.stdioProcesses <= s.baseline.stdioProcesses,
     );
   }
-  if (out.llm) push('', ...reportLlm(out.llm));
+  if (out.llm) {
+    push('');
+    for (const line of reportLlm(out.llm)) {
+      const target = /^target: (.*): (\S+ ms)\s+(PASS|FAIL)$/.exec(line);
+      if (target) targets.push(`  [${mark(target[3] === 'PASS')}] (earlier) ${target[1]}: ${target[2]}`);
+      else if (line || lines.at(-1)) push(line);
+    }
+  }
+  while (lines.at(-1) === '') lines.pop();
   push('', 'targets (issue 16\'s done-means; "(earlier)" ones from before it):', ...targets);
   push('', '7. none of these is a timed unit test: `npm test` runs none of this bench.');
   push('', `bench took ${f((Date.now() - began) / 60_000, 1)} min; load average now ${loadAverage()}`);

@@ -180,9 +180,19 @@ export async function openInspector(wsUrl) {
     for (const { reject } of pending.values()) reject(error);
     pending.clear();
   };
+  // bytes received and not parsed yet: concatenated only once a whole frame can be there (a profile is megabytes)
+  let waiting = [];
+  let waitingLength = 0;
+  let needed = 0;
   const onUpgrade = new Promise((resolve, reject) => {
     socket.on('data', (chunk) => {
-      buffer = Buffer.concat([buffer, chunk]);
+      waiting.push(chunk);
+      waitingLength += chunk.length;
+      if (waitingLength < needed) return;
+      buffer = Buffer.concat([buffer, ...waiting]);
+      waiting = [];
+      waitingLength = 0;
+      needed = 0;
       if (!upgraded) {
         const end = buffer.indexOf('\r\n\r\n');
         if (end < 0) return;
@@ -208,7 +218,10 @@ export async function openInspector(wsUrl) {
           length = Number(buffer.readBigUInt64BE(2));
           offset = 10;
         }
-        if (buffer.length < offset + length) return;
+        if (buffer.length < offset + length) {
+          needed = offset + length - buffer.length;
+          return;
+        }
         const payload = buffer.subarray(offset, offset + length);
         buffer = buffer.subarray(offset + length);
         if (opcode === 0x8) return socket.end();
@@ -218,11 +231,11 @@ export async function openInspector(wsUrl) {
         const text = Buffer.concat(fragments).toString('utf8');
         fragments = [];
         const message = JSON.parse(text);
-        const waiting = message.id !== undefined ? pending.get(message.id) : undefined;
-        if (!waiting) continue;
+        const call = message.id !== undefined ? pending.get(message.id) : undefined;
+        if (!call) continue;
         pending.delete(message.id);
-        if (message.error) waiting.reject(new Error(`${waiting.method}: ${message.error.message}`));
-        else waiting.resolve(message.result);
+        if (message.error) call.reject(new Error(`${call.method}: ${message.error.message}`));
+        else call.resolve(message.result);
       }
     });
     socket.once('error', (error) => {

@@ -58,7 +58,8 @@ export async function runSoak({ gateway, suite, upstream, upstreamName, idleMs, 
   const [edgeInspector, connectorInspector] = [inspectorUrlOf(edge), inspectorUrlOf(connector)];
   if (!edgeInspector || !connectorInspector) throw new Error('the soak suite must run with --inspect=127.0.0.1:0 (no inspector URL in its output)');
   const heaps = async () => ({ edge: await heapAfterGc(edgeInspector), connector: await heapAfterGc(connectorInspector) });
-  const upstreamOpen = async () => (await getJson(`${upstream.base}/stats?name=${encodeURIComponent(upstreamName)}`)).servers[upstreamName]?.sessionsOpen ?? 0;
+  const upstreamStats = async () => (await getJson(`${upstream.base}/stats?name=${encodeURIComponent(upstreamName)}`)).servers[upstreamName];
+  const upstreamOpen = async () => (await upstreamStats())?.sessionsOpen ?? 0;
   const stdioProcesses = () => childrenOf(connector.child.pid).filter((c) => c.cmdline.includes('minimal-upstream')).length;
   /** Waits until what is open upstream has not changed for `ms`. */
   const stable = async (ms) => {
@@ -92,14 +93,27 @@ export async function runSoak({ gateway, suite, upstream, upstreamName, idleMs, 
   const baseline = { upstreamSessions: await upstreamOpen(), stdioProcesses: stdioProcesses(), heap: await heaps() };
   log?.(`soak: start: ${baseline.upstreamSessions} upstream sessions, ${baseline.stdioProcesses} stdio processes; ${sessions} sessions opened and abandoned`);
 
+  // the most open at once, sampled while the soak runs (the first sessions idle out before the last are opened)
+  const peak = { upstreamSessions: 0, stdioProcesses: 0 };
+  const openedBefore = (await upstreamStats())?.sessionsOpened ?? 0;
+  let sampling = true;
+  const sampler = (async () => {
+    while (sampling) {
+      peak.upstreamSessions = Math.max(peak.upstreamSessions, await upstreamOpen());
+      peak.stdioProcesses = Math.max(peak.stdioProcesses, stdioProcesses());
+      await sleep(250);
+    }
+  })();
   const abandoned = await openAndAbandon({ gateway, count: sessions, concurrency, stdioEvery, log });
-  const peakAfterSessions = { upstreamSessions: await upstreamOpen(), stdioProcesses: stdioProcesses() };
   log?.(`soak: ${abandoned.count - abandoned.failed} sessions in ${abandoned.seconds.toFixed(1)} s; ${calls} calls in one session`);
   const called = await manyCalls({ gateway, calls, concurrency: callConcurrency, log });
   const lastActivity = Date.now();
+  sampling = false;
+  await sampler;
+  peak.upstreamOpened = ((await upstreamStats())?.sessionsOpened ?? 0) - openedBefore;
   log?.(`soak: ${calls - called.failed} calls in ${called.seconds.toFixed(1)} s; waiting for the idle timeout (${idleMs / 1000} s)`);
   await sleep(idleMs);
   const settled = await settle(baseline);
   const end = { upstreamSessions: settled.open, stdioProcesses: settled.stdio, heap: await heaps(), afterIdleMs: Date.now() - lastActivity };
-  return { idleMs, sessions: abandoned, calls: called, baseline, peak: peakAfterSessions, end };
+  return { idleMs, sessions: abandoned, calls: called, baseline, peak, end };
 }
