@@ -36,11 +36,11 @@ beforeAll(async () => {
     edges: () => g.liveEdges(),
     key: g.key,
     server: 'res',
-    clients: FULL ? { session: 6, sampling: 3, modern: 6, 'modern-sampling': 3 } : { session: 3, sampling: 2, modern: 3, 'modern-sampling': 2 },
+    clients: FULL ? { session: 6, sampling: 3, modern: 6, 'modern-sampling': 3, reader: 3 } : { session: 3, sampling: 2, modern: 3, 'modern-sampling': 2, reader: 2 },
     pauseMs: FULL ? 10 : 40,
     sampleDelayMs: 150,
     askEvery: 3,
-    workMs: [0, 100],
+    workMs: [0, 60],
   });
   await load.start();
   await until('the load runs', () => load!.records.filter((r) => r.ok).length > 50, 60_000);

@@ -31,11 +31,11 @@ beforeAll(async () => {
     edges: () => g.liveEdges(),
     key: g.key,
     server: 'res',
-    clients: FULL ? { session: 6, sampling: 3, modern: 6, 'modern-sampling': 3 } : { session: 3, sampling: 2, modern: 3, 'modern-sampling': 2 },
+    clients: FULL ? { session: 6, sampling: 3, modern: 6, 'modern-sampling': 3, reader: 3 } : { session: 3, sampling: 2, modern: 3, 'modern-sampling': 2, reader: 2 },
     pauseMs: FULL ? 10 : 40,
     sampleDelayMs: 150,
     askEvery: 3,
-    workMs: [0, 100],
+    workMs: [0, 60],
   });
   await load.start();
 }, 180_000);
@@ -55,7 +55,7 @@ describe('kill -9 one replica of each service in turn, under load', () => {
     await until('every kind of client succeeded at least 3 times', () => {
       const ok = new Map<string, number>();
       for (const r of load!.records) if (r.ok) ok.set(`${r.kind}/${r.tool}`, (ok.get(`${r.kind}/${r.tool}`) ?? 0) + 1);
-      return ['session/work', 'sampling/work', 'sampling/ask', 'modern/work', 'modern-sampling/work', 'modern-sampling/ask'].every((k) => (ok.get(k) ?? 0) >= 3);
+      return ['session/work', 'sampling/work', 'sampling/ask', 'modern/work', 'modern-sampling/work', 'modern-sampling/ask', 'reader/greet'].every((k) => (ok.get(k) ?? 0) >= 3);
     }, 60_000);
   }, 90_000);
 
@@ -144,7 +144,11 @@ describe('kill -9 one replica of each service in turn, under load', () => {
     await load!.stop();
     printFigures('replica faults (kill -9 under load)', figures);
     const stats = gateway!.upstream.stats();
-    process.stdout.write(`upstream: ${stats.total} executions, ${stats.duplicates.length} ids run twice; load: ${load!.records.length} calls, ${load!.records.filter((r) => !r.ok).length} failed\n`);
-    expect(stats.duplicates).toEqual([]);
+    const toolsTwice = stats.duplicates.filter((id) => !id.startsWith('read:'));
+    process.stdout.write(
+      `upstream: ${stats.total} executions, ${toolsTwice.length} tool calls run twice, ${stats.duplicates.length - toolsTwice.length} reads sent again; ` +
+        `load: ${load!.records.length} calls, ${load!.records.filter((r) => !r.ok).length} failed\n`,
+    );
+    expect(toolsTwice).toEqual([]);
   }, 60_000);
 });

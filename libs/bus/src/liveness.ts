@@ -6,20 +6,20 @@ import { DomainError, type Contract } from '#libs/contracts';
  * which for a tool call is minutes. So a replica answering a call sends the caller a heartbeat frame (headers
  * only, no body) every HEARTBEAT_MS while the call runs, and a caller that hears nothing about a call (no beat,
  * streamed message or reply) for SILENCE_MS gives up with a retryable UPSTREAM_UNAVAILABLE. Calls answered within
- * a second (nearly all) carry no heartbeat at all. A heartbeat also says how many messages the replica has streamed
+ * half a second (nearly all) carry no heartbeat at all. A heartbeat also says how many messages the replica has streamed
  * for the call so far: a caller that received fewer lost one (NATS delivers at most once, and drops what it
  * cannot deliver while a connection is re-established), and gives the call up at once instead of waiting for an
  * answer to a question it never saw (a sampling request, say).
  *
  * One timer per bus on each side, running only while calls are in flight: no timer per call on the hot path.
  */
-export const HEARTBEAT_MS = 1_000;
-export const SILENCE_MS = 3_500;
+export const HEARTBEAT_MS = 500;
+export const SILENCE_MS = 2_500;
 /**
  * After this process's connection to the broker came back, what was in flight is given up unless heard of within
  * this long: replies and messages sent while it was away are lost, and a callee still working beats every second.
  */
-export const RECONNECT_GRACE_MS = 1_500;
+export const RECONNECT_GRACE_MS = 1_000;
 const TICK_MS = 250;
 
 /** The callee's side: the calls it is answering, each beaten once per HEARTBEAT_MS until its reply is sent. */

@@ -7,7 +7,8 @@
  *   - `sampling`: the same declaring sampling, so it gets an upstream session of its own; every few calls it calls
  *     a tool that asks it for a sample, answered after a short delay (so requests are pending at any moment);
  *   - `modern`: raw 2026-07-28 stateless requests (no session); some declare sampling and answer the
- *     `input_required` of the tool that asks, retrying on another edge with the sealed requestState.
+ *     `input_required` of the tool that asks, retrying on another edge with the sealed requestState;
+ *   - `reader`: a 2025 session getting a prompt (a read the gateway may send again when its connector dies).
  * Every call carries a fresh id the upstream fixture counts under, so a call that ran twice is seen.
  *
  * Requests go through `balancer`, as a load balancer would send them: round robin over the edges, and to the next
@@ -19,7 +20,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { CreateMessageRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { randomBytes } from 'node:crypto';
 
-export type ClientKind = 'session' | 'sampling' | 'modern' | 'modern-sampling';
+export type ClientKind = 'session' | 'sampling' | 'modern' | 'modern-sampling' | 'reader';
 
 export interface CallRecord {
   kind: ClientKind;
@@ -115,10 +116,10 @@ export class Load {
     this.running = true;
     const { clients } = this.options;
     const starts: Promise<void>[] = [];
-    for (const kind of ['session', 'sampling', 'modern', 'modern-sampling'] as const) {
+    for (const kind of ['session', 'sampling', 'modern', 'modern-sampling', 'reader'] as const) {
       for (let i = 0; i < (clients[kind] ?? 0); i++) {
         const name = `${kind}${i}`;
-        if (kind === 'session' || kind === 'sampling') starts.push(this.connect(name, kind === 'sampling').then((client) => void this.workers.push(this.loop(name, kind, client))));
+        if (kind === 'session' || kind === 'sampling' || kind === 'reader') starts.push(this.connect(name, kind === 'sampling').then((client) => void this.workers.push(this.loop(name, kind, client))));
         else this.workers.push(this.loop(name, kind, undefined));
       }
     }
@@ -176,7 +177,7 @@ export class Load {
     while (this.running) {
       n++;
       const ask = (kind === 'sampling' || kind === 'modern-sampling') && n % (this.options.askEvery ?? 4) === 0;
-      const tool = ask ? 'ask' : 'work';
+      const tool = kind === 'reader' ? 'greet' : ask ? 'ask' : 'work';
       // recorded when it starts: a call still in flight is seen (and waited for) by the figures
       const record: CallRecord = { kind, client: name, id: nextId(name), tool, start: Date.now(), end: 0, ok: false };
       this.records.push(record);
@@ -192,10 +193,27 @@ export class Load {
 
   private async sessionCall(record: CallRecord, client: Client): Promise<CallRecord> {
     const { id, tool } = record;
+    if (tool === 'greet') return this.readCall(record, client);
     try {
       const result = await client.callTool({ name: `${this.options.server}-${tool}`, arguments: this.args(id, tool) }, undefined, { timeout: this.timeoutMs });
       const ok = !result.isError && /^(done|sampled) /.test(resultText(result));
       return { ...record, end: Date.now(), ok, ...(ok ? {} : { error: resultText(result).slice(0, 300) }) };
+    } catch (error) {
+      return { ...record, end: Date.now(), ok: false, error: errorText(error).slice(0, 300) };
+    }
+  }
+
+  /** prompts/get of the counting prompt: a read. */
+  private async readCall(record: CallRecord, client: Client): Promise<CallRecord> {
+    const [min, max] = this.options.workMs ?? [0, 0];
+    try {
+      const result = await client.getPrompt(
+        { name: `${this.options.server}-greet`, arguments: { id: record.id, ms: String(Math.round(min + Math.random() * (max - min))) } },
+        { timeout: this.timeoutMs },
+      );
+      const text = (result.messages[0]?.content as { text?: string } | undefined)?.text ?? '';
+      const ok = text === `hello ${record.id}`;
+      return { ...record, end: Date.now(), ok, ...(ok ? {} : { error: text.slice(0, 300) }) };
     } catch (error) {
       return { ...record, end: Date.now(), ok: false, error: errorText(error).slice(0, 300) };
     }
@@ -265,8 +283,12 @@ export interface FaultFigures {
   /** Calls started in the 10 s window around the fault (5 s either side). */
   issued: number;
   failed: number;
-  /** Calls of the window the upstream ran more than once. */
+  /** Of those: calls that were in flight when the fault struck (started before it). */
+  failedInFlight: number;
+  /** Tool calls of the window the upstream ran more than once (target 0). */
   executedTwice: number;
+  /** Reads of the window the gateway sent again after their connector died (allowed: a read changes nothing). */
+  readsRepeated: number;
   /**
    * From the fault (or the broker's return, for a restart) until calls started from then on all succeed; -1 when
    * they never did within the window.
@@ -296,7 +318,9 @@ export function faultFigures(fault: string, records: CallRecord[], at: number, b
     fault,
     issued: inWindow.length,
     failed: failed.length,
-    executedTwice: inWindow.filter((r) => runs(r.id) > 1).length,
+    failedInFlight: failed.filter((r) => r.start < at && (r.end === 0 || r.end >= at)).length,
+    executedTwice: inWindow.filter((r) => r.tool !== 'greet' && runs(r.id) > 1).length,
+    readsRepeated: inWindow.filter((r) => r.tool === 'greet' && runs(`read:${r.id}`) > 1).length,
     recoveryMs,
     slowestFailureMs: Math.max(0, ...failed.map((r) => (r.end || Date.now()) - Math.max(r.start, at))),
     errors: [...new Set(failed.map((r) => `${r.kind}/${r.tool}: ${r.error}`))].slice(0, 8),
@@ -304,10 +328,10 @@ export function faultFigures(fault: string, records: CallRecord[], at: number, b
 }
 
 export function printFigures(title: string, rows: FaultFigures[]): void {
-  const lines = [`\n${title}`, 'fault                          issued  failed  failed%  executed-twice  recovery-ms  slowest-failure-ms'];
+  const lines = [`\n${title}`, 'fault                          issued  failed (in flight)  failed%  executed-twice  reads-sent-again  recovery-ms  slowest-failure-ms'];
   for (const r of rows) {
     const pct = r.issued ? ((100 * r.failed) / r.issued).toFixed(2) : '0.00';
-    lines.push(`${r.fault.padEnd(30)} ${String(r.issued).padStart(6)}  ${String(r.failed).padStart(6)}  ${pct.padStart(7)}  ${String(r.executedTwice).padStart(14)}  ${String(r.recoveryMs).padStart(11)}  ${String(r.slowestFailureMs).padStart(18)}`);
+    lines.push(`${r.fault.padEnd(30)} ${String(r.issued).padStart(6)}  ${String(r.failed).padStart(6)} ${`(${r.failedInFlight})`.padStart(11)}  ${pct.padStart(7)}  ${String(r.executedTwice).padStart(14)}  ${String(r.readsRepeated).padStart(16)}  ${String(r.recoveryMs).padStart(11)}  ${String(r.slowestFailureMs).padStart(18)}`);
     for (const e of r.errors) lines.push(`    ${e}`);
   }
   process.stdout.write(`${lines.join('\n')}\n`);

@@ -23,6 +23,7 @@ import { ALL_PROTOCOL_VERSIONS, assertParamHeaders, CACHEABLE_METHODS, ModernRej
 import { LATEST_PROTOCOL_VERSION, SERVER_NAME } from './protocol.js';
 import { callerOf, callGone, InputRequiredBridge } from './input-required.js';
 import { RequestStateSealer } from './request-state.js';
+import { repeatableAfterLoss } from './safe-retry.js';
 import { SessionStore, type McpSession } from './session.store.js';
 import { UpstreamUsers } from '../upstream-oauth/upstream-users.js';
 
@@ -561,11 +562,13 @@ export class McpDispatcher {
     instance: string | undefined,
     fallBack: () => boolean,
   ): Promise<ReplyOf<typeof UpstreamRequest>> {
+    let relayed = false;
     const options = {
       timeoutMs: UPSTREAM_CALL_BUDGET_MS,
       ...(extra
         ? {
             onMessage: (streamed: unknown) => {
+              relayed = true;
               const message = (streamed as { message: Record<string, unknown> }).message;
               if ('id' in message) extra.sendRequest(message);
               else extra.sendNotification(message);
@@ -573,7 +576,7 @@ export class McpDispatcher {
           }
         : {}),
     };
-    try {
+    const attempt = async () => {
       if (instance) {
         try {
           return await this.bus.call(this.instanceContract(instance), request, options);
@@ -582,6 +585,16 @@ export class McpDispatcher {
         }
       }
       return await this.bus.call(UpstreamRequest, request, options);
+    };
+    try {
+      try {
+        return await attempt();
+      } catch (error) {
+        // a read lost with its connector mid-call is asked once more, of another one: repeating it changes nothing
+        if (relayed || !repeatableAfterLoss(request, error)) throw error;
+        this.log.warn(`${request.method} on ${request.server_id}: ${(error as Error).message}; sent again to another connector`);
+        return await this.bus.call(UpstreamRequest, request, options);
+      }
     } catch (error) {
       if (!(error instanceof DomainError)) throw error;
       const jsonRpcCode = error.details?.jsonrpc_code;
