@@ -5,7 +5,7 @@ import { DomainError, KeysChanged, MASTER_PRINCIPAL, VerifyKey, type Principal }
 import { Metrics } from '#libs/observability';
 import { EDGE_SETTINGS, type EdgeSettings } from '../edge-settings.js';
 import { noteCaller } from '../http/request-observer.js';
-import { constantTimeEquals, extractApiKey, hashKey } from './credentials.js';
+import { extractApiKey, isDigestOf, keyDigest } from './credentials.js';
 import { cannotVerifyNow, STALE_LIMIT_MS, STALE_RETRY_MS } from './stale-keys.js';
 
 const POSITIVE_TTL_MS = 60_000;
@@ -27,10 +27,14 @@ export class PrincipalService implements OnModuleInit, OnModuleDestroy {
   private readonly cache = new Map<string, CacheEntry>();
   private unsubscribe?: () => void;
 
+  private readonly masterDigest: Buffer | undefined;
+
   constructor(
     @Inject(Bus) private readonly bus: Bus,
     @Inject(EDGE_SETTINGS) private readonly settings: EdgeSettings,
-  ) {}
+  ) {
+    this.masterDigest = settings.masterKey ? keyDigest(settings.masterKey) : undefined;
+  }
 
   onModuleInit(): void {
     this.unsubscribe = this.bus.subscribe(KeysChanged, ({ token_hashes }) => {
@@ -66,8 +70,10 @@ export class PrincipalService implements OnModuleInit, OnModuleDestroy {
   private async resolve(headers: IncomingHttpHeaders): Promise<Principal> {
     const key = extractApiKey(headers);
     if (!key) throw new DomainError('UNAUTHENTICATED', 'missing API key: send x-litellm-api-key or Authorization: Bearer <key>');
-    if (this.settings.masterKey && constantTimeEquals(key, this.settings.masterKey)) return MASTER_PRINCIPAL;
-    const hash = hashKey(key);
+    // one hash per request: the digest is compared with the master key's, and its hex is the key's stored hash
+    const digest = keyDigest(key);
+    if (this.masterDigest && isDigestOf(digest, this.masterDigest)) return MASTER_PRINCIPAL;
+    const hash = digest.toString('hex');
     const now = Date.now();
     let entry = this.cache.get(hash);
     Metrics.cacheRequests.inc({ cache: 'keys', result: entry && entry.until >= now ? 'hit' : 'miss' });

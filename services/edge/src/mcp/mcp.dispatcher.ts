@@ -19,7 +19,7 @@ import type { AccessView } from '../catalog/access.js';
 import { CatalogService, type PreparedCatalog } from '../catalog/catalog.service.js';
 import { errorJson, JsonRpcError, JsonRpcErrorCode, resultJson, type JsonRpcId, type JsonRpcRequest } from './jsonrpc.js';
 import { featureKey, McpIndex, toolsFor } from './mcp-index.js';
-import { ALL_PROTOCOL_VERSIONS, assertParamHeaders, CACHEABLE_METHODS, ModernRejection, modernResultJson, paramHeaderValues } from './modern.js';
+import { ALL_PROTOCOL_VERSIONS, assertParamHeaders, CACHEABLE_METHODS, ModernRejection, modernResultJson, paramHeaders, paramHeaderValues, type ParamHeader } from './modern.js';
 import { LATEST_PROTOCOL_VERSION, SERVER_NAME } from './protocol.js';
 import { callerOf, callGone, InputRequiredBridge } from './input-required.js';
 import { RequestStateSealer } from './request-state.js';
@@ -401,7 +401,8 @@ export class McpDispatcher {
   private async checkParamHeaders(ctx: McpCallContext, name: string, args: unknown): Promise<void> {
     const catalog = await this.catalogs.current();
     const target = this.resolveTool(catalog, this.viewFor(catalog, ctx.principal, ctx.headers), ctx.scope, name);
-    if (target) assertParamHeaders(toolSchema(target.server, target.tool), args as Record<string, unknown> | undefined, ctx.headers);
+    const declared = target && declaredParamHeaders(target.server, target.tool);
+    if (declared) assertParamHeaders(declared, args as Record<string, unknown> | undefined, ctx.headers);
   }
 
   /**
@@ -643,17 +644,29 @@ function requireString(params: Record<string, unknown> | undefined, field: strin
   return value;
 }
 
-/** A tool's inputSchema as its upstream listed it. */
-function toolSchema(server: CatalogServer, tool: string): unknown {
-  return (server.tools.find((t) => t.name === tool) ?? Object.values(server.capability_tools ?? {}).flat().find((t) => t.name === tool))?.inputSchema;
+/**
+ * The Mcp-Param declarations (`x-mcp-header`) of a server's tools, only tools that have some: worked out once per
+ * catalog server object (each catalog version brings new ones), not on every call.
+ */
+const paramDeclarations = new WeakMap<CatalogServer, Map<string, ParamHeader[]>>();
+function declaredParamHeaders(server: CatalogServer, tool: string): ParamHeader[] | undefined {
+  let byTool = paramDeclarations.get(server);
+  if (!byTool) {
+    byTool = new Map();
+    for (const t of [...server.tools, ...Object.values(server.capability_tools ?? {}).flat()]) {
+      const declared = paramHeaders(t.inputSchema);
+      if (declared.length && !byTool.has(t.name)) byTool.set(t.name, declared);
+    }
+    paramDeclarations.set(server, byTool);
+  }
+  return byTool.get(tool);
 }
 
 /** The headers forwarded to the upstream, with the Mcp-Param-* headers of a tools/call whose tool declares some. */
 function upstreamHeaders(server: CatalogServer, method: string, params: Record<string, unknown>, headers: IncomingHttpHeaders): Record<string, string> | undefined {
   const forwarded = forwardHeaders(server, headers);
-  if (method !== 'tools/call' || typeof params.name !== 'string') return forwarded;
-  const mirrored = paramHeaderValues(toolSchema(server, params.name), params.arguments);
-  return Object.keys(mirrored).length ? { ...forwarded, ...mirrored } : forwarded;
+  const declared = method === 'tools/call' && typeof params.name === 'string' ? declaredParamHeaders(server, params.name) : undefined;
+  return declared ? { ...forwarded, ...paramHeaderValues(declared, params.arguments) } : forwarded;
 }
 
 /**

@@ -210,9 +210,9 @@ const DECIMAL = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/;
  * The Mcp-Param-* headers a tools/call with these arguments carries to an upstream of 2026-07-28 (the gateway
  * makes them from the tool's schema, so a 2025-era client's call carries them too).
  */
-export function paramHeaderValues(inputSchema: unknown, args: unknown): Record<string, string> {
+export function paramHeaderValues(declared: readonly ParamHeader[], args: unknown): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const { path, header } of paramHeaders(inputSchema)) {
+  for (const { path, header } of declared) {
     let value: unknown = args;
     for (const key of path) value = value && typeof value === 'object' ? (value as Record<string, unknown>)[key] : undefined;
     if (value === undefined || value === null || typeof value === 'object') continue;
@@ -227,12 +227,13 @@ export function encodeHeaderValue(value: string): string {
 }
 
 /**
- * The 2026-07-28 check of a tools/call's custom headers against its body (SEP-2243): every argument the tool
+ * The 2026-07-28 check of a tools/call's custom headers against its body (SEP-2243; `declared`: the tool's
+ * `paramHeaders`): every argument the tool
  * mirrors into a header, when the body carries it (not null), must arrive with that header, decoding to the
  * same value (numbers compared as numbers). Throws -32020 (HTTP 400) naming the header.
  */
-export function assertParamHeaders(inputSchema: unknown, args: Record<string, unknown> | undefined, headers: IncomingHttpHeaders): void {
-  for (const { path, header, type } of paramHeaders(inputSchema)) {
+export function assertParamHeaders(declared: readonly ParamHeader[], args: Record<string, unknown> | undefined, headers: IncomingHttpHeaders): void {
+  for (const { path, header, type } of declared) {
     let value: unknown = args;
     for (const key of path) value = value && typeof value === 'object' ? (value as Record<string, unknown>)[key] : undefined;
     if (value === undefined || value === null || typeof value === 'object') continue;
