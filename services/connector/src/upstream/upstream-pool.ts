@@ -82,6 +82,8 @@ export const DEFAULT_POOL_OPTIONS: UpstreamPoolOptions = {
 
 /** The pseudo client session of the catalog's per-capability tool lists. */
 const CATALOG_SESSION = 'catalog-';
+/** Why a connect was given up: the server's definition changed meanwhile (the request is tried once more). */
+const DEFINITION_CHANGED = 'definition_changed';
 /** MCP 2026-07-28's MissingRequiredClientCapabilityError. */
 const MISSING_REQUIRED_CLIENT_CAPABILITY = -32021;
 /** Slots of 2026-07-28 callers: `modern:{principal}:{capabilities}`. */
@@ -522,6 +524,27 @@ export class UpstreamPool implements OnModuleInit, OnModuleDestroy {
     /** True while the upstream waits for the client's answer to its own request (circuit-breaker.ts: `judge`). */
     waitingOnClient: () => boolean = () => false,
   ): Promise<T> {
+    const started = Date.now();
+    try {
+      return await this.runOnce(serverRef, budgetMs, forwardHeaders, client, onSlot, user, call, waitingOnClient);
+    } catch (error) {
+      // The definition changed while this request was connecting (the registry may fetch a changed server before
+      // this connector has heard of the change): nothing was sent yet, so once more with the definition as it is now.
+      if (!(error instanceof DomainError) || error.details?.reason !== DEFINITION_CHANGED || this.stopped) throw error;
+      return this.runOnce(serverRef, budgetMs - (Date.now() - started), forwardHeaders, client, onSlot, user, call, waitingOnClient);
+    }
+  }
+
+  private async runOnce<T>(
+    serverRef: string,
+    budgetMs: number,
+    forwardHeaders: Record<string, string> | undefined,
+    client: ClientContext | undefined,
+    onSlot: ((key: string) => void) | undefined,
+    user: UpstreamCaller,
+    call: (session: Session, timeoutMs: number, deadline: number) => Promise<T>,
+    waitingOnClient: () => boolean,
+  ): Promise<T> {
     if (this.stopped) throw new DomainError('UPSTREAM_UNAVAILABLE', 'connector is shutting down');
     const started = Date.now();
     const callerDeadline = started + budgetMs - this.options.replyMarginMs;
@@ -707,7 +730,7 @@ export class UpstreamPool implements OnModuleInit, OnModuleDestroy {
     if (this.stopped || this.entries.get(server.server_id) !== entry || entry.slots.get(slot.key) !== slot) {
       // the pool stopped, the definition changed or the slot was closed while we were connecting
       await this.closeSession(session);
-      throw new DomainError('UPSTREAM_UNAVAILABLE', `upstream ${server.server_name} changed while connecting`, { server: server.server_name });
+      throw new DomainError('UPSTREAM_UNAVAILABLE', `upstream ${server.server_name} changed while connecting`, { server: server.server_name, reason: DEFINITION_CHANGED });
     }
     slot.session = session;
     this.log.log(
