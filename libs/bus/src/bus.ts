@@ -45,11 +45,11 @@ export abstract class Bus {
 
   /**
    * Calls `contract` and returns its parsed reply, or throws the callee's DomainError. The same on every bus:
-   * the request is parsed before it leaves, the deadline, trace and request id travel in the meta, and the call is
+   * whoever receives a message parses it (the callee the request, the caller the reply; a bad request comes back
+   * as the callee's INVALID_ARGUMENT), the deadline, trace and request id travel in the meta, and the call is
    * measured (switchboard_bus_request_duration_seconds) and traced (a client span).
    */
   async call<C extends Contract>(contract: C, request: RequestOf<C>, options: CallOptions): Promise<ReplyOf<C>> {
-    const data = contract.request.parse(request);
     const started = process.hrtime.bigint();
     let outcome = 'ok';
     try {
@@ -57,7 +57,7 @@ export abstract class Bus {
         const requestId = currentRequestId();
         const { meta, timeout } = wireMeta(options.timeoutMs, options.deadline, options.traceparent ?? currentTraceparent());
         if (requestId) meta.request_id = requestId;
-        return settleReply<ReplyOf<C>>(contract, await this.send(contract, { meta, data }, timeout, options.onMessage));
+        return settleReply<ReplyOf<C>>(contract, await this.send(contract, { meta, data: request }, timeout, options.onMessage));
       });
     } catch (error) {
       outcome = (error as { code?: string }).code ?? 'INTERNAL';

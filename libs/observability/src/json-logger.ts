@@ -38,7 +38,7 @@ export class JsonLogger implements LoggerService {
   ) {
     this.threshold = LEVELS[level];
     const pretty = options.pretty ?? (options.write === undefined && process.stdout.isTTY === true);
-    const write = options.write ?? ((line: string) => process.stdout.write(line + '\n'));
+    const write = options.write ?? toStdout;
     this.pino = pino(
       {
         level: level === 'debug' ? 'debug' : level,
@@ -82,6 +82,23 @@ export class JsonLogger implements LoggerService {
     this.pino[level](context ? { context } : {}, redact(text));
   }
 }
+
+/**
+ * Lines for stdout, written together once per turn of the event loop: under load (an access-log line per request)
+ * one write carries many lines instead of one write each. Whatever is pending when the process exits is written
+ * then (stdout writes to files and pipes are synchronous there).
+ */
+let pendingLines: string[] = [];
+function toStdout(line: string): void {
+  if (pendingLines.push(line) === 1) setImmediate(flushStdout);
+}
+function flushStdout(): void {
+  if (pendingLines.length === 0) return;
+  const text = `${pendingLines.join('\n')}\n`;
+  pendingLines = [];
+  process.stdout.write(text);
+}
+process.once('exit', flushStdout);
 
 /** `HH:MM:SS level [context] msg` from a JSON line. */
 function forPeople(line: string): string {

@@ -48,4 +48,28 @@ describe.each(TEST_DATABASE_KINDS)('audit log retention (database: %s)', (kind) 
     expect(await count(alias)).toBe(3);
     expect(await sut.cleanUp()).toBe(0);
   });
+
+  it('stores every field of every record of a batch as given, nulls included, and reads them back newest first', async () => {
+    const alias = uniqueId('all');
+    const full: AuditRecord = {
+      time: new Date(NOW).toISOString(),
+      key_alias: alias,
+      token_hash_prefix: 'abcd1234',
+      team_id: 'team-1',
+      organization_id: 'org-1',
+      server_name: 'srv',
+      tool: "it's \\ a \"tool\"",
+      status: 'error',
+      duration_ms: 1234,
+      error_code: 'UPSTREAM_TIMEOUT',
+      session_id: 'sess-1',
+    };
+    await repository.insertMany([record(alias, NOW - 1000), full]);
+    const { rows, total } = await repository.query({ key_alias: alias }, 0, 10);
+    expect(total).toBe(2);
+    const { id, ...stored } = rows[0]!;
+    expect(id).toMatch(/^\d+$/);
+    expect(stored).toEqual(full);
+    expect(rows[1]).toMatchObject({ key_alias: alias, token_hash_prefix: null, team_id: null, organization_id: null, error_code: null, session_id: null, duration_ms: 1 });
+  });
 });

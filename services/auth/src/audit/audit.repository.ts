@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { DataSource, type QueryDeepPartialEntity } from 'typeorm';
+import { DataSource } from 'typeorm';
 import type { AuditRecord, AuditRow } from '#libs/contracts';
-import { AuditLogEntity, type AuditLogRow } from './audit.entity.js';
+import type { AuditLogRow } from './audit.entity.js';
 
 export interface AuditFilter {
   key_alias?: string;
@@ -16,6 +16,9 @@ export interface AuditFilter {
   until?: string;
 }
 
+/** The columns a record fills, in the order of insertMany's parameters (id is generated). */
+const INSERTED = ['time', 'key_alias', 'token_hash_prefix', 'team_id', 'organization_id', 'server_name', 'tool', 'status', 'duration_ms', 'error_code', 'session_id'] as const;
+
 const EXACT: readonly (keyof AuditFilter)[] = ['key_alias', 'token_hash_prefix', 'team_id', 'organization_id', 'server_name', 'tool', 'status', 'session_id'];
 
 /** The only place that touches audit_log. */
@@ -23,11 +26,19 @@ const EXACT: readonly (keyof AuditFilter)[] = ['key_alias', 'token_hash_prefix',
 export class AuditRepository {
   constructor(@Inject(DataSource) private readonly dataSource: DataSource) {}
 
-  /** One multi-row INSERT per call. */
+  /**
+   * One INSERT per call whatever the number of records: each column travels as one array parameter (unnest), so
+   * the statement and its plan stay the same size, unlike a VALUES row per record (the ORM's insert), whose
+   * building and parsing cost grows with every record and was most of the one-process gateway's audit cost.
+   */
   async insertMany(records: readonly AuditRecord[]): Promise<void> {
     if (records.length === 0) return;
-    const rows = records.map((r) => ({ ...r, time: new Date(r.time) }));
-    await this.dataSource.getRepository(AuditLogEntity).insert(rows as QueryDeepPartialEntity<AuditLogRow>[]);
+    const column = <K extends keyof AuditRecord>(name: K) => records.map((r) => r[name] ?? null);
+    await this.dataSource.query(
+      `INSERT INTO audit_log (${INSERTED.join(', ')})
+       SELECT * FROM unnest($1::timestamptz[], $2::varchar[], $3::varchar[], $4::varchar[], $5::varchar[], $6::varchar[], $7::varchar[], $8::varchar[], $9::integer[], $10::varchar[], $11::varchar[])`,
+      INSERTED.map((name) => column(name)),
+    );
   }
 
   async query(filter: AuditFilter, offset: number, limit: number): Promise<{ rows: AuditRow[]; total: number }> {

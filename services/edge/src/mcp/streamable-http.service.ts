@@ -326,7 +326,8 @@ export class PostResponder implements RequestExtra {
       this.res.end(this.frame(json));
       return;
     }
-    this.res.writeHead(status, { 'content-type': 'application/json' });
+    // a length, not chunked framing: the reply goes out in one piece
+    this.res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(json) });
     this.res.end(json);
   }
 
