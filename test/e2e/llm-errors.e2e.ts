@@ -2,7 +2,7 @@ import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startOpenAiProvider } from '../fixtures/openai-provider.js';
 import type { ProviderFixture } from '../fixtures/provider-server.js';
-import { awayFromMinuteEdge, freePort, generateKey, keyHeaders, printLogsOnFailure, startSuite, type Suite } from './support/index.js';
+import { awayFromMinuteEdge, eventually, freePort, generateKey, keyHeaders, printLogsOnFailure, startSuite, type Suite } from './support/index.js';
 
 // Issue 10, done-means 5: bad input gets OpenAI-shaped 4xx errors naming the field (the `openai` client's own error
 // classes see `status` and `error.param`); provider trouble keeps the provider's status (502 when it is down, 504
@@ -129,7 +129,8 @@ describe('distributed', () => {
     expect(text).toContain('Incorrect API key provided');
     expect(text).not.toContain(WRONG_PROVIDER_KEY);
     await chat('fixture-gpt');
-    const logs = suite!.logs();
+    // log lines are written in batches: wait for this request's access line before reading them all
+    const logs = await eventually(() => suite!.logs().includes('POST /v1/chat/completions 401') && suite!.logs());
     expect(logs).not.toContain(WRONG_PROVIDER_KEY);
     expect(logs).not.toContain(PROVIDER_KEY);
   });

@@ -84,18 +84,29 @@ export class JsonLogger implements LoggerService {
 }
 
 /**
- * Lines for stdout, written together once per turn of the event loop: under load (an access-log line per request)
- * one write carries many lines instead of one write each. Whatever is pending when the process exits is written
+ * Lines for stdout, written together: at most 50 ms after the first pending one, or at once past 16 KB. Under
+ * load (an access-log line per request) one write carries many lines; a write to a pipe wakes its reader, which on
+ * a virtual machine cost more than the request that logged. Whatever is pending when the process exits is written
  * then (stdout writes to files and pipes are synchronous there).
  */
+const FLUSH_AFTER_MS = 50;
+const FLUSH_AT_CHARS = 16_384;
 let pendingLines: string[] = [];
+let pendingChars = 0;
+let flushTimer: NodeJS.Timeout | undefined;
 function toStdout(line: string): void {
-  if (pendingLines.push(line) === 1) setImmediate(flushStdout);
+  pendingLines.push(line);
+  pendingChars += line.length + 1;
+  if (pendingChars >= FLUSH_AT_CHARS) flushStdout();
+  else if (!flushTimer) (flushTimer = setTimeout(flushStdout, FLUSH_AFTER_MS)).unref();
 }
 function flushStdout(): void {
+  clearTimeout(flushTimer);
+  flushTimer = undefined;
   if (pendingLines.length === 0) return;
   const text = `${pendingLines.join('\n')}\n`;
   pendingLines = [];
+  pendingChars = 0;
   process.stdout.write(text);
 }
 process.once('exit', flushStdout);
