@@ -24,8 +24,10 @@ export class ServerDefinitionsService implements OnModuleInit, OnModuleDestroy {
   private readonly cache = new Map<string, CachedDefinition>();
   private readonly pending = new Map<string, Promise<McpServerRuntime>>();
   private readonly listeners = new Set<ServerChangeListener>();
-  /** Bumped by every change event, so a lookup that raced with a change is not cached. */
+  /** Bumped by every change event, so a lookup that raced with a change of its server is not cached. */
   private generation = 0;
+  /** The generation of each server's last change, by id and by name. */
+  private readonly changedAt = new Map<string, number>();
   private unsubscribe: (() => void) | undefined;
 
   constructor(@Inject(Bus) private readonly bus: Bus) {}
@@ -81,6 +83,8 @@ export class ServerDefinitionsService implements OnModuleInit, OnModuleDestroy {
   /** Drops everything known about a server (by id or name) and tells the pool. */
   forget(serverId: string, serverName: string, change: 'created' | 'updated' | 'deleted' = 'updated'): void {
     this.generation++;
+    this.changedAt.set(serverId, this.generation);
+    this.changedAt.set(serverName, this.generation);
     for (const [key, entry] of this.cache) {
       if (key === serverId || key === serverName || entry.server.server_id === serverId) this.cache.delete(key);
     }
@@ -97,7 +101,9 @@ export class ServerDefinitionsService implements OnModuleInit, OnModuleDestroy {
     const generation = this.generation;
     const timeoutMs = Math.max(1, Math.min(RESOLVE_TIMEOUT_MS, deadline - Date.now()));
     const server = await this.bus.call(ResolveServer, { server_id: serverRef }, { timeoutMs, ...(Number.isFinite(deadline) ? { deadline } : {}) });
-    if (generation === this.generation) this.cache.set(serverRef, { server, expiresAt: Date.now() + DEFINITION_TTL_MS });
+    // another server's change says nothing about this one (a burst of changes must not make every lookup miss)
+    const changed = Math.max(...[serverRef, server.server_id, server.server_name].map((key) => this.changedAt.get(key) ?? 0));
+    if (changed <= generation) this.cache.set(serverRef, { server, expiresAt: Date.now() + DEFINITION_TTL_MS });
     return server;
   }
 }

@@ -1,9 +1,10 @@
+import { createServer, type Server as NetServer, type Socket } from 'node:net';
 import { resolve } from 'node:path';
 import { Controller, Module, type INestMicroservice } from '@nestjs/common';
 import { Payload } from '@nestjs/microservices';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InProcessBus, RpcHandler, startBusService } from '#libs/bus';
-import { DomainError, FetchServerCatalog, ResolveServer, SessionEnded, UpstreamRequest, type McpServerRuntime, type RequestOf, type StreamedClientMessage } from '#libs/contracts';
+import { DomainError, FetchServerCatalog, ResolveServer, ServersChanged, SessionEnded, UpstreamRequest, type McpServerRuntime, type RequestOf, type StreamedClientMessage } from '#libs/contracts';
 import { JsonLogger } from '#libs/observability';
 import { waitFor } from '#libs/testing';
 import { startCountingServer, type CountingServer } from '../../../../test/fixtures/counting-server.js';
@@ -52,6 +53,8 @@ describe('per-client upstream sessions (in-process bus, real upstreams)', () => 
   let app: INestMicroservice;
   let pool: UpstreamPool;
   let counting: CountingServer;
+  let plain: CountingServer;
+  let gated: CountingServer;
 
   const client = (session_id: string, dedicated = false, capabilities: Record<string, unknown> = {}) => ({ session_id, capabilities, dedicated });
   const call = (req: RequestOf<typeof UpstreamRequest>, onMessage?: (m: StreamedClientMessage) => void) =>
@@ -69,6 +72,10 @@ describe('per-client upstream sessions (in-process bus, real upstreams)', () => 
     pool = app.get(UpstreamPool);
     counting = await startCountingServer();
     servers.set('counting', runtime('counting', { url: counting.url }));
+    plain = await startCountingServer();
+    servers.set('plain', runtime('plain', { url: plain.url }));
+    gated = await startCountingServer({ samplingTools: true });
+    servers.set('gated', runtime('gated', { url: gated.url }));
     servers.set('everything_stdio', runtime('everything_stdio', { transport: 'stdio', command: process.execPath, args: [EVERYTHING, 'stdio'] }));
   });
 
@@ -77,6 +84,8 @@ describe('per-client upstream sessions (in-process bus, real upstreams)', () => 
     await registry?.close();
     await bus.close();
     await counting?.close();
+    await plain?.close();
+    await gated?.close();
   });
 
   it('gives a client that needs one its own upstream session, names its instance, and keeps the pooled one shared', async () => {
@@ -124,6 +133,46 @@ describe('per-client upstream sessions (in-process bus, real upstreams)', () => 
     const second = await bus.call(FetchServerCatalog, { server_id: 'everything_stdio' }, { timeoutMs: 30_000 });
     expect(second.capability_tools).toEqual(first.capability_tools);
     expect(pool.openSessions('everything_stdio').some((key) => key.startsWith('catalog:'))).toBe(false);
+  });
+
+  it('lists an HTTP server with no capability-only tools on two sessions: the pooled one and one declaring every capability', async () => {
+    const catalog = await bus.call(FetchServerCatalog, { server_id: 'plain' }, { timeoutMs: 20_000 });
+    expect(catalog.tools.map((t) => t.name)).toContain('echo');
+    expect(catalog.capability_tools).toEqual({});
+    expect(plain.stats().initialize).toBe(2);
+    expect(pool.openSessions('plain').sort()).toEqual(['', 'catalog:elicitation+roots+sampling']);
+    await bus.call(FetchServerCatalog, { server_id: 'plain' }, { timeoutMs: 20_000 });
+    expect(plain.stats().initialize).toBe(2); // both sessions are kept for the next fetch
+  });
+
+  it('asks each capability on a session of its own only when the one declaring them all lists more', async () => {
+    const catalog = await bus.call(FetchServerCatalog, { server_id: 'gated' }, { timeoutMs: 20_000 });
+    expect(catalog.tools.map((t) => t.name)).not.toContain('ask_model');
+    expect(catalog.capability_tools).toEqual({ sampling: [expect.objectContaining({ name: 'ask_model' })] });
+    expect(gated.stats().initialize).toBe(5);
+  });
+
+  it("keeps the sessions of a changed server's new definition while those of the old one are still closing", async () => {
+    // an upstream that accepts connections and never answers: a connect to it stays in flight (closing waits ~2 s for it)
+    const sockets = new Set<Socket>();
+    const silent: NetServer = createServer((socket) => void sockets.add(socket));
+    await new Promise<void>((done) => silent.listen(0, '127.0.0.1', done));
+    try {
+      const port = (silent.address() as { port: number }).port;
+      servers.set('moving', runtime('moving', { url: `http://127.0.0.1:${port}/mcp`, revision: '1', timeout: 3 }));
+      const stuck = bus.call(FetchServerCatalog, { server_id: 'moving' }, { timeoutMs: 20_000 }).catch((error: unknown) => error);
+      await waitFor(() => sockets.size > 0, 5_000, 10);
+      servers.set('moving', runtime('moving', { url: plain.url, revision: '2' }));
+      bus.publish(ServersChanged, { server_id: 'moving', server_name: 'moving', change: 'updated' });
+      const catalog = await bus.call(FetchServerCatalog, { server_id: 'moving' }, { timeoutMs: 20_000 });
+      expect(catalog.tools.map((t) => t.name)).toContain('echo');
+      await new Promise((r) => setTimeout(r, 2_500)); // the old entry has closed by now
+      expect(pool.openSessions('moving')).toContain('');
+      await stuck;
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      silent.close();
+    }
   });
 
   it('rewrites progress tokens: two clients using the same token on the pooled session each get only their own progress', async () => {

@@ -3,6 +3,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { getDefaultEnvironment, StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
+import { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv';
 import {
   ErrorCode,
   McpError,
@@ -93,6 +94,11 @@ const MODERN_SLOT = 'modern:';
 const CLIENT_FEATURES = ['elicitation', 'roots', 'sampling'] as const;
 
 const CLIENT_INFO = { name: 'switchboard-connector', version: '0.1.0' };
+/**
+ * One JSON Schema validator for every upstream session's Client: the SDK makes an Ajv instance (with every format)
+ * per Client otherwise, a few ms each, for validation the pool never asks for (it calls `request`, not `callTool`).
+ */
+const SCHEMA_VALIDATOR = new AjvJsonSchemaValidator();
 const MAX_CATALOG_PAGES = 1_000;
 
 interface Session {
@@ -111,8 +117,8 @@ interface Session {
 
 /**
  * One upstream session of a server and what it is for: `''` the pooled session every stateless request shares;
- * `caps:{set}` a shared session declaring a capability set (catalog fetches; clients past the stdio cap);
- * `client:{session}` a client's own session, created with its capabilities.
+ * `caps:{set}` a shared session declaring a capability set (clients past the stdio cap); `catalog:{set}` the
+ * catalog's capability-only tool lists; `client:{session}` a client's own session, created with its capabilities.
  */
 interface Slot {
   key: string;
@@ -411,17 +417,28 @@ export class UpstreamPool implements OnModuleInit, OnModuleDestroy {
     }
   }
 
-  /** Every tool, prompt and resource of one upstream (all pages), its serverInfo and the protocol version it chose. */
+  /**
+   * Every tool, prompt and resource of one upstream (all pages), its serverInfo and the protocol version it chose.
+   * The lists go out together on the pooled session; the tools shown only to clients declaring a capability are
+   * asked at the same time on a session declaring all of them (`catalogCapabilityTools`).
+   */
   async fetchCatalog(req: RequestOf<typeof FetchServerCatalog>, budgetMs: number): Promise<ReplyOf<typeof FetchServerCatalog>> {
+    let probing: Promise<UpstreamToolList> | undefined;
     const fetched = await this.run(req.server_id, budgetMs, undefined, undefined, undefined, FOR_CATALOG, async (session, _timeout, deadline) => {
       const capabilities = (session.client.getServerCapabilities() ?? {}) as Record<string, unknown>;
+      // The upstream answered: its capability-only tools are asked now, beside the lists. Not on a stdio server, where
+      // a session is a process: there they wait for the common list, and are kept while that stays the same.
+      if (capabilities.tools && !(session.inner instanceof StdioClientTransport)) {
+        probing ??= this.listDeclaring(req.server_id, remaining(deadline), CLIENT_FEATURES);
+        probing.catch(() => undefined); // awaited below, unless a list fails first
+      }
       const hints: CacheHints = {};
-      const tools = capabilities.tools ? await listAll<ReplyOf<typeof FetchServerCatalog>['tools'][number]>(session, 'tools/list', 'tools', deadline, hints) : [];
-      const prompts = capabilities.prompts ? await listAll<{ name: string }>(session, 'prompts/list', 'prompts', deadline, hints).catch(() => []) : [];
-      const resources = capabilities.resources ? await listAll<{ uri: string }>(session, 'resources/list', 'resources', deadline, hints).catch(() => []) : [];
-      const resource_templates = capabilities.resources
-        ? await listAll<{ uriTemplate: string }>(session, 'resources/templates/list', 'resourceTemplates', deadline, hints).catch(() => [])
-        : [];
+      const [tools, prompts, resources, resource_templates] = await Promise.all([
+        capabilities.tools ? listAll<UpstreamToolList[number]>(session, 'tools/list', 'tools', deadline, hints) : [],
+        capabilities.prompts ? listAll<{ name: string }>(session, 'prompts/list', 'prompts', deadline, hints).catch(() => []) : [],
+        capabilities.resources ? listAll<{ uri: string }>(session, 'resources/list', 'resources', deadline, hints).catch(() => []) : [],
+        capabilities.resources ? listAll<{ uriTemplate: string }>(session, 'resources/templates/list', 'resourceTemplates', deadline, hints).catch(() => []) : [],
+      ]);
       const info = session.client.getServerVersion();
       return {
         tools,
@@ -440,44 +457,63 @@ export class UpstreamPool implements OnModuleInit, OnModuleDestroy {
     // a per-user server no user has authorized yet lists one tool saying so, never an empty list
     if (!fetched) return authorizationPlaceholder(await this.definitions.get(req.server_id));
     const base = fetched;
-    // Tools some upstreams list only to clients declaring a capability: one list per capability, kept as the extras.
-    // A stdio server would keep a process per capability for that: its lists are fetched once per definition and
-    // common tool list (a list_changed refetches the common list, which refetches these), and the sessions closed.
     const entry = this.entries.get(req.server_id) ?? [...this.entries.values()].find((e) => e.server.server_name === req.server_id);
-    const stdio = entry?.server.transport === 'stdio';
     const fingerprint = JSON.stringify(base.tools.map((t) => t.name));
-    if (stdio && entry?.capabilityTools?.fingerprint === fingerprint) return { ...base, capability_tools: entry.capabilityTools.tools };
-    const capability_tools: Record<string, ReplyOf<typeof FetchServerCatalog>['tools']> = {};
-    if (base.capabilities.tools) {
-      const known = new Set(base.tools.map((t) => t.name));
-      // one session per capability, all at once (a stdio server starts a process for each, which takes a while),
-      // kept in CLIENT_FEATURES order so that the catalog's content does not depend on which answered first
-      const lists = await Promise.all(
-        CLIENT_FEATURES.map(async (feature) => {
-          const context: ClientContext = { session_id: `${CATALOG_SESSION}${feature}`, capabilities: { [feature]: {} }, dedicated: false };
-          try {
-            return await this.run(req.server_id, budgetMs, undefined, context, undefined, FOR_CATALOG, (session, _t, deadline) =>
-              listAll<ReplyOf<typeof FetchServerCatalog>['tools'][number]>(session, 'tools/list', 'tools', deadline),
-            );
-          } catch (error) {
-            this.log.debug(`tools/list declaring ${feature} failed: ${(error as Error).message}`);
-            return [];
-          }
-        }),
-      );
-      CLIENT_FEATURES.forEach((feature, i) => {
-        const extra = lists[i]!.filter((t) => !known.has(t.name));
-        if (extra.length) capability_tools[feature] = extra;
-      });
-    }
-    if (stdio && entry) {
+    if (entry?.server.transport === 'stdio' && entry.capabilityTools?.fingerprint === fingerprint) return { ...base, capability_tools: entry.capabilityTools.tools };
+    const capability_tools = base.capabilities.tools ? await this.catalogCapabilityTools(req.server_id, budgetMs, base.tools, probing) : {};
+    if (entry?.server.transport === 'stdio') {
       entry.capabilityTools = { fingerprint, tools: capability_tools };
-      for (const feature of CLIENT_FEATURES) {
-        const slot = entry.slots.get(`catalog:${feature}`);
-        if (slot && !slot.connecting && (slot.session?.calls.size ?? 0) === 0) void this.closeSlot(entry, slot, 'catalog fetched');
+      for (const slot of [...entry.slots.values()]) {
+        if (slot.key.startsWith('catalog:') && !slot.connecting && (slot.session?.calls.size ?? 0) === 0) void this.closeSlot(entry, slot, 'catalog fetched');
       }
     }
     return { ...base, capability_tools };
+  }
+
+  /**
+   * Tools some upstreams list only to clients declaring a capability, kept as the extras per capability. One session
+   * declaring every capability asks first: a client declaring more is shown at least what one declaring less is (the
+   * edge adds the extras of each capability a client declared on the same assumption), so when it shows nothing beyond
+   * the common list, no capability adds anything. Only when it does is each capability asked on a session of its
+   * own, all at once, kept in CLIENT_FEATURES order so that the catalog's content does not depend on which answered
+   * first.
+   */
+  private async catalogCapabilityTools(
+    serverRef: string,
+    budgetMs: number,
+    common: UpstreamToolList,
+    probing = this.listDeclaring(serverRef, budgetMs, CLIENT_FEATURES),
+  ): Promise<Record<string, UpstreamToolList>> {
+    const known = new Set(common.map((t) => t.name));
+    const all = await probing.catch((error: unknown) => {
+      this.log.debug(`tools/list declaring ${CLIENT_FEATURES.join(', ')} failed: ${(error as Error).message}`);
+      return undefined;
+    });
+    if (all && !all.some((t) => !known.has(t.name))) return {};
+    const lists = await Promise.all(
+      CLIENT_FEATURES.map((feature) =>
+        this.listDeclaring(serverRef, budgetMs, [feature]).catch((error: unknown) => {
+          this.log.debug(`tools/list declaring ${feature} failed: ${(error as Error).message}`);
+          return [];
+        }),
+      ),
+    );
+    const capability_tools: Record<string, UpstreamToolList> = {};
+    CLIENT_FEATURES.forEach((feature, i) => {
+      const extra = lists[i]!.filter((t) => !known.has(t.name));
+      if (extra.length) capability_tools[feature] = extra;
+    });
+    return capability_tools;
+  }
+
+  /** tools/list on the catalog's own session declaring `features` (slot `catalog:{features}`). */
+  private listDeclaring(serverRef: string, budgetMs: number, features: readonly (typeof CLIENT_FEATURES)[number][]): Promise<UpstreamToolList> {
+    const context: ClientContext = { session_id: `${CATALOG_SESSION}${features.join('+')}`, capabilities: Object.fromEntries(features.map((f) => [f, {}])), dedicated: false };
+    return this.run(serverRef, budgetMs, undefined, context, undefined, FOR_CATALOG, (session, _t, deadline) => {
+      // an upstream without tools lists none, whatever the client declares
+      if (!(session.client.getServerCapabilities() as Record<string, unknown> | undefined)?.tools) return Promise.resolve([]);
+      return listAll<UpstreamToolList[number]>(session, 'tools/list', 'tools', deadline);
+    });
   }
 
   state(serverId: string): PoolEntryState | undefined {
@@ -680,7 +716,7 @@ export class UpstreamPool implements OnModuleInit, OnModuleDestroy {
     if (modern && !(slot.key.startsWith('client:') && modern.speaksLegacy)) return this.modernSession(entry, slot, modern);
     const inner = this.createTransport(server, entry.headers, entry.guard);
     const transport = new NegotiatingTransport(inner, server.spec_version ?? undefined);
-    const client = new Client(CLIENT_INFO, { capabilities: slot.capabilities });
+    const client = new Client(CLIENT_INFO, { capabilities: slot.capabilities, jsonSchemaValidator: SCHEMA_VALIDATOR });
     const session: Session = { client, transport, inner, startedAt: Date.now(), closing: false, calls: new Set(), progress: new Map() };
     client.onerror = (error) => this.log.debug(`upstream ${server.server_name}: ${error.message}`);
     client.onclose = () => this.onSessionClosed(entry, slot, session);
@@ -922,12 +958,11 @@ export class UpstreamPool implements OnModuleInit, OnModuleDestroy {
   }
 
   private async drop(serverId: string, serverName: string): Promise<void> {
-    for (const [key, entry] of this.entries) {
-      if (key === serverId || entry.server.server_name === serverName) {
-        this.entries.delete(key);
-        await this.closeEntry(entry);
-      }
-    }
+    // taken out first, then closed: a request of the new definition adds its entry while the old ones close, and a
+    // loop over the live map would find that one too and close it under the request (changed while connecting)
+    const dropped = [...this.entries].filter(([key, entry]) => key === serverId || entry.server.server_name === serverName);
+    for (const [key] of dropped) this.entries.delete(key);
+    await Promise.all(dropped.map(([, entry]) => this.closeEntry(entry)));
   }
 
   private async closeEntry(entry: PoolEntry): Promise<void> {
