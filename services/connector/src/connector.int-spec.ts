@@ -342,11 +342,7 @@ describe('connector (real NATS, real upstream MCP servers)', () => {
     await echo('counting_leak', 'warm');
     const transport = pool.transportOf('counting_leak') as StreamableHttpTransport;
     expect(transport).toBeInstanceOf(StreamableHttpTransport);
-    const listenerCount = () => {
-      const agent = transport.httpAgent;
-      const sockets = [...Object.values(agent.freeSockets).flat(), ...Object.values(agent.sockets).flat()];
-      return sockets.reduce((sum, socket) => sum + (socket ? socket.eventNames().reduce((n, e) => n + socket.listenerCount(e), 0) : 0), 0);
-    };
+    const listenerCount = () => transport.sockets.reduce((sum, socket) => sum + socket.eventNames().reduce((n, e) => n + socket.listenerCount(e), 0), 0);
     for (let i = 0; i < 200; i++) await echo('counting_leak', 'x');
     const early = listenerCount();
     const heapEarly = heapAfterGc();
