@@ -71,6 +71,8 @@ export class CatalogService implements OnModuleInit, OnModuleDestroy {
   private readonly log = new Logger(CatalogService.name);
   private prepared?: PreparedCatalog;
   private inflight?: Promise<PreparedCatalog>;
+  /** A version announced while a fetch was in flight (which may have read the catalog before it was saved). */
+  private announced: string | undefined;
   private readonly listeners = new Set<(catalog: PreparedCatalog) => void>();
   private unsubscribe?: () => void;
   private timer?: NodeJS.Timeout;
@@ -79,7 +81,9 @@ export class CatalogService implements OnModuleInit, OnModuleDestroy {
 
   onModuleInit(): void {
     this.unsubscribe = this.bus.subscribe(CatalogChanged, ({ version }) => {
-      if (version !== this.prepared?.version) void this.refresh().catch(() => undefined);
+      if (version === this.prepared?.version) return;
+      if (this.inflight) this.announced = version;
+      else void this.refresh().catch(() => undefined);
     });
     this.bus.onReconnect(() => void this.refresh().catch(() => undefined));
     this.timer = setInterval(() => void this.refresh().catch(() => undefined), REFRESH_INTERVAL_MS);
@@ -117,6 +121,9 @@ export class CatalogService implements OnModuleInit, OnModuleDestroy {
       })
       .finally(() => {
         this.inflight = undefined;
+        const announced = this.announced;
+        this.announced = undefined;
+        if (announced !== undefined && announced !== this.prepared?.version) void this.refresh().catch(() => undefined);
       });
     return this.inflight;
   }

@@ -1,6 +1,7 @@
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { Catalog, McpServerSpec } from '#libs/contracts';
-import { definitionFromSpec, type ServerRecord } from '../servers/server-definition.js';
+import { canonicalJson, definitionFromSpec, type ServerRecord } from '../servers/server-definition.js';
 import { assembleCatalog, changedServerIds } from './catalog-assembly.js';
 import type { ServerFetch } from './catalog.repository.js';
 
@@ -58,5 +59,13 @@ describe('assembleCatalog', () => {
     expect(changedServerIds(v1, v3)).toEqual(['id-a']);
     expect(changedServerIds(null, v1)).toEqual(['id-a', 'id-b']);
     expect(changedServerIds(v1, assembleCatalog([server('a')], new Map([['id-a', healthy(['t'])]])))).toEqual(['id-b']);
+    expect(changedServerIds(Catalog.parse(JSON.parse(JSON.stringify(v1))), v3)).toEqual(['id-a']); // a copy read back from the cache
+  });
+
+  it('versions a catalog as the hash of the canonical JSON of its servers (check times and errors aside) and names', () => {
+    const catalog = assembleCatalog([server('a'), server('b')], new Map([['id-a', healthy(['t', 'u'])], ['id-b', down]]));
+    const content = catalog.servers.map(({ checked_at: _c, error: _e, ...rest }) => rest);
+    const expected = createHash('sha256').update(canonicalJson({ servers: content, aggregate_names: catalog.aggregate_names })).digest('hex').slice(0, 16);
+    expect(catalog.version).toBe(expected);
   });
 });

@@ -45,19 +45,34 @@ export function assembleCatalog(servers: readonly ServerRecord[], fetches: Reado
   return { version: catalogVersion(catalogServers, aggregate_names), servers: catalogServers, aggregate_names };
 }
 
-/**
- * A short hash of what clients can see: check times and error texts are left out, so a periodic re-check that
- * finds nothing new keeps the version (and publishes nothing).
- */
-export function catalogVersion(servers: readonly CatalogServer[], aggregateNames: readonly AggregateToolName[]): string {
-  const content = servers.map(({ checked_at: _c, error: _e, ...rest }) => rest);
-  return createHash('sha256').update(canonicalJson({ servers: content, aggregate_names: aggregateNames })).digest('hex').slice(0, 16);
+/** Each catalog server's content as canonical JSON, worked out once per object (the version and the change list share it). */
+const contentKeys = new WeakMap<CatalogServer, string>();
+
+/** What clients can see of one server, as canonical JSON: its check time and error text are left out. */
+export function serverContentKey(server: CatalogServer): string {
+  let key = contentKeys.get(server);
+  if (key === undefined) {
+    const { checked_at: _c, error: _e, ...rest } = server;
+    key = canonicalJson(rest);
+    contentKeys.set(server, key);
+  }
+  return key;
 }
 
-/** Ids of servers that differ between two catalogs (added, removed or changed). */
+/**
+ * A short hash of what clients can see: check times and error texts are left out, so a periodic re-check that
+ * finds nothing new keeps the version (and publishes nothing). The hash of canonicalJson({servers, aggregate_names}),
+ * put together from the servers' keys.
+ */
+export function catalogVersion(servers: readonly CatalogServer[], aggregateNames: readonly AggregateToolName[]): string {
+  const content = `{"aggregate_names":${canonicalJson(aggregateNames)},"servers":[${servers.map(serverContentKey).join(',')}]}`;
+  return createHash('sha256').update(content).digest('hex').slice(0, 16);
+}
+
+/** Ids of servers that differ between two catalogs (added, removed or changed; check times and error texts aside). */
 export function changedServerIds(previous: Catalog | null, next: Catalog): string[] {
   if (!previous) return next.servers.map((s) => s.server_id);
-  const key = (s: CatalogServer) => canonicalJson({ ...s, checked_at: null, error: null });
+  const key = serverContentKey;
   const before = new Map(previous.servers.map((s) => [s.server_id, key(s)]));
   const after = new Map(next.servers.map((s) => [s.server_id, key(s)]));
   const ids = new Set<string>();

@@ -50,7 +50,10 @@ function setup(
       return () => undefined;
     }),
   } as unknown as Bus;
-  const repo = { list: vi.fn(async () => servers) } as unknown as ServerRepository;
+  const repo = {
+    list: vi.fn(async () => servers),
+    findByRef: vi.fn(async (ref: string) => servers.find((s) => s.id === ref || s.server_name === ref) ?? null),
+  } as unknown as ServerRepository;
   const sut = new CatalogService(repo, cache, bus, { seedServers: {}, maxFetchMs: 10_000, ...options });
   sut.onModuleInit();
   cleanups.push(() => sut.onModuleDestroy());
@@ -190,24 +193,72 @@ describe('CatalogService', () => {
     expect(calls.map((c) => c.serverId).sort()).toEqual(['id-a', 'id-b', 'id-c']);
   });
 
-  it('queues a rebuild requested during a build instead of returning the stale one', async () => {
+  it('neither caches nor assembles a fetch that started before its server changed: the builds take the fetch after', async () => {
     let release!: () => void;
     let gate = new Promise<void>((r) => (release = r));
     let tools = ['old'];
-    const { sut } = setup([server('a')], async () => {
+    const { sut, published, calls, fetches } = setup([server('a')], async () => {
       const answer = tools;
       await gate;
       return answer;
     });
     const first = sut.rebuild();
-    await new Promise((r) => setTimeout(r, 5));
+    await waitFor(() => calls.length === 1, 3000);
     tools = ['new'];
     const second = sut.invalidate(['id-a']);
+    await new Promise((r) => setTimeout(r, 5));
+    expect(calls).toHaveLength(1); // one fetch per server at a time: the next starts when this one ends
     const firstRelease = release;
     gate = Promise.resolve();
     firstRelease();
-    expect((await first).aggregate_names.map((n) => n.tool)).toEqual(['old']);
+    expect((await first).aggregate_names.map((n) => n.tool)).toEqual(['new']);
     expect((await second).aggregate_names.map((n) => n.tool)).toEqual(['new']);
+    expect(calls).toHaveLength(2);
+    expect(fetches.get('id-a')?.tools.map((t) => t.name)).toEqual(['new']);
+    expect(published).toHaveLength(1); // the catalog with 'old' was never published
+  });
+
+  it("starts a changed server's fetch at once, while the build in progress still waits on another server", async () => {
+    let release!: () => void;
+    const slow = new Promise<void>((r) => (release = r));
+    let version = 1;
+    const { sut, calls } = setup([server('a'), server('b')], async (id) => {
+      const answer = [`t${version}`];
+      if (id === 'id-b') await slow;
+      return answer;
+    });
+    const first = sut.rebuild();
+    await waitFor(() => calls.length === 2, 3000);
+    version = 2;
+    const second = sut.invalidate(['id-a']);
+    await waitFor(() => calls.filter((c) => c.serverId === 'id-a').length === 2, 3000); // b has not answered yet
+    release();
+    await first;
+    const catalog = await second;
+    expect(catalog.servers.map((s) => [s.server_name, s.tools.map((t) => t.name)])).toEqual([
+      ['a', ['t2']],
+      ['b', ['t1']],
+    ]);
+    expect(calls).toHaveLength(3);
+  });
+
+  it('fetches a server that changes many times during a fetch once more after it, not once per change', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let n = 0;
+    const { sut, calls } = setup([server('a')], async () => {
+      const answer = [`t${++n}`];
+      if (n === 1) await gate;
+      return answer;
+    });
+    const first = sut.rebuild();
+    await waitFor(() => calls.length === 1, 3000);
+    const changes = Array.from({ length: 5 }, () => sut.invalidate(['id-a']));
+    await new Promise((r) => setTimeout(r, 5));
+    release();
+    const catalogs = await Promise.all([first, ...changes]);
+    expect(calls).toHaveLength(2);
+    expect(new Set(catalogs.map((c) => c.aggregate_names.map((x) => x.tool).join()))).toEqual(new Set(['t2']));
   });
 
   describe('lists with 2026-07-28 cache hints', () => {

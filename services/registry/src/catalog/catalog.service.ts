@@ -20,11 +20,23 @@ import { FetchRetries } from './fetch-retries.js';
 
 /** The soonest a server's lists are fetched again, whatever ttl its upstream gives them. */
 export const MIN_LIST_REFRESH_MS = 1_000;
+/** A build asks this many times at most for a server that keeps changing while it is fetched, then takes the last answer. */
+const MAX_FETCHES_PER_BUILD = 3;
+
+/** One server's fetch through a connector: `started` orders it against the server's changes (Infinity until it starts). */
+interface Flight {
+  started: number;
+  fetch: Promise<ServerFetch>;
+  /** The fetch that follows when the server changed while this one ran. */
+  next?: Flight;
+}
 
 /**
  * The tool catalog: each server's tools fetched through a connector (in parallel, each with its own deadline),
  * cached per server in Redis, assembled into one versioned catalog. Change events from any replica and
- * upstream list_changed drop the server's entry; a periodic pass re-checks healthy servers (every 30 s). A server
+ * upstream list_changed drop the server's entry and start its fetch at once, whatever build is running (the next
+ * build takes it up); one fetch per server at a time, and one that started before its server's last change is
+ * neither cached nor assembled (the fetch after the change is). A periodic pass re-checks healthy servers (every 30 s). A server
  * left out (no connector answering, upstream down) is fetched again with backoff (0.5 s doubling to 30 s, with
  * jitter), and at once when a connector starts (ConnectorStarted). A server whose upstream says its lists stay
  * good for less than that (2026-07-28 cache hints) is fetched again when its shortest list ttl ends, alone and
@@ -39,8 +51,16 @@ export class CatalogService implements OnModuleInit, OnApplicationBootstrap, OnM
   private readonly maxFetchMs: number;
   private current: Promise<Catalog> | undefined;
   private next: Promise<Catalog> | undefined;
-  /** When each server was last invalidated here: a fetch that started earlier must not be cached. */
-  private readonly invalidatedAt = new Map<string, number>();
+  /** Orders fetches and changes: a fetch is out of date when its server changed after it started. */
+  private seq = 0;
+  /** When (in `seq`) each server was last invalidated here. */
+  private readonly changedAt = new Map<string, number>();
+  /** The fetch in flight per server. */
+  private readonly flights = new Map<string, Flight>();
+  /** The catalog this replica saved last. */
+  private saved: Catalog | undefined;
+  /** The servers the last build listed, by id. */
+  private records = new Map<string, ServerRecord>();
   private lastVersion: string | undefined;
   private unsubscribe: (() => void)[] = [];
   private timer: NodeJS.Timeout | undefined;
@@ -68,7 +88,7 @@ export class CatalogService implements OnModuleInit, OnApplicationBootstrap, OnM
 
   onModuleInit(): void {
     this.unsubscribe.push(
-      this.bus.subscribe(ServersChanged, (event) => this.onChange(event.server_id, `server ${event.change}`)),
+      this.bus.subscribe(ServersChanged, (event) => this.onChange(event.server_id, `server ${event.change}`, event.change !== 'deleted')),
       this.bus.subscribe(UpstreamListChanged, (event) => this.onChange(event.server_id, `${event.list}/list_changed`)),
       this.bus.subscribe(ConnectorStarted, () => this.onConnectorStarted()),
     );
@@ -87,11 +107,11 @@ export class CatalogService implements OnModuleInit, OnApplicationBootstrap, OnM
     return this.retries.isReady();
   }
 
-  private async onChange(serverId: string, why: string): Promise<void> {
+  private async onChange(serverId: string, why: string, fetch = true): Promise<void> {
     try {
       // Before bootstrap (the seeder announcing the config's servers one by one) a build would see half of them
       // and could call the catalog ready: only forget the entry here, the first build fetches every server.
-      if (this.bootstrapped) await this.invalidate([serverId]);
+      if (this.bootstrapped) await this.invalidate([serverId], { fetch });
       else await this.forget([serverId]);
     } catch (error) {
       this.log.warn(`catalog rebuild after ${why} (${serverId}) failed: ${(error as Error).message}`);
@@ -114,23 +134,43 @@ export class CatalogService implements OnModuleInit, OnApplicationBootstrap, OnM
 
   /** The cached catalog, or one built now (concurrent callers share the build). */
   async getCatalog(): Promise<Catalog> {
-    const cached = await this.cache.getCatalog();
+    const cached = await this.cache.getCatalog(this.saved);
     if (cached) return cached;
     return this.current ?? this.startBuild();
   }
 
-  /** Forgets the servers' cached tools and rebuilds; resolves with a catalog built after this call. */
-  async invalidate(serverIds: readonly string[]): Promise<Catalog> {
+  /**
+   * Forgets the servers' cached tools, starts fetching them now and rebuilds; resolves with a catalog built after
+   * this call. The fetches do not wait for a build in progress: the build after it finds them done or joins them.
+   */
+  async invalidate(serverIds: readonly string[], { fetch = true }: { fetch?: boolean } = {}): Promise<Catalog> {
     await this.forget(serverIds);
+    if (fetch) this.fetchNow(serverIds);
     return this.rebuild();
   }
 
   /** Drops the servers' cached tools: the next build fetches them. */
   private async forget(serverIds: readonly string[]): Promise<void> {
-    const now = Date.now();
     for (const id of serverIds) {
-      this.invalidatedAt.set(id, now);
+      this.changedAt.set(id, ++this.seq);
       await this.cache.dropFetch(id);
+    }
+  }
+
+  /**
+   * Starts the servers' fetches. A server the last build listed needs no lookup: its fetch waits as long as any
+   * (the connector holds it to the server's own timeout, from the definition as it is now); a new one is looked up
+   * (one deleted meanwhile has none).
+   */
+  private fetchNow(serverIds: readonly string[]): void {
+    for (const id of serverIds) {
+      const known = this.records.get(id);
+      const lookup = known ? Promise.resolve({ ...known, timeout: null }) : Promise.resolve().then(() => this.servers.findByRef(id));
+      void lookup
+        .then((server) => {
+          if (server && !this.stopped) void this.fetchCurrent(server, undefined);
+        })
+        .catch((error: unknown) => this.log.debug(`server ${id} not fetched ahead of the build: ${(error as Error).message}`));
     }
   }
 
@@ -178,6 +218,7 @@ export class CatalogService implements OnModuleInit, OnApplicationBootstrap, OnM
 
   private async build(): Promise<Catalog> {
     const servers = await this.servers.list();
+    this.records = new Map(servers.map((s) => [s.id, s]));
     this.retries.keepOnly(new Set(servers.map((s) => s.id)));
     const cached = await this.cache.getFetches(servers.map((s) => s.id));
     const now = Date.now();
@@ -190,15 +231,16 @@ export class CatalogService implements OnModuleInit, OnApplicationBootstrap, OnM
           fetches.set(server.id, entry);
           return;
         }
-        fetches.set(server.id, await this.fetchServer(server, entry));
+        fetches.set(server.id, await this.fetchCurrent(server, entry));
       }),
     );
     const catalog = assembleCatalog(servers, fetches);
     this.scheduleAt(this.nextListExpiry(fetches));
     const wasReady = this.retries.isReady();
     if (this.retries.noteBuilt(servers.map((s) => s.id)) && !wasReady) this.log.log(`catalog ready: every one of ${servers.length} server(s) fetched`);
-    const previous = await this.cache.getCatalog();
+    const previous = await this.cache.getCatalog(this.saved);
     await this.cache.saveCatalog(catalog);
+    this.saved = catalog;
     const before = previous?.version ?? this.lastVersion;
     this.lastVersion = catalog.version;
     if (catalog.version !== before) {
@@ -227,26 +269,77 @@ export class CatalogService implements OnModuleInit, OnApplicationBootstrap, OnM
     return Math.min(this.healthyRefreshMs, Math.max(MIN_LIST_REFRESH_MS, Math.min(...listTtls)));
   }
 
-  /** Asks a connector for one server's tools; a failure makes an unhealthy entry, never an exception. */
-  private async fetchServer(server: ServerRecord, previous: ServerFetch | undefined): Promise<ServerFetch> {
-    const started = Date.now();
+  /**
+   * The server's fetch that started after its last change: the one in flight, or a new one. A fetch the server's
+   * change overtook is not used: the build waits for the next (a few times at most, for a server that keeps changing).
+   */
+  private async fetchCurrent(server: ServerRecord, previous: ServerFetch | undefined): Promise<ServerFetch> {
+    for (let attempt = 1; ; attempt++) {
+      const flight = this.flightFor(server, previous);
+      const fetch = await flight.fetch;
+      if (this.isCurrent(server.id, flight) || attempt >= MAX_FETCHES_PER_BUILD) return fetch;
+    }
+  }
+
+  /** The fetch a build of the server joins: the one in flight if it is current, else the one after it (started when it ends). */
+  private flightFor(server: ServerRecord, previous: ServerFetch | undefined): Flight {
+    const running = this.flights.get(server.id);
+    if (!running) return this.startFlight(server, previous);
+    if (this.isCurrent(server.id, running)) return running;
+    return (running.next ??= this.startFlight(server, previous, running.fetch));
+  }
+
+  private startFlight(server: ServerRecord, previous: ServerFetch | undefined, after?: Promise<unknown>): Flight {
+    const flight: Flight = { started: Infinity, fetch: undefined as unknown as Promise<ServerFetch> };
+    const begin = () => {
+      flight.started = ++this.seq;
+      this.flights.set(server.id, flight);
+    };
+    if (!after) begin();
+    flight.fetch = (async () => {
+      if (after) {
+        await after.catch(() => undefined);
+        begin();
+      }
+      try {
+        return await this.fetchServer(server, previous, flight);
+      } finally {
+        // the fetch after this one (if any) takes its place when it starts
+        if (this.flights.get(server.id) === flight && !flight.next) this.flights.delete(server.id);
+      }
+    })();
+    return flight;
+  }
+
+  /** True when the server has not changed since the fetch started (or it has yet to start). */
+  private isCurrent(serverId: string, flight: Flight): boolean {
+    return flight.started > (this.changedAt.get(serverId) ?? 0);
+  }
+
+  /**
+   * Asks a connector for one server's tools; a failure makes an unhealthy entry, never an exception. Only a fetch
+   * still current when it ends is cached and counts for the server's retries.
+   */
+  private async fetchServer(server: ServerRecord, previous: ServerFetch | undefined, flight: Flight): Promise<ServerFetch> {
     const timeoutMs = Math.min(server.timeout !== null ? server.timeout * 1000 : this.maxFetchMs, this.maxFetchMs);
     let fetch: ServerFetch;
     try {
       const reply = await this.bus.call(FetchServerCatalog, { server_id: server.id }, { timeoutMs });
       const { server_info: _info, ...lists } = reply;
       fetch = { status: 'healthy', error: null, checked_at: new Date().toISOString(), ...lists };
+      if (!this.isCurrent(server.id, flight)) return fetch;
       if (previous?.status === 'unhealthy') this.log.log(`MCP server ${server.server_name} is back: ${reply.tools.length} tools`);
       this.retries.record(server.id, 'answered');
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       fetch = { status: 'unhealthy', error: message, checked_at: new Date().toISOString(), tools: [], protocol_version: null };
+      if (!this.isCurrent(server.id, flight)) return fetch;
       const wait = this.retries.record(server.id, isNoResponders(error) ? 'unanswered' : 'failed');
       if (this.retries.attempts(server.id) === 1) {
         this.log.warn(`MCP server ${server.server_name} left out of the catalog: ${message} (fetched again in ${wait} ms, or when a connector starts)`);
       }
     }
-    if ((this.invalidatedAt.get(server.id) ?? 0) <= started) await this.cache.saveFetch(server.id, fetch);
+    await this.cache.saveFetch(server.id, fetch);
     return fetch;
   }
 

@@ -1,0 +1,43 @@
+import { describe, expect, it, vi } from 'vitest';
+import type { Bus } from '#libs/bus';
+import type { Catalog } from '#libs/contracts';
+import { CatalogService } from './catalog.service.js';
+
+const catalog = (version: string): Catalog => ({ version, servers: [], aggregate_names: [] });
+
+describe('CatalogService (edge)', () => {
+  it('fetches again when a new version is announced while a fetch is in flight (that fetch may have read the older one)', async () => {
+    let onChanged!: (payload: { version: string }) => void;
+    const answers: ((c: Catalog) => void)[] = [];
+    const bus = {
+      subscribe: vi.fn((_event: unknown, handler: (payload: { version: string }) => void) => {
+        onChanged = handler;
+        return () => undefined;
+      }),
+      onReconnect: vi.fn(),
+      call: vi.fn(() => new Promise<Catalog>((resolve) => answers.push(resolve))),
+    } as unknown as Bus;
+    const sut = new CatalogService(bus);
+    sut.onModuleInit();
+    try {
+      const first = sut.current();
+      answers.shift()!(catalog('v1'));
+      await first;
+      onChanged({ version: 'v2' }); // fetch #2 starts
+      expect(bus.call).toHaveBeenCalledTimes(2);
+      onChanged({ version: 'v3' }); // announced while #2 is in flight: no second fetch at once
+      expect(bus.call).toHaveBeenCalledTimes(2);
+      answers.shift()!(catalog('v2')); // #2 read v2, not v3: once more
+      await vi.waitFor(() => expect(bus.call).toHaveBeenCalledTimes(3));
+      answers.shift()!(catalog('v3'));
+      await vi.waitFor(async () => expect((await sut.current()).version).toBe('v3'));
+      onChanged({ version: 'v4' });
+      answers.shift()!(catalog('v4'));
+      onChanged({ version: 'v4' }); // already current when #4 ends: nothing more
+      await vi.waitFor(async () => expect((await sut.current()).version).toBe('v4'));
+      expect(bus.call).toHaveBeenCalledTimes(4);
+    } finally {
+      sut.onModuleDestroy();
+    }
+  });
+});
