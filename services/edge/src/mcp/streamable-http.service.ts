@@ -21,6 +21,8 @@ import { SessionStore, type McpSession } from './session.store.js';
 import { LISTEN_METHOD, SubscriptionListeners } from './subscriptions.js';
 
 const SESSION_HEADER = 'mcp-session-id';
+/** Above this many characters a JSON reply is turned into bytes before it is written (see PostResponder.finish). */
+const LARGE_REPLY_CHARS = 64 * 1024;
 
 /**
  * MCP's Streamable HTTP transport (2025-03-26 to 2025-11-25) implemented directly: sessions in Redis instead of
@@ -276,10 +278,18 @@ export class StreamableHttpService {
       res.end(`event: message\ndata: ${json}\n\n`);
       return;
     }
-    res.writeHead(status, { 'content-type': 'application/json' });
-    res.end(json);
+    writeJson(res, status, json);
   }
+}
 
+/**
+ * A JSON reply with a length, not chunked framing; a large one (a big tools/list) is encoded to bytes once, not
+ * measured and then encoded.
+ */
+function writeJson(res: ServerResponse, status: number, json: string): void {
+  const body = json.length > LARGE_REPLY_CHARS ? Buffer.from(json) : json;
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': typeof body === 'string' ? Buffer.byteLength(body) : body.length });
+  res.end(body);
 }
 
 function scopeKey(scope: McpScope): string {
@@ -326,9 +336,7 @@ export class PostResponder implements RequestExtra {
       this.res.end(this.frame(json));
       return;
     }
-    // a length, not chunked framing: the reply goes out in one piece
-    this.res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(json) });
-    this.res.end(json);
+    writeJson(this.res, status, json);
   }
 
   private write(json: string): void {
