@@ -40,7 +40,8 @@ export class InProcessBus extends Bus {
         if (!settled && onMessage) onMessage(parseStreamed(contract, message));
       });
       if (internal) this.log.error(internal);
-      return reply;
+      // the callee parsed its reply with this very schema, into objects of its own: not parsed a second time
+      return reply.ok && responder.contract.reply === contract.reply ? { ...reply, parsed: true as const } : reply;
     })();
     this.track(answered);
     const expired = new Promise<never>((_, reject) => {

@@ -8,7 +8,8 @@ export interface WireRequest {
   meta: RequestMeta;
   data: unknown;
 }
-export type WireReply = { ok: true; data: unknown } | { ok: false; error: ErrorEnvelope };
+export type WireReply = { ok: true; data: unknown; parsed?: true } | { ok: false; error: ErrorEnvelope };
+// `parsed`: never on a wire; set by the in-process bus when the callee's parse used the caller's own reply schema
 
 export interface Answer {
   reply: WireReply;
@@ -66,7 +67,7 @@ async function answerInContext(
 export function settleReply<R>(contract: Contract, reply: WireReply): R {
   if (!reply || typeof reply !== 'object') throw new DomainError('INTERNAL', `${contract.name} answered with a malformed reply`);
   if (!reply.ok) throw DomainError.fromEnvelope(ErrorEnvelope.parse(reply.error));
-  return contract.reply.parse(reply.data) as R;
+  return (reply.parsed ? reply.data : contract.reply.parse(reply.data)) as R;
 }
 
 /** A streamed message as the caller's `onMessage` sees it, parsed again on the receiving side. */
