@@ -340,8 +340,10 @@ async function measureLatency({ D, O, upstream, everything }) {
   if (!virtualKey) throw new Error(`POST /key/generate answered ${generated.status}: ${generated.text.slice(0, 300)}`);
 
   const gw = (g, tool, extra = {}) => ({ url: g.mcpUrl, headers: g.headers, tool, meter: g.meter, ...extra });
-  const direct25 = { url: upstream.urlOf({ name: 'direct', eras: 'legacy' }), headers: {}, tool: 'echo', label: 'direct, 2025 session' };
-  const direct26 = { url: upstream.urlOf({ name: 'direct26', eras: 'both' }), headers: {}, tool: 'echo', modern: true, label: 'direct, 2026-07-28' };
+  // direct rounds meter the minimal upstream's own process: what answering one HTTP request costs on this machine
+  const upstreamMeter = new CpuMeter([{ name: 'minimal-upstream', pid: upstream.pid }]);
+  const direct25 = { url: upstream.urlOf({ name: 'direct', eras: 'legacy' }), headers: {}, tool: 'echo', label: 'direct, 2025 session', meter: upstreamMeter };
+  const direct26 = { url: upstream.urlOf({ name: 'direct26', eras: 'both' }), headers: {}, tool: 'echo', modern: true, label: 'direct, 2026-07-28', meter: upstreamMeter };
   const sides = {
     direct25,
     direct26,
@@ -470,12 +472,12 @@ function phaseTable(phase) {
 }
 
 function cpuTable(phases) {
-  const rows = [['side', 'concurrency', 'total', 'edge', 'connector', 'nats-server', 'registry', 'auth', 'llm-proxy', 'redis', 'one-process']];
+  const rows = [['side', 'concurrency', 'total', 'edge', 'connector', 'nats-server', 'registry', 'auth', 'llm-proxy', 'redis', 'one-process', 'minimal-upstream']];
   for (const phase of phases) {
     for (const r of Object.values(phase.results)) {
       if (!r.cpu) continue;
       const c = (name) => (r.cpu[name] !== undefined ? f(r.cpu[name], 0) : '');
-      rows.push([r.label, String(phase.concurrency), f(r.cpuTotal, 0), c('edge'), c('connector'), c('nats-server'), c('registry'), c('auth'), c('llm-proxy'), c('redis'), c('one-process')]);
+      rows.push([r.label, String(phase.concurrency), f(r.cpuTotal, 0), c('edge'), c('connector'), c('nats-server'), c('registry'), c('auth'), c('llm-proxy'), c('redis'), c('one-process'), c('minimal-upstream')]);
     }
   }
   return table(rows);
@@ -492,10 +494,10 @@ function report(out) {
   const latency = out.latency;
   if (latency) {
     for (const phase of latency.phases) {
-      push('', `tools/call of echo, ${phase.title}, concurrency ${phase.concurrency} (added = gateway - direct of the same era, same run; CPU = all gateway processes):`, '');
+      push('', `tools/call of echo, ${phase.title}, concurrency ${phase.concurrency} (added = gateway - direct of the same era, same run; CPU = all gateway processes, on direct rows the minimal upstream's own):`, '');
       push(...phaseTable(phase));
     }
-    push('', 'CPU per tools/call by process, µs (utime + stime from /proc over the gateway rounds; the distributed suite has a NATS server and a Redis of its own):', '');
+    push('', 'CPU per tools/call by process, µs (utime + stime from /proc over each side\'s rounds; the distributed suite has a NATS server and a Redis of its own; direct rows: the minimal upstream, a Node HTTP server answering prepared JSON):', '');
     push(...cpuTable(latency.phases.filter((p) => p.title === 'minimal upstream')));
     push(
       `idle CPU before the rounds (3 s without load, ms per second, in ${f(CPU_TICK_US / 1000, 0)} ms ticks: about ±${f(CPU_TICK_US / 3000, 1)} ms/s): ${Object.entries(latency.idle)
