@@ -145,6 +145,8 @@ interface PoolEntry {
    * HTTP only), `initialize` when it does not answer that. A modern upstream's client is shared by every slot.
    */
   era?: Promise<ModernClient | undefined>;
+  /** False while `era` is being asked (undefined when there is nothing to ask: not Streamable HTTP, or a 2025 spec_version). */
+  eraKnown?: boolean;
   /** Ends the modern upstream's subscriptions/listen stream. */
   stopListening?: () => void;
   /** A stdio server's capability-only tools, kept while its common tool list is the same (names). */
@@ -423,13 +425,17 @@ export class UpstreamPool implements OnModuleInit, OnModuleDestroy {
    * asked at the same time on a session declaring all of them (`catalogCapabilityTools`).
    */
   async fetchCatalog(req: RequestOf<typeof FetchServerCatalog>, budgetMs: number): Promise<ReplyOf<typeof FetchServerCatalog>> {
+    // The capability session connects beside the pooled one (its initialize goes out with the pooled session's),
+    // not after it; on a stdio server it waits (below). It is a companion: only the pooled session's outcome counts
+    // against the circuit breaker, so a down upstream counts once per fetch.
+    const early = this.companionProbe(req.server_id, budgetMs);
     let probing: Promise<UpstreamToolList> | undefined;
     const fetched = await this.run(req.server_id, budgetMs, undefined, undefined, undefined, FOR_CATALOG, async (session, _timeout, deadline) => {
       const capabilities = (session.client.getServerCapabilities() ?? {}) as Record<string, unknown>;
       // The upstream answered: its capability-only tools are asked now, beside the lists. Not on a stdio server, where
       // a session is a process: there they wait for the common list, and are kept while that stays the same.
       if (capabilities.tools && !(session.inner instanceof StdioClientTransport)) {
-        probing ??= this.listDeclaring(req.server_id, remaining(deadline), CLIENT_FEATURES);
+        probing ??= early.then((list) => list ?? this.listDeclaring(req.server_id, remaining(deadline), CLIENT_FEATURES));
         probing.catch(() => undefined); // awaited below, unless a list fails first
       }
       const hints: CacheHints = {};
@@ -506,14 +512,40 @@ export class UpstreamPool implements OnModuleInit, OnModuleDestroy {
     return capability_tools;
   }
 
+  /**
+   * The capability-only tools, asked at the start of a catalog fetch beside the pooled session (a companion run).
+   * Undefined when not asked: a stdio server (a session is a process: its lists wait for the common one), the
+   * definition not to be had, the circuit not closed; the fetch then asks once the pooled session answered.
+   */
+  private companionProbe(serverRef: string, budgetMs: number): Promise<UpstreamToolList | undefined> {
+    const started = Date.now();
+    const probing = this.definitions.get(serverRef, started + budgetMs).then(
+      (server) => (server.transport === 'stdio' ? undefined : this.listDeclaring(serverRef, budgetMs - (Date.now() - started), CLIENT_FEATURES, true)),
+      () => undefined,
+    );
+    const list = probing.catch((error: unknown) => (error instanceof CompanionSkipped ? undefined : Promise.reject(error)));
+    list.catch(() => undefined); // awaited only when the server has tools
+    return list;
+  }
+
   /** tools/list on the catalog's own session declaring `features` (slot `catalog:{features}`). */
-  private listDeclaring(serverRef: string, budgetMs: number, features: readonly (typeof CLIENT_FEATURES)[number][]): Promise<UpstreamToolList> {
+  private listDeclaring(serverRef: string, budgetMs: number, features: readonly (typeof CLIENT_FEATURES)[number][], companion = false): Promise<UpstreamToolList> {
     const context: ClientContext = { session_id: `${CATALOG_SESSION}${features.join('+')}`, capabilities: Object.fromEntries(features.map((f) => [f, {}])), dedicated: false };
-    return this.run(serverRef, budgetMs, undefined, context, undefined, FOR_CATALOG, (session, _t, deadline) => {
-      // an upstream without tools lists none, whatever the client declares
-      if (!(session.client.getServerCapabilities() as Record<string, unknown> | undefined)?.tools) return Promise.resolve([]);
-      return listAll<UpstreamToolList[number]>(session, 'tools/list', 'tools', deadline);
-    });
+    return this.run(
+      serverRef,
+      budgetMs,
+      undefined,
+      context,
+      undefined,
+      FOR_CATALOG,
+      (session, _t, deadline) => {
+        // an upstream without tools lists none, whatever the client declares
+        if (!(session.client.getServerCapabilities() as Record<string, unknown> | undefined)?.tools) return Promise.resolve([]);
+        return listAll<UpstreamToolList[number]>(session, 'tools/list', 'tools', deadline);
+      },
+      undefined,
+      companion,
+    );
   }
 
   state(serverId: string): PoolEntryState | undefined {
@@ -559,15 +591,17 @@ export class UpstreamPool implements OnModuleInit, OnModuleDestroy {
     call: (session: Session, timeoutMs: number, deadline: number) => Promise<T>,
     /** True while the upstream waits for the client's answer to its own request (circuit-breaker.ts: `judge`). */
     waitingOnClient: () => boolean = () => false,
+    /** Runs beside another run of the same fetch, whose outcome alone counts against the circuit breaker. */
+    companion = false,
   ): Promise<T> {
     const started = Date.now();
     try {
-      return await this.runOnce(serverRef, budgetMs, forwardHeaders, client, onSlot, user, call, waitingOnClient);
+      return await this.runOnce(serverRef, budgetMs, forwardHeaders, client, onSlot, user, call, waitingOnClient, companion);
     } catch (error) {
       // The definition changed while this request was connecting (the registry may fetch a changed server before
       // this connector has heard of the change): nothing was sent yet, so once more with the definition as it is now.
       if (!(error instanceof DomainError) || error.details?.reason !== DEFINITION_CHANGED || this.stopped) throw error;
-      return this.runOnce(serverRef, budgetMs - (Date.now() - started), forwardHeaders, client, onSlot, user, call, waitingOnClient);
+      return this.runOnce(serverRef, budgetMs - (Date.now() - started), forwardHeaders, client, onSlot, user, call, waitingOnClient, companion);
     }
   }
 
@@ -580,6 +614,7 @@ export class UpstreamPool implements OnModuleInit, OnModuleDestroy {
     user: UpstreamCaller,
     call: (session: Session, timeoutMs: number, deadline: number) => Promise<T>,
     waitingOnClient: () => boolean,
+    companion = false,
   ): Promise<T> {
     if (this.stopped) throw new DomainError('UPSTREAM_UNAVAILABLE', 'connector is shutting down');
     const started = Date.now();
@@ -603,7 +638,9 @@ export class UpstreamPool implements OnModuleInit, OnModuleDestroy {
     const headers = forwardHeaders || authorization.headers ? mergeHeaders(mergeHeaders({}, forwardHeaders), authorization.headers) : undefined;
     const release = entry.semaphore ? await entry.semaphore.acquire(deadline) : undefined;
     try {
-      entry.breaker.admit();
+      // a companion never takes a half-open breaker's one trial, and neither its success nor its failure counts
+      if (companion && entry.breaker.state !== 'closed') throw new CompanionSkipped();
+      if (!companion) entry.breaker.admit();
       const result = await withRequestHeaders(headers, async () => {
         let session = await this.sessionOf(entry, slot, deadline);
         try {
@@ -622,9 +659,10 @@ export class UpstreamPool implements OnModuleInit, OnModuleDestroy {
           return await call(session, remaining(deadline), deadline);
         }
       });
-      entry.breaker.succeeded();
+      if (!companion) entry.breaker.succeeded();
       return result;
     } catch (error) {
+      if (companion) throw error instanceof CompanionSkipped ? error : toUpstreamError(error, server.server_name, timeoutMs);
       throw judge(entry.breaker, toUpstreamError(error, server.server_name, timeoutMs), (message) => this.log.warn(message), waitingOnClient());
     } finally {
       slot.lastUsed = Date.now();
@@ -710,10 +748,57 @@ export class UpstreamPool implements OnModuleInit, OnModuleDestroy {
     // The address is checked now, not only when the server was registered: its name may resolve elsewhere today.
     // Streamable HTTP connections also resolve through the guard (entry.guard.lookup), so each socket is checked.
     if (!stdio) await entry.guard.check(requireUrl(server));
-    const modern = await this.modernClientOf(entry, deadline);
+    const era = this.modernClientOf(entry, deadline);
     // a 2025-era client's own session keeps 2025 semantics (log level, subscriptions, requests to the client)
     // on an upstream that speaks both eras; everything else takes the cheaper 2026-07-28 path
-    if (modern && !(slot.key.startsWith('client:') && modern.speaksLegacy)) return this.modernSession(entry, slot, modern);
+    const wantsModern = (modern: ModernClient | undefined): modern is ModernClient => modern !== undefined && !(slot.key.startsWith('client:') && modern.speaksLegacy);
+    if (entry.eraKnown !== false) {
+      const modern = await era;
+      if (wantsModern(modern)) return this.modernSession(entry, slot, modern);
+      return this.adopt(entry, slot, await this.connectLegacy(entry, slot, deadline));
+    }
+    // The era is being asked (server/discover, once per definition): the 2025 initialize goes out beside it instead
+    // of after it. A 2025-era upstream (the common case) is then one round trip nearer its lists; for one speaking
+    // 2026-07-28 the session made meanwhile (if any) is closed unused.
+    const legacy = this.connectLegacy(entry, slot, deadline);
+    legacy.catch(() => undefined); // awaited below, or closed unused
+    let modern: ModernClient | undefined;
+    try {
+      modern = await era;
+    } catch (error) {
+      void legacy.then((session) => this.closeSession(session)).catch(() => undefined);
+      throw error;
+    }
+    if (wantsModern(modern)) {
+      void legacy.then((session) => this.closeSession(session)).catch(() => undefined);
+      return this.modernSession(entry, slot, modern);
+    }
+    return this.adopt(entry, slot, await legacy);
+  }
+
+  /** A connected 2025 session becomes the slot's, unless the pool, the definition or the slot went away meanwhile. */
+  private async adopt(entry: PoolEntry, slot: Slot, session: Session): Promise<Session> {
+    const { server } = entry;
+    if (this.stopped || this.entries.get(server.server_id) !== entry || entry.slots.get(slot.key) !== slot) {
+      // the pool stopped, the definition changed or the slot was closed while we were connecting
+      await this.closeSession(session);
+      throw new DomainError('UPSTREAM_UNAVAILABLE', `upstream ${server.server_name} changed while connecting`, { server: server.server_name, reason: DEFINITION_CHANGED });
+    }
+    slot.session = session;
+    const { inner, transport } = session;
+    const stdio = server.transport === 'stdio';
+    this.log.log(
+      `connected to upstream ${server.server_name} over ${server.transport} (protocol ${transport.negotiatedVersion ?? 'unknown'}` +
+        `${stdio && inner instanceof StdioClientTransport ? `, pid ${inner.pid}` : ''}` +
+        `${slot.owner ? `, for client session ${slot.owner}` : slot.key ? `, ${slot.key}` : ''})`,
+    );
+    return session;
+  }
+
+  /** A 2025-revision session for the slot (SDK Client over our transport), connected; not yet the slot's. */
+  private async connectLegacy(entry: PoolEntry, slot: Slot, deadline: number): Promise<Session> {
+    const { server } = entry;
+    const stdio = server.transport === 'stdio';
     const inner = this.createTransport(server, entry.headers, entry.guard);
     const transport = new NegotiatingTransport(inner, server.spec_version ?? undefined);
     const client = new Client(CLIENT_INFO, { capabilities: slot.capabilities, jsonSchemaValidator: SCHEMA_VALIDATOR });
@@ -763,17 +848,6 @@ export class UpstreamPool implements OnModuleInit, OnModuleDestroy {
       throw error;
     }
     if (inner instanceof StdioClientTransport && inner.pid !== null) this.stdioPids.add(inner.pid);
-    if (this.stopped || this.entries.get(server.server_id) !== entry || entry.slots.get(slot.key) !== slot) {
-      // the pool stopped, the definition changed or the slot was closed while we were connecting
-      await this.closeSession(session);
-      throw new DomainError('UPSTREAM_UNAVAILABLE', `upstream ${server.server_name} changed while connecting`, { server: server.server_name, reason: DEFINITION_CHANGED });
-    }
-    slot.session = session;
-    this.log.log(
-      `connected to upstream ${server.server_name} over ${server.transport} (protocol ${transport.negotiatedVersion ?? 'unknown'}` +
-        `${stdio && inner instanceof StdioClientTransport ? `, pid ${inner.pid}` : ''}` +
-        `${slot.owner ? `, for client session ${slot.owner}` : slot.key ? `, ${slot.key}` : ''})`,
-    );
     return session;
   }
 
@@ -787,8 +861,10 @@ export class UpstreamPool implements OnModuleInit, OnModuleDestroy {
     if (!entry.era) {
       const transport = this.createTransport(server, entry.headers, entry.guard) as StreamableHttpTransport;
       const client = new ModernClient(transport, CLIENT_INFO, {});
+      entry.eraKnown = false;
       entry.era = client.discover(remaining(deadline)).then(
         async (discovery) => {
+          entry.eraKnown = true;
           if (discovery) {
             this.log.log(`upstream ${server.server_name} speaks ${MODERN_PROTOCOL_VERSION} (no sessions)`);
             this.listenForListChanges(entry, client, discovery.capabilities);
@@ -799,6 +875,7 @@ export class UpstreamPool implements OnModuleInit, OnModuleDestroy {
         },
         async (error: unknown) => {
           entry.era = undefined; // unreachable now: ask again next time
+          entry.eraKnown = undefined;
           await transport.close();
           throw error;
         },
@@ -980,6 +1057,13 @@ export class UpstreamPool implements OnModuleInit, OnModuleDestroy {
         if (pending) await Promise.race([pending.catch(() => undefined), new Promise((r) => setTimeout(r, 2_000).unref())]);
       }),
     );
+  }
+}
+
+/** A companion run not made: the circuit is not closed (its main run decides). */
+class CompanionSkipped extends Error {
+  constructor() {
+    super('companion run skipped: circuit not closed');
   }
 }
 
