@@ -75,6 +75,11 @@ export abstract class Bus {
 
   abstract publish<E extends EventContract>(event: E, payload: PayloadOf<E>): void;
 
+  /** The largest event body (JSON bytes) `publish` sends; a larger one is refused (logged, not sent). */
+  get maxEventBytes(): number {
+    return Infinity;
+  }
+
   /** Malformed events are dropped; a handler's failure never reaches the publisher. Returns the unsubscribe. */
   abstract subscribe<E extends EventContract>(event: E, handler: (payload: PayloadOf<E>) => void | Promise<void>, options?: SubscribeOptions): () => void;
 

@@ -123,6 +123,10 @@ export class NatsBus extends Bus {
     });
   }
 
+  override get maxEventBytes(): number {
+    return this.chunkBytes;
+  }
+
   publish<E extends EventContract>(event: E, payload: PayloadOf<E>): void {
     const body = encodeJson(event.payload.parse(payload));
     if (body.length > this.chunkBytes) {

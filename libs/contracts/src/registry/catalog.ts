@@ -66,8 +66,12 @@ export type Catalog = z.infer<typeof Catalog>;
 
 export const GetCatalog = defineContract('GetCatalog', Subjects.registry.getCatalog, z.object({}), Catalog);
 
+/**
+ * A new catalog version. It carries the catalog itself when that fits in one event (the bus's event limit), so
+ * edges take it without asking GetCatalog; without it they ask.
+ */
 export const CatalogChanged = defineEvent(
   'CatalogChanged',
   Subjects.registry.catalogChanged,
-  z.object({ version: z.string(), server_ids: z.array(z.string()) }),
+  z.object({ version: z.string(), server_ids: z.array(z.string()), catalog: Catalog.optional() }),
 );

@@ -40,4 +40,39 @@ describe('CatalogService (edge)', () => {
       sut.onModuleDestroy();
     }
   });
+
+  it('takes the catalog an event carries without asking, and drops what a fetch in flight then returns', async () => {
+    let onChanged!: (payload: { version: string; catalog?: Catalog }) => void;
+    const answers: ((c: Catalog) => void)[] = [];
+    const bus = {
+      subscribe: vi.fn((_event: unknown, handler: (payload: { version: string; catalog?: Catalog }) => void) => {
+        onChanged = handler;
+        return () => undefined;
+      }),
+      onReconnect: vi.fn(),
+      call: vi.fn(() => new Promise<Catalog>((resolve) => answers.push(resolve))),
+    } as unknown as Bus;
+    const sut = new CatalogService(bus);
+    const seen: string[] = [];
+    sut.onChange((c) => seen.push(c.version));
+    sut.onModuleInit();
+    try {
+      const first = sut.current();
+      answers.shift()!(catalog('v1'));
+      await first;
+      onChanged({ version: 'v2', catalog: catalog('v2') });
+      expect((await sut.current()).version).toBe('v2');
+      expect(bus.call).toHaveBeenCalledTimes(1);
+      expect(seen).toEqual(['v2']);
+      const refreshing = sut.refresh(); // e.g. the periodic refresh, reading before v3 was saved
+      onChanged({ version: 'v3', catalog: catalog('v3') });
+      answers.shift()!(catalog('v2'));
+      await refreshing;
+      expect((await sut.current()).version).toBe('v3');
+      expect(seen).toEqual(['v2', 'v3']);
+      expect(bus.call).toHaveBeenCalledTimes(2);
+    } finally {
+      sut.onModuleDestroy();
+    }
+  });
 });

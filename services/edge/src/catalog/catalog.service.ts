@@ -63,14 +63,17 @@ function capabilityTool(server: CatalogServer | undefined, name: string): Upstre
 const REFRESH_INTERVAL_MS = 30_000;
 
 /**
- * The edge's copy of the registry's catalog. Fetched once and kept in memory; a CatalogChanged event (or the
- * periodic refresh, in case an event was missed) swaps in the new version and tells listeners.
+ * The edge's copy of the registry's catalog. Fetched once and kept in memory; a CatalogChanged event swaps in the
+ * new version (the one it carries, or fetched when it carries none) and tells listeners; a periodic refresh covers
+ * a missed event.
  */
 @Injectable()
 export class CatalogService implements OnModuleInit, OnModuleDestroy {
   private readonly log = new Logger(CatalogService.name);
   private prepared?: PreparedCatalog;
   private inflight?: Promise<PreparedCatalog>;
+  /** Catalogs taken from events so far: a fetch in flight when one came is not swapped in after it. */
+  private adopted = 0;
   /** A version announced while a fetch was in flight (which may have read the catalog before it was saved). */
   private announced: string | undefined;
   private readonly listeners = new Set<(catalog: PreparedCatalog) => void>();
@@ -80,8 +83,10 @@ export class CatalogService implements OnModuleInit, OnModuleDestroy {
   constructor(@Inject(Bus) private readonly bus: Bus) {}
 
   onModuleInit(): void {
-    this.unsubscribe = this.bus.subscribe(CatalogChanged, ({ version }) => {
+    this.unsubscribe = this.bus.subscribe(CatalogChanged, ({ version, catalog }) => {
       if (version === this.prepared?.version) return;
+      // the event carries the catalog when it fits: taken as it is, no GetCatalog (a fetch in flight is then ignored)
+      if (catalog?.version === version) return this.adopt(catalog);
       if (this.inflight) this.announced = version;
       else void this.refresh().catch(() => undefined);
     });
@@ -100,24 +105,39 @@ export class CatalogService implements OnModuleInit, OnModuleDestroy {
     return this.prepared ?? this.refresh();
   }
 
+  /** A catalog that came with its CatalogChanged event. */
+  private adopt(catalog: Catalog): void {
+    this.adopted++;
+    this.announced = undefined;
+    this.swap(catalog);
+  }
+
+  /** Makes `catalog` the current one and tells the listeners (not on the first). */
+  private swap(catalog: Catalog): PreparedCatalog {
+    const previous = this.prepared;
+    if (previous?.version === catalog.version) return previous;
+    const next = new PreparedCatalog(catalog);
+    this.prepared = next;
+    if (previous) {
+      this.log.log(`catalog ${previous.version} -> ${next.version}`);
+      for (const listener of this.listeners) listener(next);
+    }
+    return next;
+  }
+
   onChange(listener: (catalog: PreparedCatalog) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }
 
   refresh(): Promise<PreparedCatalog> {
+    const adopted = this.adopted;
     this.inflight ??= this.bus
       .call(GetCatalog, {}, { timeoutMs: 15_000 })
       .then((catalog) => {
-        const previous = this.prepared;
-        if (previous?.version === catalog.version) return previous;
-        const next = new PreparedCatalog(catalog);
-        this.prepared = next;
-        if (previous) {
-          this.log.log(`catalog ${previous.version} -> ${next.version}`);
-          for (const listener of this.listeners) listener(next);
-        }
-        return next;
+        // a catalog that came with an event meanwhile is at least as new as what this fetch read
+        if (this.adopted !== adopted && this.prepared) return this.prepared;
+        return this.swap(catalog);
       })
       .finally(() => {
         this.inflight = undefined;

@@ -20,6 +20,12 @@ export const ServerFetch = z.object({
 });
 export type ServerFetch = z.input<typeof ServerFetch>;
 
+/** A fetch as this replica stored it: the text and the object it is the JSON of (defaults filled in). */
+export interface SavedFetch {
+  text: string;
+  fetch: ServerFetch;
+}
+
 /** The only place that touches the cache store: the assembled catalog and each server's last fetch. */
 @Injectable()
 export class CatalogRepository {
@@ -35,24 +41,36 @@ export class CatalogRepository {
     return parseOrNull(Catalog, text);
   }
 
-  async saveCatalog(catalog: Catalog): Promise<void> {
+  /** Stores the catalog; resolves with its JSON text. */
+  async saveCatalog(catalog: Catalog): Promise<string> {
     const { key, ttlSeconds } = CacheKeys.catalog();
-    await this.store.set(key, JSON.stringify(catalog), ttlSeconds);
+    const text = JSON.stringify(catalog);
+    await this.store.set(key, text, ttlSeconds);
+    return text;
   }
 
-  async getFetches(serverIds: readonly string[]): Promise<Map<string, ServerFetch>> {
+  /**
+   * The stored fetches. An entry whose text is the very one this replica saved (`known`, by server id) is taken as
+   * that object instead of being parsed again.
+   */
+  async getFetches(serverIds: readonly string[], known?: ReadonlyMap<string, SavedFetch>): Promise<Map<string, ServerFetch>> {
     const found = new Map<string, ServerFetch>();
     const values = await this.store.getMany(serverIds.map((id) => CacheKeys.serverTools(id).key));
     serverIds.forEach((id, i) => {
-      const fetch = parseOrNull(ServerFetch, values[i] ?? null);
+      const text = values[i] ?? null;
+      const saved = known?.get(id);
+      const fetch = saved && text === saved.text ? saved.fetch : parseOrNull(ServerFetch, text);
       if (fetch) found.set(id, fetch);
     });
     return found;
   }
 
-  async saveFetch(serverId: string, fetch: ServerFetch): Promise<void> {
+  /** Stores one server's fetch; resolves with what was stored (for getFetches' `known`). */
+  async saveFetch(serverId: string, fetch: ServerFetch): Promise<SavedFetch> {
     const { key, ttlSeconds } = CacheKeys.serverTools(serverId);
-    await this.store.set(key, JSON.stringify(fetch), ttlSeconds);
+    const text = JSON.stringify(fetch);
+    await this.store.set(key, text, ttlSeconds);
+    return { text, fetch }; // as parsing `text` would give: its lists come parsed by the same schemas
   }
 
   async dropFetch(serverId: string): Promise<void> {

@@ -29,9 +29,9 @@ function setup(
   const fetches = new Map<string, ServerFetch>();
   const cache = {
     getCatalog: vi.fn(async () => catalog),
-    saveCatalog: vi.fn(async (c: Catalog) => void (catalog = c)),
+    saveCatalog: vi.fn(async (c: Catalog) => JSON.stringify((catalog = c))),
     getFetches: vi.fn(async (ids: string[]) => new Map(ids.filter((id) => fetches.has(id)).map((id) => [id, fetches.get(id)!]))),
-    saveFetch: vi.fn(async (id: string, f: ServerFetch) => void fetches.set(id, f)),
+    saveFetch: vi.fn(async (id: string, f: ServerFetch) => (fetches.set(id, f), { text: JSON.stringify(f), fetch: f })),
     dropFetch: vi.fn(async (id: string) => void fetches.delete(id)),
   } as unknown as CatalogRepository;
   const published: { event: string; payload: unknown }[] = [];
@@ -49,6 +49,8 @@ function setup(
       subscribers.set(e.name, handler);
       return () => undefined;
     }),
+    onReconnect: vi.fn(),
+    maxEventBytes: Infinity,
   } as unknown as Bus;
   const repo = {
     list: vi.fn(async () => servers),
@@ -80,6 +82,32 @@ describe('CatalogService', () => {
     const results = await Promise.all(pending);
     expect(calls).toHaveLength(1);
     expect(new Set(results.map((c) => c.version)).size).toBe(1);
+  });
+
+  it('sends the catalog with CatalogChanged when it fits in an event, the version alone when not', async () => {
+    const { sut, published } = setup([server('a')], async () => ['t']);
+    const built = await sut.getCatalog();
+    expect(published.at(-1)).toEqual({ event: 'CatalogChanged', payload: { version: built.version, server_ids: ['id-a'], catalog: built } });
+    const small = setup([server('b')], async () => ['t']);
+    (small as unknown as { sut: { bus: { maxEventBytes: number } } }).sut.bus.maxEventBytes = 100;
+    const other = await small.sut.getCatalog();
+    expect(small.published.at(-1)).toEqual({ event: 'CatalogChanged', payload: { version: other.version, server_ids: ['id-b'] } });
+  });
+
+  it('lists the servers when they change, and the build after their fetches takes that listing', async () => {
+    const servers = [server('a'), server('b')];
+    const { sut, subscribers } = setup(servers, async () => ['t']);
+    sut.onApplicationBootstrap();
+    await sut.getCatalog();
+    const repo = (sut as unknown as { servers: { list: ReturnType<typeof vi.fn> } }).servers;
+    const before = repo.list.mock.calls.length;
+    subscribers.get('ServersChanged')!({ server_id: 'id-a', server_name: 'a', change: 'updated' });
+    subscribers.get('ServersChanged')!({ server_id: 'id-b', server_name: 'b', change: 'updated' });
+    await sut.invalidate([]);
+    await waitFor(() => expect(repo.list.mock.calls.length).toBeGreaterThan(before));
+    const after = repo.list.mock.calls.length;
+    await sut.rebuild(); // nothing changed since: the listing is taken again
+    expect(repo.list.mock.calls.length).toBe(after);
   });
 
   it('gives each server a deadline of min(its timeout, 10 s)', async () => {

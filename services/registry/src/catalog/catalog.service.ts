@@ -15,13 +15,25 @@ import { ServerRepository } from '../servers/server.repository.js';
 import type { ServerRecord } from '../servers/server-definition.js';
 import { REGISTRY_OPTIONS } from '../tokens.js';
 import { assembleCatalog, changedServerIds } from './catalog-assembly.js';
-import { CatalogRepository, type ServerFetch } from './catalog.repository.js';
+import { CatalogRepository, type SavedFetch, type ServerFetch } from './catalog.repository.js';
 import { FetchRetries } from './fetch-retries.js';
 
 /** The soonest a server's lists are fetched again, whatever ttl its upstream gives them. */
 export const MIN_LIST_REFRESH_MS = 1_000;
+/** Room in a CatalogChanged event for what goes beside the catalog (version, envelope). */
+const EVENT_ROOM_BYTES = 1_024;
 /** A build asks this many times at most for a server that keeps changing while it is fetched, then takes the last answer. */
 const MAX_FETCHES_PER_BUILD = 3;
+
+/** A listing of the servers is reused by builds while no server changed since it started, this long at most. */
+const LISTING_REUSE_MS = 5_000;
+
+/** One listing of the servers from the database: `started` orders it against the changes (as a Flight's). */
+interface Listing {
+  started: number;
+  at: number;
+  servers: Promise<ServerRecord[]>;
+}
 
 /** One server's fetch through a connector: `started` orders it against the server's changes (Infinity until it starts). */
 interface Flight {
@@ -59,6 +71,11 @@ export class CatalogService implements OnModuleInit, OnApplicationBootstrap, OnM
   private readonly flights = new Map<string, Flight>();
   /** The catalog this replica saved last. */
   private saved: Catalog | undefined;
+  /** Each server's fetch as this replica stored it last (a build takes it instead of parsing the stored text). */
+  private readonly savedFetches = new Map<string, SavedFetch>();
+  /** The last listing of the servers started, and when (in `seq`) a server last changed. */
+  private listing: Listing | undefined;
+  private lastChange = 0;
   /** The servers the last build listed, by id. */
   private records = new Map<string, ServerRecord>();
   private lastVersion: string | undefined;
@@ -92,6 +109,8 @@ export class CatalogService implements OnModuleInit, OnApplicationBootstrap, OnM
       this.bus.subscribe(UpstreamListChanged, (event) => this.onChange(event.server_id, `${event.list}/list_changed`)),
       this.bus.subscribe(ConnectorStarted, () => this.onConnectorStarted()),
     );
+    // change events may have been missed while disconnected: the next build lists the servers again
+    this.bus.onReconnect(() => (this.listing = undefined));
   }
 
   /** A connector joined: the servers left out are fetched now instead of at their next retry. */
@@ -153,8 +172,28 @@ export class CatalogService implements OnModuleInit, OnApplicationBootstrap, OnM
   private async forget(serverIds: readonly string[]): Promise<void> {
     for (const id of serverIds) {
       this.changedAt.set(id, ++this.seq);
-      await this.cache.dropFetch(id);
+      this.lastChange = this.seq;
+      this.savedFetches.delete(id);
     }
+    // the servers are listed again now, while their fetches run, not by the build that waits for them
+    if (this.bootstrapped) this.serverList().catch(() => undefined);
+    for (const id of serverIds) await this.cache.dropFetch(id);
+  }
+
+  /**
+   * The servers as the database has them after the last change seen here: a listing started since then (in flight
+   * or done, and recent) is shared, else a new one starts. A burst of changes lists them while their fetches run, so
+   * the build after the last fetch finds the list done.
+   */
+  private serverList(): Promise<ServerRecord[]> {
+    const listing = this.listing;
+    if (listing && listing.started > this.lastChange && Date.now() - listing.at < LISTING_REUSE_MS) return listing.servers;
+    const next: Listing = { started: ++this.seq, at: Date.now(), servers: this.servers.list() };
+    this.listing = next;
+    next.servers.catch(() => {
+      if (this.listing === next) this.listing = undefined;
+    });
+    return next.servers;
   }
 
   /**
@@ -217,10 +256,11 @@ export class CatalogService implements OnModuleInit, OnApplicationBootstrap, OnM
   }
 
   private async build(): Promise<Catalog> {
-    const servers = await this.servers.list();
+    const servers = await this.serverList();
     this.records = new Map(servers.map((s) => [s.id, s]));
     this.retries.keepOnly(new Set(servers.map((s) => s.id)));
-    const cached = await this.cache.getFetches(servers.map((s) => s.id));
+    for (const id of this.savedFetches.keys()) if (!this.records.has(id)) this.savedFetches.delete(id);
+    const cached = await this.cache.getFetches(servers.map((s) => s.id), this.savedFetches);
     const now = Date.now();
     const fetches = new Map<string, ServerFetch>();
     await Promise.all(
@@ -239,13 +279,15 @@ export class CatalogService implements OnModuleInit, OnApplicationBootstrap, OnM
     const wasReady = this.retries.isReady();
     if (this.retries.noteBuilt(servers.map((s) => s.id)) && !wasReady) this.log.log(`catalog ready: every one of ${servers.length} server(s) fetched`);
     const previous = await this.cache.getCatalog(this.saved);
-    await this.cache.saveCatalog(catalog);
+    const text = await this.cache.saveCatalog(catalog);
     this.saved = catalog;
     const before = previous?.version ?? this.lastVersion;
     this.lastVersion = catalog.version;
     if (catalog.version !== before) {
       const serverIds = changedServerIds(previous, catalog);
-      this.bus.publish(CatalogChanged, { version: catalog.version, server_ids: serverIds });
+      // the catalog goes with the event when it fits (edges then need no GetCatalog); else edges ask for it
+      const fits = Buffer.byteLength(text) + EVENT_ROOM_BYTES + 64 * serverIds.length <= this.bus.maxEventBytes;
+      this.bus.publish(CatalogChanged, { version: catalog.version, server_ids: serverIds, ...(fits ? { catalog } : {}) });
       this.log.log(`catalog ${catalog.version}: ${catalog.aggregate_names.length} tools; changed servers [${serverIds.join(', ')}]`);
     }
     return catalog;
@@ -339,7 +381,9 @@ export class CatalogService implements OnModuleInit, OnApplicationBootstrap, OnM
         this.log.warn(`MCP server ${server.server_name} left out of the catalog: ${message} (fetched again in ${wait} ms, or when a connector starts)`);
       }
     }
-    await this.cache.saveFetch(server.id, fetch);
+    const saved = await this.cache.saveFetch(server.id, fetch);
+    // kept unless the server changed while it was being stored
+    if (this.isCurrent(server.id, flight)) this.savedFetches.set(server.id, saved);
     return fetch;
   }
 
