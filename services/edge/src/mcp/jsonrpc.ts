@@ -6,6 +6,7 @@
 import type { JSONRPCResponseSchema, RequestIdSchema } from '@modelcontextprotocol/core';
 import { ErrorCode } from '@modelcontextprotocol/sdk/types.js';
 import type { z } from 'zod';
+import { JsonText, type Json } from './json-text.js';
 
 export type JsonRpcId = z.infer<typeof RequestIdSchema>;
 
@@ -62,9 +63,15 @@ export function classify(value: unknown): ClassifiedMessage {
   return { kind: 'invalid', id, reason: 'expected a request, a notification or a response' };
 }
 
-/** Serialized responses: prepared results are already JSON text, so they are spliced in rather than re-encoded. */
-export function resultJson(id: JsonRpcId, resultText: string): string {
-  return `{"jsonrpc":"2.0","id":${JSON.stringify(id)},"result":${resultText}}`;
+/**
+ * Serialized responses: prepared results are already JSON text, so they are spliced in rather than re-encoded
+ * (prepared bytes stay bytes: the reply is then a JsonText of head, those bytes and tail).
+ */
+export function resultJson(id: JsonRpcId, resultText: string): string;
+export function resultJson(id: JsonRpcId, resultText: Json): Json;
+export function resultJson(id: JsonRpcId, resultText: Json): Json {
+  const head = `{"jsonrpc":"2.0","id":${JSON.stringify(id)},"result":`;
+  return typeof resultText === 'string' ? `${head}${resultText}}` : JsonText.concat([head, resultText, '}']);
 }
 
 export function errorJson(id: JsonRpcId | null, code: number, message: string, data?: unknown): string {

@@ -8,6 +8,7 @@ import { HttpProblem } from '../http/http-problem.js';
 import { readJsonBody } from '../http/json-body.js';
 import type { OriginPolicy } from '../http/origin.js';
 import { ORIGIN_POLICY } from '../tokens.js';
+import { jsonString, type Json } from './json-text.js';
 import { classify, errorJson, JsonRpcErrorCode, resultJson } from './jsonrpc.js';
 import { McpDispatcher, type McpScope, type RequestExtra } from './mcp.dispatcher.js';
 import { NotificationStreams } from './notification-streams.js';
@@ -79,7 +80,7 @@ export class LegacySseService {
         sendNotification: (notification) => toStream(JSON.stringify(notification)),
         sendRequest: (serverRequest) => toStream(JSON.stringify(serverRequest)),
       };
-      let reply: string;
+      let reply: Json;
       if (request.method === 'initialize') {
         const params = request.params ?? {};
         await this.sessions.setClient(session, (params.clientInfo as Record<string, unknown>) ?? null, (params.capabilities as Record<string, unknown>) ?? {});
@@ -91,7 +92,7 @@ export class LegacySseService {
           (error: DomainError) => errorJson(request.id, JsonRpcErrorCode.RATE_LIMITED, error.message, error.details),
         );
       }
-      toStream(reply);
+      toStream(jsonString(reply)); // the stream takes text (it may cross to another replica)
     } catch (error) {
       writeMcpError(res, error);
     }

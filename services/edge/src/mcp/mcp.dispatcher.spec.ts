@@ -48,7 +48,7 @@ const call = (name: string) => ({ jsonrpc: '2.0' as const, id: 1, method: 'tools
 describe('McpDispatcher', () => {
   it('lists prefixed names on the aggregate, filtered by the server\'s own allowed_tools', async () => {
     const { sut } = setup([server('a', ['x', 'y'], { allowed_tools: ['x'] }), server('b', ['z'])], async () => ({}));
-    const list = JSON.parse(await sut.dispatch({ jsonrpc: '2.0', id: 1, method: 'tools/list' }, ctx));
+    const list = JSON.parse(String(await sut.dispatch({ jsonrpc: '2.0', id: 1, method: 'tools/list' }, ctx)));
     expect(list.tools.map((t: { name: string }) => t.name)).toEqual(['a-x', 'b-z']);
   });
 
@@ -70,7 +70,7 @@ describe('McpDispatcher', () => {
     const down = setup([server('a', ['x'])], async () => {
       throw new DomainError('UPSTREAM_UNAVAILABLE', 'connect ECONNREFUSED');
     });
-    expect(JSON.parse(await down.sut.dispatch(call('a-x'), ctx))).toMatchObject({ isError: true });
+    expect(JSON.parse(String(await down.sut.dispatch(call('a-x'), ctx)))).toMatchObject({ isError: true });
     const rejecting = setup([server('a', ['x'])], async () => {
       throw new DomainError('INVALID_ARGUMENT', 'bad arguments', { jsonrpc_code: -32602, data: { field: 'q' } });
     });

@@ -17,6 +17,7 @@ import { AuditTrail } from '../auth/audit-trail.js';
 import { AccessService } from '../catalog/access.service.js';
 import type { AccessView } from '../catalog/access.js';
 import { CatalogService, type PreparedCatalog } from '../catalog/catalog.service.js';
+import { JsonText, type Json } from './json-text.js';
 import { errorJson, JsonRpcError, JsonRpcErrorCode, resultJson, type JsonRpcId, type JsonRpcRequest } from './jsonrpc.js';
 import { featureKey, McpIndex, toolsFor } from './mcp-index.js';
 import { ALL_PROTOCOL_VERSIONS, assertParamHeaders, CACHEABLE_METHODS, ModernRejection, modernResultJson, paramHeaders, paramHeaderValues, type ParamHeader } from './modern.js';
@@ -121,7 +122,7 @@ export class McpDispatcher {
   }
 
   /** Answers one 2026-07-28 request: the result shaped as that revision wants it (see modern.ts); never throws. */
-  async respondModern(request: JsonRpcRequest, ctx: McpCallContext): Promise<string> {
+  async respondModern(request: JsonRpcRequest, ctx: McpCallContext): Promise<Json> {
     return this.respond(
       request,
       ctx,
@@ -147,32 +148,36 @@ export class McpDispatcher {
     const catalog = await this.catalogs.current();
     if (request.method === 'server/discover') return { ttlMs: LIST_TTL_MS, cacheScope: ctx.scope.kind === 'aggregate' ? 'public' : 'private' };
     const view = this.viewFor(catalog, ctx.principal, ctx.headers);
-    let ttlMs = LIST_TTL_MS;
-    let shared = true;
-    for (const server of catalog.catalog.servers) {
-      if (server.status !== 'healthy' || (ctx.scope.kind === 'server' && server.server_name !== ctx.scope.serverName)) continue;
-      const entry = view.servers.get(server.server_id);
-      // filtered for this caller: a server it may not use, or (for tools) a tool of it withheld
-      if (!entry || (request.method === 'tools/list' && !server.tools.every((t) => entry.toolNames.has(t.name)))) {
-        shared = false;
-        continue;
+    const scopeKey = ctx.scope.kind === 'aggregate' ? '*' : ctx.scope.serverName;
+    // the same for every request of this catalog version, scope and permission set (a big list checks every tool)
+    return catalog.memoize(`cache-hint:${request.method}:${scopeKey}:${view.fingerprint}`, () => {
+      let ttlMs = LIST_TTL_MS;
+      let shared = true;
+      for (const server of catalog.catalog.servers) {
+        if (server.status !== 'healthy' || (ctx.scope.kind === 'server' && server.server_name !== ctx.scope.serverName)) continue;
+        const entry = view.servers.get(server.server_id);
+        // filtered for this caller: a server it may not use, or (for tools) a tool of it withheld
+        if (!entry || (request.method === 'tools/list' && !server.tools.every((t) => entry.toolNames.has(t.name)))) {
+          shared = false;
+          continue;
+        }
+        const hint = server.cache_hints?.[request.method];
+        if (hint) {
+          ttlMs = Math.min(ttlMs, hint.ttl_ms);
+          if (hint.scope === 'private') shared = false;
+        }
       }
-      const hint = server.cache_hints?.[request.method];
-      if (hint) {
-        ttlMs = Math.min(ttlMs, hint.ttl_ms);
-        if (hint.scope === 'private') shared = false;
-      }
-    }
-    return { ttlMs, cacheScope: shared ? 'public' : 'private' };
+      return { ttlMs, cacheScope: shared ? ('public' as const) : ('private' as const) };
+    });
   }
 
-  /** Answers one request as JSON-RPC response text; never throws. */
+  /** Answers one request as JSON-RPC response text (a prepared list's bytes spliced in as bytes); never throws. */
   async respond(
     request: JsonRpcRequest,
     ctx: McpCallContext,
-    shape?: (resultText: string) => Promise<string>,
+    shape?: (resultText: Json) => Promise<Json>,
     errorCode: (code: number) => number = (code) => code,
-  ): Promise<string> {
+  ): Promise<Json> {
     try {
       if (request.method === 'server/discover' && ctx.session.stateless) {
         const text = await this.discoverResult(ctx.scope);
@@ -205,8 +210,8 @@ export class McpDispatcher {
     }
   }
 
-  /** Returns the JSON text of the result. */
-  async dispatch(request: JsonRpcRequest, ctx: McpCallContext): Promise<string> {
+  /** Returns the JSON text of the result (the lists as prepared bytes). */
+  async dispatch(request: JsonRpcRequest, ctx: McpCallContext): Promise<Json> {
     switch (request.method) {
       case 'ping':
         return '{}';
@@ -240,22 +245,29 @@ export class McpDispatcher {
   // ---- prompts, resources, completion, logging ----------------------------------------------------------
 
   /** The servers this caller may use in this scope, healthy ones only. */
-  private async usable(ctx: McpCallContext): Promise<{ catalog: PreparedCatalog; index: McpIndex; servers: CatalogServer[] }> {
+  private async usable(ctx: McpCallContext): Promise<{ catalog: PreparedCatalog; index: McpIndex; servers: CatalogServer[]; fingerprint: string }> {
     const catalog = await this.catalogs.current();
     const view = this.viewFor(catalog, ctx.principal, ctx.headers);
     const index = catalog.memoize('mcp-index', () => new McpIndex(catalog));
     const servers = [...view.servers.values()]
       .map((v) => v.server)
       .filter((s) => ctx.scope.kind === 'aggregate' || s.server_name === ctx.scope.serverName);
-    return { catalog, index, servers };
+    return { catalog, index, servers, fingerprint: view.fingerprint };
   }
 
-  private async listPrompts(ctx: McpCallContext): Promise<string> {
-    const { index, servers } = await this.usable(ctx);
-    const prompts = servers.flatMap((s) =>
-      (s.prompts ?? []).map((p) => (ctx.scope.kind === 'server' ? p : { ...p, name: index.promptNames.get(s.server_id)?.get(p.name) ?? p.name })),
-    );
-    return JSON.stringify({ prompts });
+  /** A list as this caller sees it in this scope, prepared once per catalog version and permission set as bytes. */
+  private async preparedList(list: string, ctx: McpCallContext, build: (usable: Awaited<ReturnType<McpDispatcher['usable']>>) => unknown): Promise<JsonText> {
+    const usable = await this.usable(ctx);
+    const scopeKey = ctx.scope.kind === 'aggregate' ? '*' : ctx.scope.serverName;
+    return usable.catalog.memoize(`${list}:${scopeKey}:${usable.fingerprint}`, () => JsonText.prepared(JSON.stringify(build(usable))));
+  }
+
+  private async listPrompts(ctx: McpCallContext): Promise<JsonText> {
+    return this.preparedList('prompts/list', ctx, ({ index, servers }) => ({
+      prompts: servers.flatMap((s) =>
+        (s.prompts ?? []).map((p) => (ctx.scope.kind === 'server' ? p : { ...p, name: index.promptNames.get(s.server_id)?.get(p.name) ?? p.name })),
+      ),
+    }));
   }
 
   private async getPrompt(request: JsonRpcRequest, ctx: McpCallContext): Promise<string> {
@@ -273,21 +285,20 @@ export class McpDispatcher {
     return JSON.stringify(await this.forward(target.server, 'prompts/get', { ...request.params, name: target.name }, ctx));
   }
 
-  private async listResources(ctx: McpCallContext): Promise<string> {
-    const { servers } = await this.usable(ctx);
-    return JSON.stringify({ resources: servers.flatMap((s) => s.resources ?? []) });
+  private async listResources(ctx: McpCallContext): Promise<JsonText> {
+    return this.preparedList('resources/list', ctx, ({ servers }) => ({ resources: servers.flatMap((s) => s.resources ?? []) }));
   }
 
-  private async listTemplates(ctx: McpCallContext): Promise<string> {
-    const { index, servers } = await this.usable(ctx);
-    const resourceTemplates = servers.flatMap((s) =>
-      (s.resource_templates ?? []).map((t) => {
-        if (ctx.scope.kind === 'server') return t;
-        const name = index.templateNames.get(s.server_id)?.get(t.name ?? t.uriTemplate);
-        return name ? { ...t, name } : t;
-      }),
-    );
-    return JSON.stringify({ resourceTemplates });
+  private async listTemplates(ctx: McpCallContext): Promise<JsonText> {
+    return this.preparedList('resources/templates/list', ctx, ({ index, servers }) => ({
+      resourceTemplates: servers.flatMap((s) =>
+        (s.resource_templates ?? []).map((t) => {
+          if (ctx.scope.kind === 'server') return t;
+          const name = index.templateNames.get(s.server_id)?.get(t.name ?? t.uriTemplate);
+          return name ? { ...t, name } : t;
+        }),
+      ),
+    }));
   }
 
   /** resources/read, subscribe and unsubscribe: routed by URI (exactly as the upstream gave it). */
@@ -359,7 +370,7 @@ export class McpDispatcher {
     return this.access.view(catalog, principal, headers);
   }
 
-  private async listTools(ctx: McpCallContext): Promise<string> {
+  private async listTools(ctx: McpCallContext): Promise<JsonText> {
     const catalog = await this.catalogs.current();
     const view = this.viewFor(catalog, ctx.principal, ctx.headers);
     const scopeKey = ctx.scope.kind === 'aggregate' ? '*' : ctx.scope.serverName;
@@ -380,7 +391,7 @@ export class McpDispatcher {
           if (name) tools.push({ ...tool, name });
         }
       }
-      return JSON.stringify({ tools });
+      return JsonText.prepared(JSON.stringify({ tools }));
     });
   }
 

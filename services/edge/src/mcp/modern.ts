@@ -5,6 +5,7 @@
  * header as a cross-check), and rejects a modern request before any work with the errors the revision names.
  */
 import type { IncomingHttpHeaders } from 'node:http';
+import type { Json } from './json-text.js';
 import { JsonRpcErrorCode, type JsonRpcRequest } from './jsonrpc.js';
 import { LEGACY_PROTOCOL_VERSIONS, MODERN_PROTOCOL_VERSIONS } from './protocol.js';
 
@@ -251,8 +252,9 @@ export function assertParamHeaders(declared: readonly ParamHeader[], args: Recor
  * MissingRequiredClientCapabilityError (-32021), whose 400 the revision ties to the error itself, wherever it
  * arose (an upstream's refusal relayed by the gateway included). Reads the reply text as `errorJson` writes it.
  */
-export function modernReplyStatus(replyJson: string): number {
-  const code = ERROR_REPLY.exec(replyJson)?.[1];
+export function modernReplyStatus(replyJson: Json): number {
+  // a reply around prepared bytes is a result: its head (`{"jsonrpc":"2.0","id":…,"result":`) says so
+  const code = ERROR_REPLY.exec(typeof replyJson === 'string' ? replyJson : replyJson.head)?.[1];
   return code !== undefined && Number(code) === ModernErrorCode.MISSING_REQUIRED_CLIENT_CAPABILITY ? 400 : 200;
 }
 /** `{"jsonrpc":"2.0","id":…,"error":{"code":…`: an error reply as errorJson writes it (the code captured). */
@@ -266,14 +268,23 @@ export interface ModernResultFields {
 
 /**
  * A prepared result (JSON text) as the revision shapes it: `resultType`, the cache hints of cacheable methods
- * and the server's identity in `_meta`. Spliced as text: prepared lists are never parsed again. A result that
- * already says what it is (an upstream's `input_required`) keeps its own `resultType`.
+ * and the server's identity in `_meta`. Spliced as text: prepared lists are never parsed again (prepared bytes
+ * are not even turned into text: the members go in front of them). A result that already says what it is (an
+ * upstream's `input_required`) keeps its own `resultType`.
  */
-export function modernResultJson(resultText: string, fields: ModernResultFields): string {
+export function modernResultJson(resultText: string, fields: ModernResultFields): string;
+export function modernResultJson(resultText: Json, fields: ModernResultFields): Json;
+export function modernResultJson(resultText: Json, fields: ModernResultFields): Json {
   const head: Record<string, unknown> = { resultType: 'complete' };
   if (fields.cache) Object.assign(head, fields.cache);
   const prefix = JSON.stringify(head).slice(1, -1);
   const meta = `"_meta":${JSON.stringify({ [SERVER_INFO_META_KEY]: fields.serverInfo })}`;
+  if (typeof resultText !== 'string') {
+    // prepared bytes are compact JSON (JSON.stringify's): nothing to trim
+    const spliced = resultText.withLeadingMembers(`${prefix},${meta}`);
+    if (spliced) return spliced;
+    resultText = resultText.toString();
+  }
   const body = resultText.trim();
   const inner = body.slice(1, -1).trim();
   // a result with its own _meta keeps it (JSON's last duplicate wins); ours goes first

@@ -9,6 +9,7 @@ import { HttpProblem } from '../http/http-problem.js';
 import { readJsonBody } from '../http/json-body.js';
 import type { OriginPolicy } from '../http/origin.js';
 import { ORIGIN_POLICY } from '../tokens.js';
+import { JsonText, type Json } from './json-text.js';
 import { classify, errorJson, JsonRpcErrorCode, resultJson, type ClassifiedMessage, type JsonRpcRequest } from './jsonrpc.js';
 import { McpDispatcher, type McpScope, type RequestExtra } from './mcp.dispatcher.js';
 import { writeMcpError } from './mcp-errors.js';
@@ -101,8 +102,8 @@ export class StreamableHttpService {
                 : null,
           ),
         );
-        const replies = texts.filter((t): t is string => t !== null);
-        responder.finish(batch ? `[${replies.join(',')}]` : replies[0]!);
+        const replies = texts.filter((t): t is Json => t !== null);
+        responder.finish(batch ? JsonText.concat(['[', ...replies.flatMap((reply, i) => (i ? [',', reply] : [reply])), ']']) : replies[0]!);
       } finally {
         release();
       }
@@ -271,11 +272,11 @@ export class StreamableHttpService {
   }
 
   /** JSON when the client accepts it (every conforming client does); an SSE frame for those that only take a stream. */
-  private writeMessage(req: IncomingMessage, res: ServerResponse, status: number, json: string): void {
+  private writeMessage(req: IncomingMessage, res: ServerResponse, status: number, json: Json): void {
     const accept = String(req.headers.accept ?? '');
     if (accept.includes('text/event-stream') && !accept.includes('application/json') && !accept.includes('*/*')) {
       res.writeHead(status, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
-      res.end(`event: message\ndata: ${json}\n\n`);
+      endChunk(res, JsonText.concat(['event: message\ndata: ', json, '\n\n']));
       return;
     }
     writeJson(res, status, json);
@@ -283,13 +284,30 @@ export class StreamableHttpService {
 }
 
 /**
- * A JSON reply with a length, not chunked framing; a large one (a big tools/list) is encoded to bytes once, not
- * measured and then encoded.
+ * A JSON reply with a length, not chunked framing; a large string is encoded to bytes once, not measured and then
+ * encoded. A reply around prepared bytes (a big tools/list) goes out as its parts in one corked write: the
+ * prepared bytes as they are, never encoded again.
  */
-function writeJson(res: ServerResponse, status: number, json: string): void {
+export function writeJson(res: ServerResponse, status: number, json: Json): void {
+  if (typeof json !== 'string') {
+    res.writeHead(status, { 'content-type': 'application/json', 'content-length': json.byteLength });
+    const last = json.parts.length - 1;
+    res.cork(); // end() uncorks: head, bytes and tail leave in one writev
+    for (let i = 0; i < last; i++) res.write(json.parts[i]!);
+    res.end(json.parts[last]);
+    return;
+  }
   const body = json.length > LARGE_REPLY_CHARS ? Buffer.from(json) : json;
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': typeof body === 'string' ? Buffer.byteLength(body) : body.length });
   res.end(body);
+}
+
+/**
+ * Ends a response of unknown length (SSE) with this text as its last chunk: one chunk, as a string would make
+ * (a JsonText is joined as bytes; its prepared bytes are copied, not encoded again).
+ */
+function endChunk(res: ServerResponse, text: Json): void {
+  res.end(typeof text === 'string' ? text : text.toBuffer());
 }
 
 function scopeKey(scope: McpScope): string {
@@ -324,16 +342,16 @@ export class PostResponder implements RequestExtra {
   }
 
   /** Writes the reply; `status` applies when it goes out alone as JSON (a stream has already said 200). */
-  finish(json: string, status = 200): void {
+  finish(json: Json, status = 200): void {
     if (this.res.writableEnded) return;
     if (this.streaming) {
-      this.res.end(this.frame(json));
+      endChunk(this.res, this.frame(json));
       return;
     }
     const accept = String(this.req.headers.accept ?? '');
     if (accept.includes('text/event-stream') && !accept.includes('application/json') && !accept.includes('*/*')) {
       this.res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
-      this.res.end(this.frame(json));
+      endChunk(this.res, this.frame(json));
       return;
     }
     writeJson(this.res, status, json);
@@ -348,7 +366,10 @@ export class PostResponder implements RequestExtra {
     this.res.write(this.frame(json));
   }
 
-  private frame(json: string): string {
-    return `id: ${this.eventIdPrefix}${this.nextEventId++}\nevent: message\ndata: ${json}\n\n`;
+  private frame(json: string): string;
+  private frame(json: Json): Json;
+  private frame(json: Json): Json {
+    const head = `id: ${this.eventIdPrefix}${this.nextEventId++}\nevent: message\ndata: `;
+    return typeof json === 'string' ? `${head}${json}\n\n` : JsonText.concat([head, json, '\n\n']);
   }
 }

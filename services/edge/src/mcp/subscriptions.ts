@@ -7,6 +7,7 @@ import { PrincipalService } from '../auth/principal.service.js';
 import { AccessService } from '../catalog/access.service.js';
 import { CatalogService, type PreparedCatalog } from '../catalog/catalog.service.js';
 import { EDGE_SETTINGS, type EdgeSettings } from '../edge-settings.js';
+import { jsonParts } from './json-text.js';
 import { errorJson, JsonRpcErrorCode, notificationJson, type JsonRpcId, type JsonRpcRequest } from './jsonrpc.js';
 import { forwardHeaders, McpDispatcher, type McpCallContext } from './mcp.dispatcher.js';
 import { featureKey, McpIndex } from './mcp-index.js';
@@ -188,7 +189,10 @@ export class SubscriptionListeners implements OnModuleInit, OnModuleDestroy {
     const key = `listen:${list}:${scope}:${featureKey(ctx.session.clientCapabilities)}:${view.fingerprint}:${String(ctx.headers['x-mcp-servers'] ?? '')}`;
     return catalog.memoize(key, async () => {
       const hash = createHash('sha256');
-      for (const method of LISTS[list].methods) hash.update(await this.dispatcher.dispatch({ jsonrpc: '2.0', id: 0, method }, ctx)).update('\n');
+      for (const method of LISTS[list].methods) {
+        for (const part of jsonParts(await this.dispatcher.dispatch({ jsonrpc: '2.0', id: 0, method }, ctx))) hash.update(part);
+        hash.update('\n');
+      }
       return hash.digest('hex');
     });
   }
