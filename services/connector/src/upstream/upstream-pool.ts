@@ -145,8 +145,6 @@ interface PoolEntry {
    * HTTP only), `initialize` when it does not answer that. A modern upstream's client is shared by every slot.
    */
   era?: Promise<ModernClient | undefined>;
-  /** False while `era` is being asked (undefined when there is nothing to ask: not Streamable HTTP, or a 2025 spec_version). */
-  eraKnown?: boolean;
   /** Ends the modern upstream's subscriptions/listen stream. */
   stopListening?: () => void;
   /** A stdio server's capability-only tools, kept while its common tool list is the same (names). */
@@ -752,28 +750,11 @@ export class UpstreamPool implements OnModuleInit, OnModuleDestroy {
     // a 2025-era client's own session keeps 2025 semantics (log level, subscriptions, requests to the client)
     // on an upstream that speaks both eras; everything else takes the cheaper 2026-07-28 path
     const wantsModern = (modern: ModernClient | undefined): modern is ModernClient => modern !== undefined && !(slot.key.startsWith('client:') && modern.speaksLegacy);
-    if (entry.eraKnown !== false) {
-      const modern = await era;
-      if (wantsModern(modern)) return this.modernSession(entry, slot, modern);
-      return this.adopt(entry, slot, await this.connectLegacy(entry, slot, deadline));
-    }
-    // The era is being asked (server/discover, once per definition): the 2025 initialize goes out beside it instead
-    // of after it. A 2025-era upstream (the common case) is then one round trip nearer its lists; for one speaking
-    // 2026-07-28 the session made meanwhile (if any) is closed unused.
-    const legacy = this.connectLegacy(entry, slot, deadline);
-    legacy.catch(() => undefined); // awaited below, or closed unused
-    let modern: ModernClient | undefined;
-    try {
-      modern = await era;
-    } catch (error) {
-      void legacy.then((session) => this.closeSession(session)).catch(() => undefined);
-      throw error;
-    }
-    if (wantsModern(modern)) {
-      void legacy.then((session) => this.closeSession(session)).catch(() => undefined);
-      return this.modernSession(entry, slot, modern);
-    }
-    return this.adopt(entry, slot, await legacy);
+    // The era is asked first (server/discover, once per definition): an upstream speaking 2026-07-28 never gets a
+    // 2025 initialize it did not ask for
+    const modern = await era;
+    if (wantsModern(modern)) return this.modernSession(entry, slot, modern);
+    return this.adopt(entry, slot, await this.connectLegacy(entry, slot, deadline));
   }
 
   /** A connected 2025 session becomes the slot's, unless the pool, the definition or the slot went away meanwhile. */
@@ -861,10 +842,8 @@ export class UpstreamPool implements OnModuleInit, OnModuleDestroy {
     if (!entry.era) {
       const transport = this.createTransport(server, entry.headers, entry.guard) as StreamableHttpTransport;
       const client = new ModernClient(transport, CLIENT_INFO, {});
-      entry.eraKnown = false;
       entry.era = client.discover(remaining(deadline)).then(
         async (discovery) => {
-          entry.eraKnown = true;
           if (discovery) {
             this.log.log(`upstream ${server.server_name} speaks ${MODERN_PROTOCOL_VERSION} (no sessions)`);
             this.listenForListChanges(entry, client, discovery.capabilities);
@@ -875,7 +854,6 @@ export class UpstreamPool implements OnModuleInit, OnModuleDestroy {
         },
         async (error: unknown) => {
           entry.era = undefined; // unreachable now: ask again next time
-          entry.eraKnown = undefined;
           await transport.close();
           throw error;
         },
