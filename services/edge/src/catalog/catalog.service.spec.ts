@@ -5,18 +5,25 @@ import { CatalogService } from './catalog.service.js';
 
 const catalog = (version: string): Catalog => ({ version, servers: [], aggregate_names: [] });
 
+type Changed = { version: string; catalog?: Catalog };
+
+/** A bus whose CatalogChanged events the test sends (`changed`) and whose GetCatalog calls it answers (`answers`). */
+function fakeBus() {
+  const fake = { changed: (_payload: Changed) => undefined as void, answers: [] as ((c: Catalog) => void)[] };
+  const bus = {
+    subscribe: vi.fn((_event: unknown, handler: (payload: Changed) => void) => {
+      fake.changed = handler;
+      return () => undefined;
+    }),
+    onReconnect: vi.fn(),
+    call: vi.fn(() => new Promise<Catalog>((resolve) => fake.answers.push(resolve))),
+  } as unknown as Bus;
+  return { bus, answers: fake.answers, onChanged: (payload: Changed) => fake.changed(payload) };
+}
+
 describe('CatalogService (edge)', () => {
   it('fetches again when a new version is announced while a fetch is in flight (that fetch may have read the older one)', async () => {
-    let onChanged!: (payload: { version: string }) => void;
-    const answers: ((c: Catalog) => void)[] = [];
-    const bus = {
-      subscribe: vi.fn((_event: unknown, handler: (payload: { version: string }) => void) => {
-        onChanged = handler;
-        return () => undefined;
-      }),
-      onReconnect: vi.fn(),
-      call: vi.fn(() => new Promise<Catalog>((resolve) => answers.push(resolve))),
-    } as unknown as Bus;
+    const { bus, answers, onChanged } = fakeBus();
     const sut = new CatalogService(bus);
     sut.onModuleInit();
     try {
@@ -42,16 +49,7 @@ describe('CatalogService (edge)', () => {
   });
 
   it('takes the catalog an event carries without asking, and drops what a fetch in flight then returns', async () => {
-    let onChanged!: (payload: { version: string; catalog?: Catalog }) => void;
-    const answers: ((c: Catalog) => void)[] = [];
-    const bus = {
-      subscribe: vi.fn((_event: unknown, handler: (payload: { version: string; catalog?: Catalog }) => void) => {
-        onChanged = handler;
-        return () => undefined;
-      }),
-      onReconnect: vi.fn(),
-      call: vi.fn(() => new Promise<Catalog>((resolve) => answers.push(resolve))),
-    } as unknown as Bus;
+    const { bus, answers, onChanged } = fakeBus();
     const sut = new CatalogService(bus);
     const seen: string[] = [];
     sut.onChange((c) => seen.push(c.version));
