@@ -252,7 +252,13 @@ function tcpRemotePorts(pid: number): number[] {
   }
   const ports: number[] = [];
   for (const table of ['tcp', 'tcp6']) {
-    for (const line of readFileSync(`/proc/${pid}/net/${table}`, 'utf8').split('\n').slice(1)) {
+    let rows: string;
+    try {
+      rows = readFileSync(`/proc/${pid}/net/${table}`, 'utf8');
+    } catch {
+      return []; // the process ended between reading its fds and its socket table
+    }
+    for (const line of rows.split('\n').slice(1)) {
       const fields = line.trim().split(/\s+/);
       if (fields.length < 10 || !inodes.has(fields[9]!)) continue;
       ports.push(parseInt(fields[2]!.split(':')[1]!, 16));
