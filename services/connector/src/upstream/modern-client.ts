@@ -5,6 +5,7 @@
  * the SDK's Client (request, capabilities, server info), so the pool treats both eras alike.
  */
 import { ErrorCode, McpError, type ClientCapabilities, type JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+import type { Cancellation } from './cancellation.js';
 import { UpstreamHttpError, type StreamableHttpTransport } from './http-transport.js';
 
 export const MODERN_PROTOCOL_VERSION = '2026-07-28';
@@ -24,7 +25,7 @@ export type InputFulfiller = (requests: Record<string, { method: string; params?
 
 export interface ModernRequestOptions {
   timeout: number;
-  signal?: AbortSignal;
+  cancellation?: Cancellation;
   /** Notifications the upstream sends while answering (progress, logs). */
   onNotification?: (notification: { method: string; params?: Record<string, unknown> }) => void;
   /**
@@ -191,19 +192,19 @@ export class ModernClient {
     let answer: JSONRPCMessage | undefined;
     const onAbort = () => this.transport.abort(id);
     const timer = setTimeout(onAbort, options.timeout);
-    options.signal?.addEventListener('abort', onAbort, { once: true });
+    const stopListening = options.cancellation?.onAbort(onAbort);
     try {
       await this.transport.exchange(message, headers, (incoming) => {
         if ('id' in incoming && incoming.id === id && ('result' in incoming || 'error' in incoming)) answer = incoming;
         else if ('method' in incoming && !('id' in incoming)) options.onNotification?.(incoming as { method: string; params?: Record<string, unknown> });
       });
     } catch (error) {
-      if (options.signal?.aborted) throw new McpError(ErrorCode.RequestTimeout, `${method} was cancelled`);
+      if (options.cancellation?.aborted) throw new McpError(ErrorCode.RequestTimeout, `${method} was cancelled`);
       if ((error as Error).message === 'request cancelled') throw new McpError(ErrorCode.RequestTimeout, `Request timed out after ${options.timeout} ms`);
       throw error;
     } finally {
       clearTimeout(timer);
-      options.signal?.removeEventListener('abort', onAbort);
+      stopListening?.();
     }
     if (!answer) throw new McpError(ErrorCode.InternalError, `the upstream ended its answer to ${method} without a result`);
     if ('error' in answer) throw new McpError(answer.error.code, answer.error.message, answer.error.data);

@@ -47,6 +47,8 @@ import { ParkedCalls } from './parked-calls.js';
 import { buildServerHeaders, mergeHeaders } from './headers.js';
 import { SessionExpiredError, StreamableHttpTransport, UpstreamHttpError } from './http-transport.js';
 import { NegotiatingTransport } from './negotiating-transport.js';
+import { Cancellation } from './cancellation.js';
+import { DirectRequests, type DirectRequestOptions } from './direct-requests.js';
 import { currentRequestHeaders, withRequestHeaders } from './request-context.js';
 import { Semaphore } from './semaphore.js';
 import { toUpstreamError } from './upstream-errors.js';
@@ -113,6 +115,8 @@ interface Session {
   calls: Set<CallStream>;
   /** Our progress token of a call in flight -> where its progress goes (with the client's own token). */
   progress: Map<string, (params: Record<string, unknown>) => void>;
+  /** A connected 2025 session's requests that need none of the SDK's handling (forwarded calls, catalog pages). */
+  direct?: DirectRequests;
 }
 
 /**
@@ -183,7 +187,7 @@ export class UpstreamPool implements OnModuleInit, OnModuleDestroy {
   /** Modern clients' calls waiting for the client's input, by park id. */
   private readonly parked = new ParkedCalls((call) => this.relay.abandon(call.sessionId));
   /** Calls in flight by client session and request id (notifications/cancelled names them so). */
-  private readonly inflight = new Map<string, AbortController>();
+  private readonly inflight = new Map<string, Cancellation>();
   private readonly stops: (() => void)[] = [];
   /** Sessions being closed, awaited at shutdown. */
   private readonly closing = new Set<Promise<void>>();
@@ -305,12 +309,12 @@ export class UpstreamPool implements OnModuleInit, OnModuleDestroy {
         const progressTo = stream ?? { send };
         session.progress.set(ownToken, (progress) => progressTo.send({ message: { jsonrpc: '2.0', method: 'notifications/progress', params: { ...progress, progressToken } } }));
       }
-      const controller = client?.request_id !== undefined ? new AbortController() : undefined;
-      const key = controller ? callKey(client!.session_id, client!.request_id!) : undefined;
-      if (key) this.inflight.set(key, controller!);
+      const cancellation = client?.request_id !== undefined ? new Cancellation() : undefined;
+      const key = cancellation ? callKey(client!.session_id, client!.request_id!) : undefined;
+      if (key) this.inflight.set(key, cancellation!);
       if (stream) session.calls.add(stream);
       try {
-        const options = { timeout, ...(controller ? { signal: controller.signal } : {}) };
+        const options = { timeout, cancellation };
         if (session.client instanceof ModernClient && LEGACY_ONLY_METHODS.has(req.method)) {
           // gone in 2026-07-28: kept for the 2025-era client of this session by the client's own means
           return session.client.emulate(req.method, params, (notification) => client && this.relay.notify(client.session_id, undefined, notification as never));
@@ -321,17 +325,17 @@ export class UpstreamPool implements OnModuleInit, OnModuleDestroy {
           const result = await session.client.request({ method: req.method, params }, LooseResult, {
             ...options,
             onNotification: (notification) => this.onModernNotification(session, stream, notification),
-            ...(stream && !stream.ask ? { fulfil: this.askClient(stream, controller?.signal) } : {}),
+            ...(stream && !stream.ask ? { fulfil: this.askClient(stream, cancellation) } : {}),
           });
           // the 2025 revisions have no result types
           if (client?.era !== 'modern') delete result.resultType;
           return result;
         }
-        return await session.client.request({ method: req.method, params } as never, LooseResult, options);
+        return await requestOn(session, req.method, params, options);
       } finally {
         // after the result: a last progress notification that arrived with it was handled first (it was queued first)
         if (ownToken) session.progress.delete(ownToken);
-        if (key && this.inflight.get(key) === controller) this.inflight.delete(key);
+        if (key && this.inflight.get(key) === cancellation) this.inflight.delete(key);
         if (stream) session.calls.delete(stream);
       }
     }, () => stream !== undefined && this.relay.waitingOn(stream.sessionId)).catch((error: unknown) => {
@@ -355,10 +359,10 @@ export class UpstreamPool implements OnModuleInit, OnModuleDestroy {
   }
 
   /** Asks a 2025-era client what a modern upstream's input_required wants, as real requests; unanswered keys are left out. */
-  private askClient(stream: CallStream, signal: AbortSignal | undefined): InputFulfiller {
+  private askClient(stream: CallStream, cancellation: Cancellation | undefined): InputFulfiller {
     return async (requests) => {
       const answers: Record<string, unknown> = {};
-      const extra = { signal: signal ?? new AbortController().signal };
+      const extra = { signal: (cancellation ?? new Cancellation()).toSignal() };
       await Promise.all(
         Object.entries(requests).map(async ([key, request]) => {
           try {
@@ -828,6 +832,7 @@ export class UpstreamPool implements OnModuleInit, OnModuleDestroy {
       }
       throw error;
     }
+    session.direct = new DirectRequests(transport);
     if (inner instanceof StdioClientTransport && inner.pid !== null) this.stdioPids.add(inner.pid);
     return session;
   }
@@ -1056,13 +1061,20 @@ function clientCapabilities(declared: Record<string, unknown>): ClientCapabiliti
   return out as ClientCapabilities;
 }
 
+/** One request whose result is passed on as it is: past the SDK's client on a 2025 session, else through ours. */
+function requestOn(session: Session, method: string, params: Record<string, unknown> | undefined, options: DirectRequestOptions): Promise<LooseResult> {
+  if (session.direct) return session.direct.request(method, params, options);
+  const { timeout, cancellation } = options;
+  return session.client.request({ method, params } as never, LooseResult, { timeout, signal: cancellation?.toSignal() }) as Promise<LooseResult>;
+}
+
 /** Every page of one list method; the cache hints of a 2026-07-28 upstream's pages (the shortest) go to `hints`. */
 async function listAll<T>(session: Session, method: string, field: string, deadline: number, hints?: CacheHints): Promise<T[]> {
   const items: T[] = [];
   let cursor: string | undefined;
   for (let page = 0; page < MAX_CATALOG_PAGES; page++) {
     const params = cursor ? { cursor } : {};
-    const reply = await session.client.request({ method, params } as never, LooseResult, { timeout: remaining(deadline) });
+    const reply = await requestOn(session, method, params, { timeout: remaining(deadline) });
     if (Array.isArray(reply[field])) items.push(...(reply[field] as T[]));
     if (hints && typeof reply.ttlMs === 'number' && reply.ttlMs >= 0) {
       const hint = { ttl_ms: Math.floor(reply.ttlMs), scope: reply.cacheScope === 'private' ? ('private' as const) : ('public' as const) };
