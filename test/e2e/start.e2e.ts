@@ -54,7 +54,8 @@ function npmStart(label: string, port: number, env: Record<string, string>, args
 async function ready(s: Supervisor): Promise<void> {
   await eventually(() => {
     if (s.child.exitCode !== null) throw new Error(`${s.label} exited (${s.child.exitCode}) before it was ready`);
-    return s.output.some((line) => /supervisor\s+info\s+ready in/.test(line));
+    // the last of the lines said when ready (they may arrive in separate chunks)
+    return s.output.some((line) => /supervisor\s+info\s+master key:/.test(line));
   }, 90_000, 100);
 }
 
