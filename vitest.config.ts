@@ -18,7 +18,7 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'integration',
-          include: ['services/**/*.int-spec.ts', 'libs/**/*.int-spec.ts', 'scripts/**/*.int-spec.ts'],
+          include: ['services/**/*.int-spec.ts', 'libs/**/*.int-spec.ts', 'scripts/**/*.int-spec.ts', 'test/fixtures/**/*.int-spec.ts'],
           testTimeout: 30_000,
           hookTimeout: 60_000,
         },

@@ -19,6 +19,11 @@
 // `mini` directly vs a 2025 session through the gateway to `mini`; a 2026-07-28 request to `mini26` directly vs one
 // through the gateway to `mini26` (which the connector then speaks 2026-07-28 to).
 //
+// The floor (test/fixtures/bare-relay.ts), in the same rounds against the minimal upstream: a bare Node HTTP proxy
+// (the least the one-process default could cost) and a bare HTTP -> NATS -> HTTP relay in two processes on the
+// distributed suite's NATS server (the least the distributed suite could cost); neither reads what it passes on.
+// Printed after the targets: their added latency and CPU per call, and what each target leaves for the gateway's work.
+//
 // CPU per call: the CPU time (utime + stime, /proc/<pid>/stat) of every gateway process is read before and after
 // each gateway round and summed per process over the rounds of that side: µs of CPU per call. The distributed suite
 // runs on a NATS server and a Redis of the bench's own (so that their CPU time is the gateway's alone); its
@@ -264,7 +269,7 @@ async function main() {
     const O = gatewayOf(oneProcessSuite, 'one-process');
     log(`gateways: distributed on ${D.base}, one-process on ${O.base}`);
 
-    if (ONLY.has('latency')) out.latency = await measureLatency({ D, O, upstream, everything });
+    if (ONLY.has('latency')) out.latency = await measureLatency({ D, O, upstream, everything, nats });
     if (ONLY.has('scale')) {
       out.scale = {};
       for (const gateway of [D, O]) {
@@ -322,7 +327,41 @@ async function main() {
   return out;
 }
 
-async function measureLatency({ D, O, upstream, everything }) {
+/**
+ * The floor, in its own processes (test/fixtures/bare-relay.ts): a bare Node proxy (HTTP in, HTTP out) beside the
+ * one-process default, and a bare HTTP -> NATS -> HTTP relay (two processes and the suite's NATS server) beside the
+ * distributed suite. They pass requests on without reading them: what is left of a target after them is what
+ * the gateway's own work may cost.
+ */
+async function startFloor(upstream, nats) {
+  const entry = join(ROOT, 'dist/test/fixtures/bare-relay.js');
+  const env = { ...process.env, TARGET: upstream.base, NATS_URL: nats.url, SUBJECT: `bench.floor.${process.pid}` };
+  const spawnRole = async (role, ready) => {
+    const proc = await started(Promise.resolve(spawnNode(`bare-${role}`, entry, [role], { env })));
+    const line = await proc.waitForLine(ready);
+    return { proc, port: /listening (\d+)/.exec(line)?.[1] };
+  };
+  const proxy = await spawnRole('proxy', /listening \d+/);
+  const connector = await spawnRole('connector', /^ready$/);
+  const edge = await spawnRole('edge', /listening \d+/);
+  const urlOn = (port, name) => upstream.urlOf({ name, eras: 'legacy' }).replace(upstream.base, `http://127.0.0.1:${port}`);
+  return {
+    oneProcess: {
+      url: urlOn(proxy.port, 'floor'),
+      meter: new CpuMeter([{ name: 'bare-proxy', pid: proxy.proc.child.pid }]),
+    },
+    distributed: {
+      url: urlOn(edge.port, 'floorD'),
+      meter: new CpuMeter([
+        { name: 'bare-edge', pid: edge.proc.child.pid },
+        { name: 'bare-connector', pid: connector.proc.child.pid },
+        { name: 'nats-server', pid: nats.pid },
+      ]),
+    },
+  };
+}
+
+async function measureLatency({ D, O, upstream, everything, nats }) {
   const { quiet, observed, logged } = {
     quiet: await started(startSuite({ mode: 'one-process', masterKey: MASTER_KEY, env: { LOG_LEVEL: 'warn', SWITCHBOARD_METRICS: 'off', SWITCHBOARD_TRACING: 'off' }, config: gatewayConfig({ upstream, tag: 'Q' }) })),
     observed: await started(startSuite({ mode: 'one-process', masterKey: MASTER_KEY, env: { LOG_LEVEL: 'warn', SWITCHBOARD_METRICS: 'on', SWITCHBOARD_TRACING: 'on' }, config: gatewayConfig({ upstream, tag: 'B' }) })),
@@ -344,9 +383,12 @@ async function measureLatency({ D, O, upstream, everything }) {
   const upstreamMeter = new CpuMeter([{ name: 'minimal-upstream', pid: upstream.pid }]);
   const direct25 = { url: upstream.urlOf({ name: 'direct', eras: 'legacy' }), headers: {}, tool: 'echo', label: 'direct, 2025 session', meter: upstreamMeter };
   const direct26 = { url: upstream.urlOf({ name: 'direct26', eras: 'both' }), headers: {}, tool: 'echo', modern: true, label: 'direct, 2026-07-28', meter: upstreamMeter };
+  const floor = await startFloor(upstream, nats);
   const sides = {
     direct25,
     direct26,
+    floorD: { url: floor.distributed.url, headers: {}, tool: 'echo', meter: floor.distributed.meter, baseline: 'direct25', label: 'floor: bare HTTP -> NATS -> HTTP relay' },
+    floorO: { url: floor.oneProcess.url, headers: {}, tool: 'echo', meter: floor.oneProcess.meter, baseline: 'direct25', label: 'floor: bare Node HTTP proxy' },
     D25: gw(D, 'mini-echo', { baseline: 'direct25', label: 'distributed, 2025 session' }),
     D26: gw(D, 'mini26-echo', { modern: true, baseline: 'direct26', label: 'distributed, 2026-07-28' }),
     Dkey: gw(D, 'mini-echo', { headers: { 'x-litellm-api-key': `Bearer ${virtualKey}` }, baseline: 'direct25', label: 'distributed, 2025, virtual key' }),
@@ -377,7 +419,7 @@ async function measureLatency({ D, O, upstream, everything }) {
   const pick = (names) => Object.fromEntries(names.map((n) => [n, sides[n]]));
   const phases = [];
   phases.push(await runPhase('minimal upstream', 1, sides));
-  phases.push(await runPhase('minimal upstream', 16, pick(['direct25', 'direct26', 'D25', 'D26', 'O25', 'O26'])));
+  phases.push(await runPhase('minimal upstream', 16, pick(['direct25', 'direct26', 'floorD', 'floorO', 'D25', 'D26', 'O25', 'O26'])));
   phases.push(await runPhase('server-everything', 16, evSides));
   phases.push(await runPhase('server-everything', 1, evSides));
   for (const thing of [quiet, observed, logged]) await thing.stop();
@@ -472,12 +514,14 @@ function phaseTable(phase) {
 }
 
 function cpuTable(phases) {
-  const rows = [['side', 'concurrency', 'total', 'edge', 'connector', 'nats-server', 'registry', 'auth', 'llm-proxy', 'redis', 'one-process', 'minimal-upstream']];
+  const known = ['edge', 'connector', 'nats-server', 'registry', 'auth', 'llm-proxy', 'redis', 'one-process', 'minimal-upstream'];
+  const names = [...known];
+  for (const phase of phases) for (const r of Object.values(phase.results)) for (const name of Object.keys(r.cpu ?? {})) if (!names.includes(name)) names.push(name);
+  const rows = [['side', 'concurrency', 'total', ...names]];
   for (const phase of phases) {
     for (const r of Object.values(phase.results)) {
       if (!r.cpu) continue;
-      const c = (name) => (r.cpu[name] !== undefined ? f(r.cpu[name], 0) : '');
-      rows.push([r.label, String(phase.concurrency), f(r.cpuTotal, 0), c('edge'), c('connector'), c('nats-server'), c('registry'), c('auth'), c('llm-proxy'), c('redis'), c('one-process'), c('minimal-upstream')]);
+      rows.push([r.label, String(phase.concurrency), f(r.cpuTotal, 0), ...names.map((name) => (r.cpu[name] !== undefined ? f(r.cpu[name], 0) : ''))]);
     }
   }
   return table(rows);
@@ -490,6 +534,7 @@ function report(out) {
   push(`load average (1, 5, 15 min) at each step: ${loads.map((l) => `${l.phase}: ${l.load}`).join('; ')}`);
   const targets = [];
   const target = (what, figure, ok) => targets.push(`  [${mark(ok)}] ${what}: ${figure}`);
+  const floors = [];
 
   const latency = out.latency;
   if (latency) {
@@ -525,6 +570,18 @@ function report(out) {
       if (!results) continue;
       for (const [side, limit] of [['D25', TARGET.cpuDistributed], ['D26', TARGET.cpuDistributed], ['O25', TARGET.cpuOneProcess], ['O26', TARGET.cpuOneProcess]]) {
         target(`2. gateway CPU per tools/call, c${c}, ${results[side].label}: <= ${limit} µs`, `${f(results[side].cpuTotal, 0)} µs`, results[side].cpuTotal <= limit);
+      }
+    }
+    // what a relay that does nothing costs in the same run, and so what each target leaves for the gateway's work
+    for (const [results, c] of [[m1, 1], [m16, 16]]) {
+      if (!results?.floorO) continue;
+      for (const [side, p50Limit, cpuLimit] of [['floorD', TARGET.addedP50Distributed, TARGET.cpuDistributed], ['floorO', TARGET.addedP50OneProcess, TARGET.cpuOneProcess]]) {
+        const r = results[side];
+        const added = r.p50 - results[r.baseline].p50;
+        floors.push(
+          `  c${c}, ${r.label}: added p50 ${f(added)} ms (leaves ${f(p50Limit - added)} of the ${p50Limit} ms target), added p99 ${f(r.p99 - results[r.baseline].p99)} ms, ` +
+            `CPU ${f(r.cpuTotal, 0)} µs per call (leaves ${f(cpuLimit - r.cpuTotal, 0)} of ${cpuLimit})`,
+        );
       }
     }
     if (e16) {
@@ -633,6 +690,7 @@ function report(out) {
   }
   while (lines.at(-1) === '') lines.pop();
   push('', 'targets (issue 16\'s done-means; "(earlier)" ones from before it):', ...targets);
+  if (floors.length) push('', 'the floor: relays that pass each request on unread (test/fixtures/bare-relay.ts), against the minimal upstream in the same run:', ...floors);
   push('', '7. none of these is a timed unit test: `npm test` runs none of this bench.');
   push('', `bench took ${f((Date.now() - began) / 60_000, 1)} min; load average now ${loadAverage()}`);
   process.stdout.write(`${lines.join('\n')}\n`);
