@@ -19,10 +19,11 @@
 // `mini` directly vs a 2025 session through the gateway to `mini`; a 2026-07-28 request to `mini26` directly vs one
 // through the gateway to `mini26` (which the connector then speaks 2026-07-28 to).
 //
-// The floor (test/fixtures/bare-relay.ts), in the same rounds against the minimal upstream: a bare Node HTTP proxy
-// (the least the one-process default could cost) and a bare HTTP -> NATS -> HTTP relay in two processes on the
-// distributed suite's NATS server (the least the distributed suite could cost); neither reads what it passes on.
-// Printed after the targets: their added latency and CPU per call, and what each target leaves for the gateway's work.
+// The floor (test/fixtures/bare-relay.ts), in the same rounds as the gateways, in front of the minimal upstream and
+// of server-everything: a bare Node HTTP proxy (the least the one-process default could cost) and a bare
+// HTTP -> NATS -> HTTP relay in two processes on the distributed suite's NATS server (the least the distributed suite
+// could cost); neither reads what it passes on. Printed after the targets: their added latency, throughput ratio and
+// CPU per call, and what each target leaves for the gateway's own work.
 //
 // CPU per call: the CPU time (utime + stime, /proc/<pid>/stat) of every gateway process is read before and after
 // each gateway round and summed per process over the rounds of that side: µs of CPU per call. The distributed suite
@@ -328,36 +329,29 @@ async function main() {
 }
 
 /**
- * The floor, in its own processes (test/fixtures/bare-relay.ts): a bare Node proxy (HTTP in, HTTP out) beside the
- * one-process default, and a bare HTTP -> NATS -> HTTP relay (two processes and the suite's NATS server) beside the
- * distributed suite. They pass requests on without reading them: what is left of a target after them is what
- * the gateway's own work may cost.
+ * The floor, in its own processes (test/fixtures/bare-relay.ts) in front of one upstream (`target`, any URL on it):
+ * a bare Node proxy (HTTP in, HTTP out) beside the one-process default, and a bare HTTP -> NATS -> HTTP relay (two
+ * processes and the suite's NATS server) beside the distributed suite. They pass requests on without reading them:
+ * what is left of a target after them is what the gateway's own work may cost. `via(url)` is an upstream URL
+ * through the relay.
  */
-async function startFloor(upstream, nats) {
+async function startFloor(target, nats, tag) {
   const entry = join(ROOT, 'dist/test/fixtures/bare-relay.js');
-  const env = { ...process.env, TARGET: upstream.base, NATS_URL: nats.url, SUBJECT: `bench.floor.${process.pid}` };
+  const origin = new URL(target).origin;
+  const env = { ...process.env, TARGET: origin, NATS_URL: nats.url, SUBJECT: `bench.floor.${process.pid}.${tag}` };
   const spawnRole = async (role, ready) => {
-    const proc = await started(Promise.resolve(spawnNode(`bare-${role}`, entry, [role], { env })));
+    const proc = await started(Promise.resolve(spawnNode(`bare-${role}-${tag}`, entry, [role], { env })));
     const line = await proc.waitForLine(ready);
-    return { proc, port: /listening (\d+)/.exec(line)?.[1] };
+    return { pid: proc.child.pid, via: (url) => url.replace(origin, `http://127.0.0.1:${/listening (\d+)/.exec(line)?.[1]}`) };
   };
   const proxy = await spawnRole('proxy', /listening \d+/);
   const connector = await spawnRole('connector', /^ready$/);
   const edge = await spawnRole('edge', /listening \d+/);
-  const urlOn = (port, name) => upstream.urlOf({ name, eras: 'legacy' }).replace(upstream.base, `http://127.0.0.1:${port}`);
+  const side = (relay, meter, extra) => ({ headers: {}, tool: 'echo', ...extra, url: relay.via(extra.url), meter: new CpuMeter(meter) });
   return {
-    oneProcess: {
-      url: urlOn(proxy.port, 'floor'),
-      meter: new CpuMeter([{ name: 'bare-proxy', pid: proxy.proc.child.pid }]),
-    },
-    distributed: {
-      url: urlOn(edge.port, 'floorD'),
-      meter: new CpuMeter([
-        { name: 'bare-edge', pid: edge.proc.child.pid },
-        { name: 'bare-connector', pid: connector.proc.child.pid },
-        { name: 'nats-server', pid: nats.pid },
-      ]),
-    },
+    distributed: (extra) =>
+      side(edge, [{ name: 'bare-edge', pid: edge.pid }, { name: 'bare-connector', pid: connector.pid }, { name: 'nats-server', pid: nats.pid }], { label: 'floor: bare HTTP -> NATS -> HTTP relay', ...extra }),
+    oneProcess: (extra) => side(proxy, [{ name: 'bare-proxy', pid: proxy.pid }], { label: 'floor: bare Node HTTP proxy', ...extra }),
   };
 }
 
@@ -383,12 +377,13 @@ async function measureLatency({ D, O, upstream, everything, nats }) {
   const upstreamMeter = new CpuMeter([{ name: 'minimal-upstream', pid: upstream.pid }]);
   const direct25 = { url: upstream.urlOf({ name: 'direct', eras: 'legacy' }), headers: {}, tool: 'echo', label: 'direct, 2025 session', meter: upstreamMeter };
   const direct26 = { url: upstream.urlOf({ name: 'direct26', eras: 'both' }), headers: {}, tool: 'echo', modern: true, label: 'direct, 2026-07-28', meter: upstreamMeter };
-  const floor = await startFloor(upstream, nats);
+  const floor = await startFloor(upstream.base, nats, 'mini');
+  const evFloor = await startFloor(everything.url, nats, 'ev');
   const sides = {
     direct25,
     direct26,
-    floorD: { url: floor.distributed.url, headers: {}, tool: 'echo', meter: floor.distributed.meter, baseline: 'direct25', label: 'floor: bare HTTP -> NATS -> HTTP relay' },
-    floorO: { url: floor.oneProcess.url, headers: {}, tool: 'echo', meter: floor.oneProcess.meter, baseline: 'direct25', label: 'floor: bare Node HTTP proxy' },
+    floorD: floor.distributed({ url: upstream.urlOf({ name: 'floorD', eras: 'legacy' }), baseline: 'direct25' }),
+    floorO: floor.oneProcess({ url: upstream.urlOf({ name: 'floorO', eras: 'legacy' }), baseline: 'direct25' }),
     D25: gw(D, 'mini-echo', { baseline: 'direct25', label: 'distributed, 2025 session' }),
     D26: gw(D, 'mini26-echo', { modern: true, baseline: 'direct26', label: 'distributed, 2026-07-28' }),
     Dkey: gw(D, 'mini-echo', { headers: { 'x-litellm-api-key': `Bearer ${virtualKey}` }, baseline: 'direct25', label: 'distributed, 2025, virtual key' }),
@@ -400,6 +395,8 @@ async function measureLatency({ D, O, upstream, everything, nats }) {
   };
   const evSides = {
     direct: { url: everything.url, headers: {}, tool: 'echo', label: 'direct, 2025 session' },
+    floorD: evFloor.distributed({ url: everything.url, baseline: 'direct' }),
+    floorO: evFloor.oneProcess({ url: everything.url, baseline: 'direct' }),
     D: gw(D, 'ev-echo', { baseline: 'direct', label: 'distributed, 2025 session' }),
     O: gw(O, 'ev-echo', { baseline: 'direct', label: 'one-process, 2025 session' }),
   };
@@ -573,17 +570,18 @@ function report(out) {
       }
     }
     // what a relay that does nothing costs in the same run, and so what each target leaves for the gateway's work
-    for (const [results, c] of [[m1, 1], [m16, 16]]) {
-      if (!results?.floorO) continue;
-      for (const [side, p50Limit, cpuLimit] of [['floorD', TARGET.addedP50Distributed, TARGET.cpuDistributed], ['floorO', TARGET.addedP50OneProcess, TARGET.cpuOneProcess]]) {
-        const r = results[side];
-        const added = r.p50 - results[r.baseline].p50;
-        floors.push(
-          `  c${c}, ${r.label}: added p50 ${f(added)} ms (leaves ${f(p50Limit - added)} of the ${p50Limit} ms target), added p99 ${f(r.p99 - results[r.baseline].p99)} ms, ` +
-            `CPU ${f(r.cpuTotal, 0)} µs per call (leaves ${f(cpuLimit - r.cpuTotal, 0)} of ${cpuLimit})`,
-        );
-      }
-    }
+    const floorLine = (results, title, side, leaves) => {
+      const r = results?.[side];
+      if (!r) return;
+      const base = results[r.baseline];
+      const added = r.p50 - base.p50;
+      const ratio = r.throughput / base.throughput;
+      floors.push(`  ${title}, ${r.label}: added p50 ${f(added)} ms, added p99 ${f(r.p99 - base.p99)} ms, throughput ratio ${f(ratio)}, CPU ${f(r.cpuTotal, 0)} µs per call; ${leaves({ added, ratio, cpu: r.cpuTotal })}`);
+    };
+    const leftOf = (limit, used, unit, digits) => `leaves ${f(limit - used, digits)} of the ${limit} ${unit} target`;
+    for (const [side, limit] of [['floorD', TARGET.addedP50Distributed], ['floorO', TARGET.addedP50OneProcess]]) floorLine(m1, 'minimal upstream, c1', side, ({ added }) => leftOf(limit, added, 'ms', 2));
+    for (const [side, limit] of [['floorD', TARGET.cpuDistributed], ['floorO', TARGET.cpuOneProcess]]) floorLine(m16, 'minimal upstream, c16', side, ({ cpu }) => leftOf(limit, cpu, 'µs', 0));
+    for (const [side, limit] of [['floorD', TARGET.ratioDistributed], ['floorO', TARGET.ratioOneProcess]]) floorLine(e16, 'server-everything, c16', side, () => `the target is ${limit}`);
     if (e16) {
       for (const [side, limit] of [['D', TARGET.ratioDistributed], ['O', TARGET.ratioOneProcess]]) {
         const ratio = e16[side].throughput / e16.direct.throughput;
@@ -690,7 +688,7 @@ function report(out) {
   }
   while (lines.at(-1) === '') lines.pop();
   push('', 'targets (issue 16\'s done-means; "(earlier)" ones from before it):', ...targets);
-  if (floors.length) push('', 'the floor: relays that pass each request on unread (test/fixtures/bare-relay.ts), against the minimal upstream in the same run:', ...floors);
+  if (floors.length) push('', 'the floor: relays that pass each request on unread (test/fixtures/bare-relay.ts), in the same rounds as the gateways:', ...floors);
   push('', '7. none of these is a timed unit test: `npm test` runs none of this bench.');
   push('', `bench took ${f((Date.now() - began) / 60_000, 1)} min; load average now ${loadAverage()}`);
   process.stdout.write(`${lines.join('\n')}\n`);
