@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { DomainError, defineContract, defineEvent } from '#libs/contracts';
+import { currentRequestId, remoteContext, runInContext, startTracing } from '#libs/observability';
 import { waitFor } from '#libs/testing';
 import type { Bus } from './bus.js';
 import { isNoResponders } from './wire.js';
@@ -16,6 +17,7 @@ const Who = defineContract('Who', 'sb.v1.test.who', z.object({}), z.object({ rep
 const Size = defineContract('Size', 'sb.v1.test.size', z.object({ blob: z.string(), replyBytes: z.number() }), z.object({ received: z.number(), blob: z.string() }));
 const Count = defineContract('Count', 'sb.v1.test.count', z.object({ to: z.number(), bytes: z.number().default(0) }), z.object({ done: z.boolean() }), z.object({ n: z.number(), pad: z.string() }));
 const Relay = defineContract('Relay', 'sb.v1.test.relay', z.object({}), z.object({}));
+const WhoAsks = defineContract('WhoAsks', 'sb.v1.test.who-asks', z.object({}), z.object({ request_id: z.string().nullable() }));
 const Happened = defineEvent('Happened', 'sb.v1.test.events.thing.happened', z.object({ n: z.number() }));
 
 export interface BusFixture {
@@ -47,6 +49,7 @@ export function describeBusContract(name: string, makeFixture: () => Promise<Bus
         server.serve(Slow, 'test', (data) => new Promise((resolve) => setTimeout(() => resolve({}), (data as { ms: number }).ms))),
         server.serve(Relay, 'test', () => server.call(Nobody, {}, { timeoutMs: 2000 })),
         server.serve(Who, 'test', async () => ({ replica: 1 })),
+        server.serve(WhoAsks, 'test', async () => ({ request_id: currentRequestId() ?? null })),
         replica.serve(Who, 'test', async () => ({ replica: 2 })),
         server.serve(Size, 'test', async (data) => {
           const { blob, replyBytes } = data as { blob: string; replyBytes: number };
@@ -72,6 +75,13 @@ export function describeBusContract(name: string, makeFixture: () => Promise<Bus
       expect(reply.text).toBe('HI');
       expect(reply.remaining).toBeGreaterThan(1000);
       expect(reply.remaining).toBeLessThanOrEqual(2000);
+    });
+
+    it('runs the handler under the caller’s request id, and under none when the caller has none', async () => {
+      startTracing({ service: 'bus-contract', enabled: false }); // the process's context propagation, as every service sets it up
+      const reply = await runInContext(remoteContext(undefined, `req-${name}`), () => bus.call(WhoAsks, {}, { timeoutMs: 5000 }));
+      expect(reply.request_id).toBe(`req-${name}`);
+      expect((await bus.call(WhoAsks, {}, { timeoutMs: 5000 })).request_id).toBeNull();
     });
 
     it('never waits past the caller’s own deadline', async () => {
