@@ -270,6 +270,23 @@ describe('CatalogService', () => {
     expect(calls).toHaveLength(3);
   });
 
+  it('leaves no rejection unhandled when a fetch started by a change cannot be stored (the stores closed at shutdown)', async () => {
+    const unhandled: unknown[] = [];
+    const note = (reason: unknown) => void unhandled.push(reason);
+    process.on('unhandledRejection', note);
+    try {
+      const { sut, cache } = setup([server('a')], async () => ['t']);
+      await sut.rebuild();
+      vi.mocked(cache.saveFetch).mockRejectedValue(new Error('Connection is closed.'));
+      await expect(sut.invalidate(['id-a'])).rejects.toThrow('Connection is closed.');
+      await waitFor(() => vi.mocked(cache.saveFetch).mock.calls.length >= 2, 3000);
+      await new Promise((r) => setImmediate(r)); // unhandled rejections are reported once the microtasks drain
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', note);
+    }
+  });
+
   it('fetches a server that changes many times during a fetch once more after it, not once per change', async () => {
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));

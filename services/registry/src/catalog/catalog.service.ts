@@ -205,10 +205,9 @@ export class CatalogService implements OnModuleInit, OnApplicationBootstrap, OnM
     for (const id of serverIds) {
       const known = this.records.get(id);
       const lookup = known ? Promise.resolve({ ...known, timeout: null }) : Promise.resolve().then(() => this.servers.findByRef(id));
+      // the fetch is chained, not left floating: storing its result fails once the stores have closed (shutdown)
       void lookup
-        .then((server) => {
-          if (server && !this.stopped) void this.fetchCurrent(server, undefined);
-        })
+        .then((server) => (server && !this.stopped ? this.fetchCurrent(server, undefined) : undefined))
         .catch((error: unknown) => this.log.debug(`server ${id} not fetched ahead of the build: ${(error as Error).message}`));
     }
   }
