@@ -73,6 +73,17 @@ async function addServer(name: string): Promise<void> {
   }, 15_000, 200);
 }
 
+/** Polls every live edge's readiness until it answers `status` with 200, the `degraded` checks including `named`. */
+async function readinessIs(status: 'healthy' | 'degraded', named: string[] = []): Promise<void> {
+  for (const edge of gateway!.liveEdges()) {
+    await until(`${edge} readiness ${status} ${named.join(', ')}`, async () => {
+      const reply = await fetch(`${edge}/health/readiness`);
+      const body = (await reply.json()) as { status: string; degraded: string[] };
+      return reply.status === 200 && body.status === status && named.every((n) => body.degraded.includes(n));
+    }, 15_000, 200);
+  }
+}
+
 function loadPast(t: number, ms: number): Promise<unknown> {
   return until(`calls started ${ms} ms after ${t}`, () => load!.records.some((r) => r.start >= t + ms), ms + 30_000, 50);
 }
@@ -108,7 +119,7 @@ describe('brokers and the database stopped and started again, under load', () =>
     for (const edge of g.liveEdges()) await until(`${edge} lists after_nats-work`, async () => (await toolNames(edge, g.key)).includes('after_nats-work'), 10_000);
   });
 
-  it('Redis: sessions and rate limits keep working while it is down; sessions and the catalog are back in it after its restart', async () => {
+  it('Redis: sessions and rate limits keep working while it is down, readiness says degraded; sessions and the catalog are back in it after its restart', async () => {
     const g = gateway!;
     const redis = new Redis(g.brokers.redis.url, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => 200 });
     redis.on('error', () => undefined);
@@ -133,6 +144,8 @@ describe('brokers and the database stopped and started again, under load', () =>
           await r.text();
         }
         limited = statuses;
+        // the edges serve through it: ready (200) and degraded, so that no load balancer takes them all out
+        await readinessIs('degraded', ['store', 'registry.store']);
       });
       expect(row.executedTwice).toBe(0);
       expect(row.recoveryMs).toBeGreaterThanOrEqual(0);
@@ -152,13 +165,15 @@ describe('brokers and the database stopped and started again, under load', () =>
       await addServer('after_redis');
       for (const edge of g.liveEdges()) await until(`${edge} lists after_redis-work`, async () => (await toolNames(edge, g.key)).includes('after_redis-work'), 10_000);
       await until('the catalog is cached in Redis again', async () => (await redis.exists(`${prefix}catalog:v1`)) === 1, 10_000);
+      await readinessIs('healthy');
     } finally {
       redis.disconnect();
     }
   });
 
-  it('Postgres: calls go on while it is down (keys verified before work from the edges); recovery by itself', async () => {
-    const row = await outage('postgres');
+  it('Postgres: calls go on while it is down (keys verified before work from the edges), readiness says degraded; recovery by itself', async () => {
+    const row = await outage('postgres', () => readinessIs('degraded', ['auth.postgres', 'registry.postgres']));
+    await readinessIs('healthy');
     expect(row.executedTwice).toBe(0);
     expect(row.failed / row.issued).toBeLessThan(0.01);
     expect(row.recoveryMs).toBeGreaterThanOrEqual(0);

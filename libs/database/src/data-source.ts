@@ -82,3 +82,23 @@ function sharedPoolDriver(shared: pg.Pool): { Pool: new () => object } {
   }
   return { Pool: SharedPool };
 }
+
+const DATABASE_PING_TIMEOUT_MS = 1_000;
+
+/**
+ * True when the database answers `SELECT 1` within a second: a readiness check, answered well inside the edge's
+ * ping timeout even when Postgres hangs rather than refuses (the edge would count the whole service as silent).
+ */
+export async function databaseAnswers(dataSource: DataSource, timeoutMs = DATABASE_PING_TIMEOUT_MS): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)));
+  const answer = dataSource.query('SELECT 1').then(
+    () => true,
+    () => false,
+  );
+  try {
+    return await Promise.race([answer, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

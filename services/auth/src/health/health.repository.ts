@@ -1,16 +1,12 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
+import { databaseAnswers } from '#libs/database';
 
 @Injectable()
 export class HealthRepository {
   constructor(@Inject(DataSource) private readonly dataSource: DataSource) {}
 
-  async postgresAnswers(): Promise<boolean> {
-    try {
-      await this.dataSource.query('SELECT 1');
-      return true;
-    } catch {
-      return false;
-    }
+  postgresAnswers(): Promise<boolean> {
+    return databaseAnswers(this.dataSource);
   }
 }

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import type { DataSource, EntityManager } from 'typeorm';
 import { DomainError, OAUTH2_FIELD_NAMES, type OAuth2Settings } from '#libs/contracts';
+import { databaseAnswers } from '#libs/database';
 import { REGISTRY_DATA_SOURCE } from '../tokens.js';
 import { CredentialCipher } from './credential-cipher.js';
 import { McpServerEntity } from './server.entity.js';
@@ -158,13 +159,8 @@ export class ServerRepository {
     });
   }
 
-  async ping(): Promise<boolean> {
-    try {
-      await this.dataSource.query('SELECT 1');
-      return true;
-    } catch {
-      return false;
-    }
+  ping(): Promise<boolean> {
+    return databaseAnswers(this.dataSource);
   }
 
   private toColumns(d: ServerDefinition): Omit<McpServerEntity, 'id' | 'source' | 'created_at' | 'updated_at'> {
