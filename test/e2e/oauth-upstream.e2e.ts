@@ -3,7 +3,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAuthorizationServer, TOKEN_EXCHANGE_GRANT, type AuthorizationServer } from '../fixtures/authorization-server.js';
 import { startProtectedUpstream, type ProtectedUpstream } from '../fixtures/protected-upstream.js';
-import { api, eventually, generateKey, keyHeaders, printLogsOnFailure, startCountingServer, startSuite, textOf, toolNames, type CountingServer, type Suite } from './support/index.js';
+import { api, callApi, eventually, generateKey, keyHeaders, printLogsOnFailure, startCountingServer, startSuite, textOf, toolNames, type CountingServer, type Suite } from './support/index.js';
 
 // Issue 14, upstream half (done-means 3 and 4): OAuth toward upstream MCP servers. The fixture authorization
 // server (oidc-provider) issues JWT access tokens for the upstream's URL; the protected upstream fixture admits
@@ -334,6 +334,49 @@ describe('OAuth toward upstream MCP servers (the distributed suite, two connecto
     expect(new Set(calls.map((r) => r.session)).size).toBe(2);
     expect(new Set(calls.map((r) => r.jti)).size).toBe(1);
     expect(personal.requests().filter((r) => r.refused)).toEqual([]);
+  });
+
+  it('a user lists and revokes their grants over the REST API: one client first, then the whole grant, at the authorization server too', async () => {
+    const del = async (key: string, path: string) => {
+      const reply = await fetch(`${edge}${path}`, { method: 'DELETE', headers: keyHeaders(key) });
+      return { status: reply.status, body: (await reply.json()) as Record<string, unknown> };
+    };
+    expect(await api(edge, bobKey, '/v1/mcp/oauth/grants')).toEqual({ grants: [] });
+    const { grants } = await api(edge, aliceKey, '/v1/mcp/oauth/grants');
+    expect(grants).toHaveLength(1);
+    expect(grants[0]).toMatchObject({ server_name: 'personal', has_token: true, scope: 'mcp:tools' });
+    expect(grants[0].clients.map((c: { client_name: string }) => c.client_name)).toEqual(['alice-laptop', 'alice-ci']);
+    // only an admin key names another user
+    expect((await callApi(edge, bobKey, '/v1/mcp/oauth/grants?user_id=alice')).status).toBe(403);
+    expect(await api(edge, suite!.masterKey, '/v1/mcp/oauth/grants?user_id=alice')).toEqual({ grants });
+
+    // alice withdraws the CI key: it gets the challenge again, her laptop keeps working
+    const ciClient = grants[0].clients.find((c: { client_name: string }) => c.client_name === 'alice-ci').client_id;
+    expect(await del(aliceKey, `/v1/mcp/oauth/personal/grant?client_id=${ciClient}`)).toMatchObject({ status: 200, body: { clients_removed: 1, tokens_deleted: false } });
+    const alice = await connect(aliceKey);
+    const ci = await connect(aliceOtherKey);
+    expect((await ci.callTool({ name: 'personal-whoami', arguments: {} })).isError).toBe(true);
+    expect(JSON.parse(textOf(await alice.callTool({ name: 'personal-whoami', arguments: {} }))).sub).toBe('alice');
+
+    // the whole grant: both connector replicas drop her token at once, the authorization server revokes it
+    expect(await del(aliceKey, '/v1/mcp/oauth/personal/grant')).toMatchObject({
+      status: 200,
+      body: { server_name: 'personal', tokens_deleted: true, clients_removed: 1, revoked_at_authorization_server: true },
+    });
+    personal.reset();
+    // each call gets the challenge, or, once the catalog (listed with her token, the only one) has dropped the
+    // server's tools, -32602 Unknown tool; none reaches the upstream
+    const after = await Promise.all(Array.from({ length: 6 }, () => alice.callTool({ name: 'personal-whoami', arguments: {} }).catch((e: Error) => e)));
+    for (const r of after) expect(r instanceof Error ? r.message : consentLinkOf(r)).toMatch(/Unknown tool|\/v1\/mcp\/oauth\/personal\/authorize\?ticket=/);
+    expect(personal.admitted('tools/call', 'whoami')).toEqual([]);
+    await eventually(async () => (await toolNames(alice)).includes('personal-authorize'), 30_000);
+    expect(await api(edge, aliceKey, '/v1/mcp/oauth/grants')).toEqual({ grants: [] });
+
+    // nothing left, no such server, a server without per-user OAuth: each said so
+    expect((await del(aliceKey, '/v1/mcp/oauth/personal/grant')).status).toBe(404);
+    expect((await del(aliceKey, '/v1/mcp/oauth/no_such/grant')).status).toBe(404);
+    expect((await del(aliceKey, '/v1/mcp/oauth/plain/grant')).status).toBe(400);
+    expect((await fetch(`${edge}/v1/mcp/oauth/grants`)).status).toBe(401);
   });
 });
 

@@ -21,6 +21,8 @@ export const Subjects = {
     describeUpstreamConsent: 'sb.v1.registry.upstream-oauth.consent.describe',
     approveUpstreamConsent: 'sb.v1.registry.upstream-oauth.consent.approve',
     completeUpstreamAuthorization: 'sb.v1.registry.upstream-oauth.authorization.complete',
+    listUpstreamGrants: 'sb.v1.registry.upstream-oauth.grants.list',
+    revokeUpstreamGrant: 'sb.v1.registry.upstream-oauth.grants.revoke',
     upstreamCredentialChanged: 'sb.v1.registry.events.upstream-credentials.changed',
     serversChanged: 'sb.v1.registry.events.servers.changed',
     catalogChanged: 'sb.v1.registry.events.catalog.changed',

@@ -141,6 +141,28 @@ export class UpstreamOAuthClient {
     );
   }
 
+  /**
+   * Revokes a token at the authorization server (RFC 7009). False when it names no revocation endpoint (only a
+   * discovered one is known: the settings have none); an error when it refuses or cannot be reached.
+   */
+  async revoke(token: string, hint: 'refresh_token' | 'access_token'): Promise<boolean> {
+    if (!this.settings.issuer) return false;
+    const as = { ...(await this.discovered(this.settings.issuer)), ...(this.settings.token_url ? { token_endpoint: this.settings.token_url } : {}) };
+    if (!as.revocation_endpoint) return false;
+    const where = new URL(as.revocation_endpoint).origin;
+    try {
+      const response = await oauth.revocationRequest(as, this.client, this.auth, token, {
+        additionalParameters: { token_type_hint: hint },
+        ...this.requestOptions(as.revocation_endpoint),
+      });
+      await oauth.processRevocationResponse(response);
+      return true;
+    } catch (error) {
+      if (error instanceof DomainError) throw error;
+      throw new DomainError('UPSTREAM_UNAVAILABLE', `revoking the ${hint} of ${this.settings.server_name} at ${where} failed: ${describe(error)}`);
+    }
+  }
+
   /** Endpoints from the settings, the rest discovered from `issuer` once (a failed discovery is asked again next time). */
   private async authorizationServer(needs: 'token' | 'authorization' | 'exchange'): Promise<oauth.AuthorizationServer> {
     const s = this.settings;
@@ -157,19 +179,22 @@ export class UpstreamOAuthClient {
         ...(s.authorization_url ? { authorization_endpoint: s.authorization_url } : {}),
       };
     }
-    if (!this.metadata) {
-      this.metadata = this.discover(new URL(s.issuer)).catch((error: unknown) => {
-        this.metadata = undefined;
-        throw error;
-      });
-    }
-    const discovered = await this.metadata;
+    const discovered = await this.discovered(s.issuer);
     return {
       ...discovered,
       ...(s.token_url ? { token_endpoint: s.token_url } : {}),
       ...(needs === 'exchange' && s.token_exchange_endpoint ? { token_endpoint: s.token_exchange_endpoint } : {}),
       ...(s.authorization_url ? { authorization_endpoint: s.authorization_url } : {}),
     };
+  }
+
+  /** The issuer's metadata, read once (a failed read is tried again next time). */
+  private discovered(issuer: string): Promise<oauth.AuthorizationServer> {
+    this.metadata ??= this.discover(new URL(issuer)).catch((error: unknown) => {
+      this.metadata = undefined;
+      throw error;
+    });
+    return this.metadata;
   }
 
   private async discover(issuer: URL): Promise<oauth.AuthorizationServer> {

@@ -38,6 +38,7 @@ import { McpRestController } from './rest/mcp-rest.controller.js';
 import { McpRestTestController } from './rest/mcp-rest-test.controller.js';
 import { ORIGIN_POLICY } from './tokens.js';
 import { UiController } from './ui/ui.controller.js';
+import { UpstreamGrantsController } from './upstream-oauth/upstream-grants.controller.js';
 import { UpstreamOAuthController } from './upstream-oauth/upstream-oauth.controller.js';
 import { UpstreamUsers } from './upstream-oauth/upstream-users.js';
 
@@ -61,7 +62,7 @@ export class EdgeModule {
     const counters = new FallbackCounterStore(deps.stores.counters, guard);
     return {
       module: EdgeModule,
-      controllers: [McpRestController, McpRestTestController, UiController, ServersController, ServerTestController, ManagementController, PermissionsController, ModelsController, LlmController, SpendController, HealthController, EdgePingHandler, UpstreamOAuthController],
+      controllers: [McpRestController, McpRestTestController, UiController, ServersController, ServerTestController, ManagementController, PermissionsController, ModelsController, LlmController, SpendController, HealthController, EdgePingHandler, UpstreamOAuthController, UpstreamGrantsController],
       providers: [
         { provide: Bus, useValue: deps.bus },
         { provide: StoreGuard, useValue: guard },

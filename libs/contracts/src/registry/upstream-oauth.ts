@@ -189,6 +189,47 @@ export const CompleteUpstreamAuthorization = defineContract(
   z.object({ server_name: z.string(), user_id: z.string() }),
 );
 
+/** One user's grant on a per-user server: what the vault holds (never a token) and the clients the user approved. */
+export const UpstreamGrant = z.object({
+  server_id: z.string(),
+  server_name: z.string(),
+  /** The vault holds the user's tokens for the server as it is configured now (false: consents only). */
+  has_token: z.boolean(),
+  scope: z.string().nullable(),
+  /** ISO times; `expires_at` of the access token (it is refreshed ahead of it), null when not said. */
+  expires_at: z.string().nullable(),
+  authorized_at: z.string().nullable(),
+  clients: z.array(z.object({ client_id: z.string(), client_name: z.string().nullable(), approved_at: z.string() })),
+});
+export type UpstreamGrant = z.infer<typeof UpstreamGrant>;
+
+/** A user's grants, one per per-user server the user authorized or approved a client for. */
+export const ListUpstreamGrants = defineContract(
+  'ListUpstreamGrants',
+  Subjects.registry.listUpstreamGrants,
+  z.object({ user_id: z.string().min(1) }),
+  z.object({ grants: z.array(UpstreamGrant) }),
+);
+
+/**
+ * A user withdraws a grant. With `client_id`, only that client's approval goes (the tokens stay for the other
+ * clients); without, the tokens and every approval go, and the tokens are revoked at the authorization server when
+ * it names a revocation endpoint (RFC 7009). Either way the connectors drop what they cached at once.
+ */
+export const RevokeUpstreamGrant = defineContract(
+  'RevokeUpstreamGrant',
+  Subjects.registry.revokeUpstreamGrant,
+  z.object({ server: z.string().min(1), user_id: z.string().min(1), client_id: z.string().min(1).optional() }),
+  z.object({
+    server_name: z.string(),
+    user_id: z.string(),
+    tokens_deleted: z.boolean(),
+    clients_removed: z.number().int(),
+    /** True: the authorization server accepted the revocation; false: it has no revocation endpoint or refused; null: not asked. */
+    revoked_at_authorization_server: z.boolean().nullable(),
+  }),
+);
+
 /** A user's upstream credential was stored, approved for another client or removed: connectors drop what they cached. */
 export const UpstreamCredentialChanged = defineEvent(
   'UpstreamCredentialChanged',

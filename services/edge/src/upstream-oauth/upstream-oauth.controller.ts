@@ -149,7 +149,8 @@ function ticketOf(value: string | null): string {
   return value;
 }
 
-function serverName(value: string): string {
+/** A path segment that can name a server, else 404 (nothing is looked up for it). */
+export function serverName(value: string): string {
   if (!SERVER_NAME_PATTERN.test(value)) throw new DomainError('NOT_FOUND', 'no such MCP server');
   return value;
 }

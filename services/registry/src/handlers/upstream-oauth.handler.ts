@@ -1,7 +1,7 @@
 import { Controller, Inject } from '@nestjs/common';
 import { Payload } from '@nestjs/microservices';
 import { RpcHandler } from '#libs/bus';
-import { ApproveUpstreamConsent, CompleteUpstreamAuthorization, DescribeUpstreamConsent, GetUpstreamToken, type RequestOf } from '#libs/contracts';
+import { ApproveUpstreamConsent, CompleteUpstreamAuthorization, DescribeUpstreamConsent, GetUpstreamToken, ListUpstreamGrants, RevokeUpstreamGrant, type RequestOf } from '#libs/contracts';
 import { UpstreamOAuthService } from '../upstream-oauth/upstream-oauth.service.js';
 
 @Controller()
@@ -26,5 +26,15 @@ export class UpstreamOAuthHandler {
   @RpcHandler(CompleteUpstreamAuthorization)
   complete(@Payload() request: RequestOf<typeof CompleteUpstreamAuthorization>) {
     return this.oauth.complete(request);
+  }
+
+  @RpcHandler(ListUpstreamGrants)
+  grants(@Payload() request: RequestOf<typeof ListUpstreamGrants>) {
+    return this.oauth.grants(request);
+  }
+
+  @RpcHandler(RevokeUpstreamGrant)
+  revoke(@Payload() request: RequestOf<typeof RevokeUpstreamGrant>) {
+    return this.oauth.revoke(request);
   }
 }

@@ -68,6 +68,21 @@ export class CredentialVault {
     return (result.affected ?? 0) > 0;
   }
 
+  /** A user's credential rows (tokens left encrypted: only their metadata is read) and approvals, every server. */
+  async ofUser(userId: string): Promise<{ credentials: UpstreamCredentialEntity[]; consents: UpstreamConsentEntity[] }> {
+    const [credentials, consents] = await Promise.all([
+      this.dataSource.getRepository(UpstreamCredentialEntity).find({ where: { user_id: userId }, select: { server_id: true, scope: true, expires_at: true, grant_fingerprint: true, created_at: true } }),
+      this.dataSource.getRepository(UpstreamConsentEntity).find({ where: { user_id: userId }, order: { approved_at: 'ASC' } }),
+    ]);
+    return { credentials, consents };
+  }
+
+  /** Removes the user's approvals for a server: one client's, or every one. Returns how many went. */
+  async deleteConsents(serverId: string, userId: string, clientId?: string): Promise<number> {
+    const result = await this.dataSource.getRepository(UpstreamConsentEntity).delete({ server_id: serverId, user_id: userId, ...(clientId ? { client_id: clientId } : {}) });
+    return result.affected ?? 0;
+  }
+
   async hasConsent(serverId: string, userId: string, clientId: string): Promise<boolean> {
     return this.dataSource.getRepository(UpstreamConsentEntity).exists({ where: { server_id: serverId, user_id: userId, client_id: clientId } });
   }

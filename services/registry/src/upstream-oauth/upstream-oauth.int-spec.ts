@@ -3,7 +3,7 @@ import type { DataSource } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InProcessBus } from '#libs/bus';
 import { deleteRedisKeys, openStores, type Stores } from '#libs/cache';
-import { DomainError, type ReplyOf, type GetUpstreamToken } from '#libs/contracts';
+import { DomainError, UpstreamCredentialChanged, type PayloadOf, type ReplyOf, type GetUpstreamToken } from '#libs/contracts';
 import { openTestDatabase, TEST_REDIS_URL, uniqueId, waitFor, type TestDatabase } from '#libs/testing';
 import { startAuthorizationServer, type AuthorizationServer } from '../../../../test/fixtures/authorization-server.js';
 import type { CatalogService } from '../catalog/catalog.service.js';
@@ -51,10 +51,10 @@ describe('per-user upstream OAuth in the registry (Postgres, Redis, two replicas
   }
 
   /** The user's side: approve on the consent page, sign in at the authorization server, come back. */
-  async function authorize(service: UpstreamOAuthService, ticket: string, binding = randomBytes(16).toString('hex')) {
+  async function authorize(service: UpstreamOAuthService, ticket: string, user = 'alice', binding = randomBytes(16).toString('hex')) {
     const approved = await service.approve({ ticket, server: 'personal', browser_binding: hash(binding), redirect_uri: REDIRECT });
     if (approved.kind !== 'redirect') return approved;
-    as.setUser('alice');
+    as.setUser(user);
     const back = await as.authorize(approved.url);
     return service.complete({ callback_url: back.href, browser_binding: hash(binding) });
   }
@@ -181,6 +181,72 @@ describe('per-user upstream OAuth in the registry (Postgres, Redis, two replicas
     const reply = await a!.service.token({ server_id: serverId, user: alice });
     expect(reply).toMatchObject({ status: 'authorization_required', reason: 'refresh_failed' });
     expect(await a!.vault.get(serverId, 'alice')).toBeNull();
+  });
+
+  it("a user's grants are listed without tokens; withdrawing one client keeps the others, revoking the grant ends it at the authorization server too", async () => {
+    const [a, b] = replicas;
+    const changes: PayloadOf<typeof UpstreamCredentialChanged>[] = [];
+    const stop = bus.subscribe(UpstreamCredentialChanged, (p) => void changes.push(p));
+    try {
+      const laptop = { user_id: 'carol', client_id: 'key-d', client_name: 'laptop' };
+      const phone = { user_id: 'carol', client_id: 'key-e', client_name: 'phone' };
+      const first = (await a!.service.token({ server_id: serverId, user: laptop })) as { ticket: string };
+      expect(await authorize(a!.service, first.ticket, 'carol')).toEqual({ server_name: 'personal', user_id: 'carol' });
+      const second = (await b!.service.token({ server_id: serverId, user: phone })) as { ticket: string };
+      expect(await authorize(b!.service, second.ticket, 'carol')).toEqual({ kind: 'done', server_name: 'personal' });
+      ok(await a!.service.token({ server_id: serverId, user: phone }));
+
+      const { grants } = await b!.service.grants({ user_id: 'carol' });
+      expect(grants).toEqual([
+        {
+          server_id: serverId,
+          server_name: 'personal',
+          has_token: true,
+          scope: 'mcp:tools',
+          expires_at: expect.any(String),
+          authorized_at: expect.any(String),
+          clients: [expect.objectContaining({ client_id: 'key-d', client_name: 'laptop' }), expect.objectContaining({ client_id: 'key-e', client_name: 'phone' })],
+        },
+      ]);
+      expect(JSON.stringify(grants)).not.toContain(ok(await a!.service.token({ server_id: serverId, user: laptop })).access_token);
+
+      // one client withdrawn: that client is asked to approve again, the other keeps the grant
+      expect(await a!.service.revoke({ server: 'personal', user_id: 'carol', client_id: 'key-e' })).toEqual({
+        server_name: 'personal',
+        user_id: 'carol',
+        tokens_deleted: false,
+        clients_removed: 1,
+        revoked_at_authorization_server: null,
+      });
+      expect(await b!.service.token({ server_id: serverId, user: phone })).toMatchObject({ status: 'authorization_required', reason: 'client_not_approved' });
+      ok(await b!.service.token({ server_id: serverId, user: laptop }));
+
+      // the whole grant: gone from the vault, revoked at the authorization server, connectors told
+      const stored = (await a!.vault.get(serverId, 'carol'))!;
+      expect(await b!.service.revoke({ server: 'personal', user_id: 'carol' })).toEqual({
+        server_name: 'personal',
+        user_id: 'carol',
+        tokens_deleted: true,
+        clients_removed: 1,
+        revoked_at_authorization_server: true,
+      });
+      expect(changes.filter((c) => c.user_id === 'carol' && c.change === 'deleted')).toHaveLength(2);
+      expect(await a!.service.token({ server_id: serverId, user: laptop })).toMatchObject({ status: 'authorization_required', reason: 'no_credential' });
+      expect(await a!.service.grants({ user_id: 'carol' })).toEqual({ grants: [] });
+      const refresh = await fetch(`${as.issuer}/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`${CLIENT.client_id}:${CLIENT.client_secret}`).toString('base64')}` },
+        body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: stored.refresh_token! }),
+      });
+      expect(refresh.status).toBe(400);
+      expect(((await refresh.json()) as { error: string }).error).toBe('invalid_grant');
+
+      // nothing left to revoke, and no other user's grant to touch
+      await expect(a!.service.revoke({ server: 'personal', user_id: 'carol' })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+      await expect(a!.service.revoke({ server: 'personal', user_id: 'carol', client_id: 'key-d' })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    } finally {
+      stop();
+    }
   });
 
   it('refuses servers that are not per-user OAuth servers', async () => {

@@ -9,7 +9,10 @@ import {
   type CompleteUpstreamAuthorization,
   type DescribeUpstreamConsent,
   type GetUpstreamToken,
+  type ListUpstreamGrants,
   type ReplyOf,
+  type RevokeUpstreamGrant,
+  type UpstreamGrant,
   type RequestOf,
 } from '#libs/contracts';
 import { newCodeVerifier, newState, refreshAheadMs, UpstreamOAuthClient } from '#libs/upstream-oauth';
@@ -241,6 +244,74 @@ export class UpstreamOAuthService {
     this.bus.publish(UpstreamCredentialChanged, { server_id: server.id, user_id: userId, change: 'refreshed' });
     this.log.log(`refreshed the upstream token of user ${userId} for ${server.server_name}`);
     return refreshed;
+  }
+
+  /** The user's grants on the per-user servers there are (rows of servers deleted since are left out). */
+  async grants({ user_id }: RequestOf<typeof ListUpstreamGrants>): Promise<ReplyOf<typeof ListUpstreamGrants>> {
+    const { credentials, consents } = await this.vault.ofUser(user_id);
+    const serverIds = [...new Set([...credentials.map((c) => c.server_id), ...consents.map((c) => c.server_id)])];
+    const grants: UpstreamGrant[] = [];
+    for (const serverId of serverIds) {
+      const server = await this.servers.findByRef(serverId);
+      if (!server) continue;
+      const credential = credentials.find((c) => c.server_id === serverId && c.grant_fingerprint === grantFingerprint(server));
+      grants.push({
+        server_id: server.id,
+        server_name: server.server_name,
+        has_token: credential !== undefined,
+        scope: credential?.scope ?? null,
+        expires_at: credential?.expires_at ? new Date(credential.expires_at).toISOString() : null,
+        authorized_at: credential ? new Date(credential.created_at).toISOString() : null,
+        clients: consents
+          .filter((c) => c.server_id === serverId)
+          .map((c) => ({ client_id: c.client_id, client_name: c.client_name, approved_at: new Date(c.approved_at).toISOString() })),
+      });
+    }
+    return { grants: grants.sort((a, b) => a.server_name.localeCompare(b.server_name)) };
+  }
+
+  /**
+   * Withdraws one client's approval, or the whole grant: tokens and approvals deleted, then the tokens revoked at the
+   * authorization server (best effort: the vault no longer has them either way). Connectors drop their copies.
+   */
+  async revoke({ server: ref, user_id, client_id }: RequestOf<typeof RevokeUpstreamGrant>): Promise<ReplyOf<typeof RevokeUpstreamGrant>> {
+    const server = await this.perUserServer(ref);
+    const done = { server_name: server.server_name, user_id };
+    if (client_id) {
+      const removed = await this.vault.deleteConsents(server.id, user_id, client_id);
+      if (removed === 0) throw new DomainError('NOT_FOUND', `user ${user_id} has not approved client ${client_id} for ${server.server_name}`, { server: server.server_name, client_id });
+      this.bus.publish(UpstreamCredentialChanged, { server_id: server.id, user_id, change: 'deleted' });
+      this.log.log(`user ${user_id} withdrew the approval of client ${client_id} for ${server.server_name}`);
+      return { ...done, tokens_deleted: false, clients_removed: removed, revoked_at_authorization_server: null };
+    }
+    const credential = await this.vault.get(server.id, user_id);
+    const removed = await this.vault.deleteConsents(server.id, user_id);
+    const deleted = credential !== null && (await this.vault.delete(server.id, user_id));
+    if (!deleted && removed === 0) throw new DomainError('NOT_FOUND', `user ${user_id} holds no grant for ${server.server_name}`, { server: server.server_name });
+    this.bus.publish(UpstreamCredentialChanged, { server_id: server.id, user_id, change: 'deleted' });
+    const fingerprint = grantFingerprint(server);
+    const revoked = credential?.grant_fingerprint === fingerprint ? await this.revokeAtAuthorizationServer(server, credential) : null;
+    // the catalog was listed with this user's token: with no other user's left it lists `authorize` again
+    if (deleted && !(await this.vault.latest(server.id, fingerprint))) {
+      void this.catalog.invalidate([server.id]).catch((error: Error) => this.log.warn(`catalog refresh of ${server.server_name} failed: ${error.message}`));
+    }
+    this.log.log(`user ${user_id} revoked their grant for ${server.server_name} (${removed} client approval(s); authorization server: ${revoked === null ? 'not asked' : revoked ? 'revoked' : 'not revoked'})`);
+    return { ...done, tokens_deleted: deleted, clients_removed: removed, revoked_at_authorization_server: revoked };
+  }
+
+  /**
+   * RFC 7009: the refresh token, which ends the grant (and its access tokens, at servers that track them); the access
+   * token only when there is none (a self-contained JWT is often not revocable: `unsupported_token_type`).
+   */
+  private async revokeAtAuthorizationServer(server: ServerRecord, credential: StoredCredential): Promise<boolean> {
+    try {
+      const client = this.client(server);
+      if (credential.refresh_token) return await client.revoke(credential.refresh_token, 'refresh_token');
+      return await client.revoke(credential.access_token, 'access_token');
+    } catch (error) {
+      this.log.warn(`the tokens of user ${credential.user_id} for ${server.server_name} could not be revoked at the authorization server: ${(error as Error).message}`);
+      return false;
+    }
   }
 
   private async forget(server: ServerRecord, userId: string): Promise<void> {
