@@ -1,4 +1,4 @@
-import OpenAI from 'openai';
+import OpenAI, { APIUserAbortError } from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startOpenAiProvider } from '../fixtures/openai-provider.js';
 import type { ProviderFixture } from '../fixtures/provider-server.js';
@@ -28,6 +28,7 @@ describe('distributed', () => {
       config: {
         model_list: [
           { model_name: 'fixture-gpt', litellm_params: { ...params, max_retries: 0, timeout: 1 } },
+          { model_name: 'patient-gpt', litellm_params: { ...params, max_retries: 0, timeout: 300 } },
           { model_name: 'retry-gpt', litellm_params: { ...params, max_retries: 1, timeout: 0.5 } },
           { model_name: 'down-gpt', litellm_params: { ...params, api_base: `http://127.0.0.1:${closedPort}/v1`, max_retries: 0 } },
           { model_name: 'wrong-key-gpt', litellm_params: { ...params, api_key: WRONG_PROVIDER_KEY, max_retries: 0 } },
@@ -115,6 +116,30 @@ describe('distributed', () => {
     expect(events[0]).toBe('response.created');
     expect(events.at(-1)).toBe('response.failed');
     expect(events).not.toContain('response.completed');
+  });
+
+  it('a client that goes away cancels its request: the provider connection closes (Chat, streamed or not, and Responses)', async () => {
+    const messages = [{ role: 'user' as const, content: 'take your time' }];
+    const requests: [string, (signal: AbortSignal) => Promise<unknown>][] = [
+      ['chat', (signal) => client.chat.completions.create({ model: 'patient-gpt', messages }, { signal })],
+      ['chat, streamed', (signal) => client.chat.completions.create({ model: 'patient-gpt', messages, stream: true }, { signal })],
+      ['responses', (signal) => client.responses.create({ model: 'patient-gpt', input: 'take your time' }, { signal })],
+    ];
+    for (const [label, send] of requests) {
+      provider.reset();
+      provider.hangNext(); // the model "thinks" (a 300 s timeout): only a cancellation ends its request early
+      const controller = new AbortController();
+      const pending = send(controller.signal).then(
+        () => 'answered',
+        (error: unknown) => error,
+      );
+      await eventually(() => provider.stats().requests === 1, 10_000, 20);
+      controller.abort();
+      expect(await pending, label).toBeInstanceOf(APIUserAbortError);
+      await eventually(() => provider.stats().abandoned === 1, 10_000, 20);
+    }
+    // the gateway still answers
+    expect((await chat('patient-gpt')).choices[0]!.message.content).toBe('You said: hi');
   });
 
   it('never shows the provider key, even when the provider quotes it', async () => {

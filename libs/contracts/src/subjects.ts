@@ -77,6 +77,8 @@ export const Subjects = {
     getResponse: 'sb.v1.llm.responses.get',
     querySpend: 'sb.v1.llm.spend.query',
     keySpend: 'sb.v1.llm.spend.by-key',
+    /** The client of an LLM request went away: whichever llm-proxy replica runs it stops it. */
+    requestCancelled: 'sb.v1.llm.events.requests.cancelled',
   },
   edge: {
     sessionEnded: 'sb.v1.edge.events.sessions.ended',

@@ -2,6 +2,7 @@ import { Inject, Injectable, Module, type DynamicModule, type OnApplicationShutd
 import { Bus } from '#libs/bus';
 import type { ModelEntry } from '#libs/config';
 import type { IpRangeRules } from '#libs/net-guard';
+import { Cancellations } from './chat/cancellations.js';
 import { ChatService } from './chat/chat.service.js';
 import { MAX_TOOL_ROUNDS, ToolLoop } from './chat/tool-loop.js';
 import { CompletionsHandler } from './handlers/completions.handler.js';
@@ -68,6 +69,7 @@ export class LlmProxyModule {
         ModelClient,
         ToolRunner,
         ToolLoop,
+        Cancellations,
         UsageService,
         ChatService,
         ResponsesService,

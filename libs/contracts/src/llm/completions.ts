@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineContract } from '../contract.js';
+import { defineContract, defineEvent } from '../contract.js';
 import { Subjects } from '../subjects.js';
 import { LlmCaller } from './caller.js';
 import { McpGrant } from './mcp-tools.js';
@@ -11,6 +11,8 @@ export const LlmRequest = z.object({
   body: z.record(z.string(), z.unknown()),
   /** One per `{"type": "mcp"}` entry of `body.tools`. */
   mcp: z.array(McpGrant).default([]),
+  /** Names the request in LlmRequestCancelled (random, from the edge). */
+  cancel_id: z.string().min(16).max(64).optional(),
 });
 export type LlmRequest = z.input<typeof LlmRequest>;
 
@@ -35,3 +37,9 @@ export const GetResponse = defineContract(
   z.object({ caller: LlmCaller, id: z.string().min(1) }),
   z.object({ body: z.unknown() }),
 );
+
+/**
+ * The client of an LLM request disconnected before its answer was complete: the replica running it aborts the
+ * provider request (no more tokens generated and paid for) and runs no further tool or model turn.
+ */
+export const LlmRequestCancelled = defineEvent('LlmRequestCancelled', Subjects.llm.requestCancelled, z.object({ cancel_id: z.string() }));

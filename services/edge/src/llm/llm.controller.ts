@@ -1,7 +1,8 @@
+import { randomUUID } from 'node:crypto';
 import { Controller, Get, Inject, Param, Post, Req, Res, UseFilters, UseGuards } from '@nestjs/common';
 import type { Response } from 'express';
 import { Bus } from '#libs/bus';
-import { CreateChatCompletion, CreateResponse, DomainError, GetResponse, type LlmStreamEvent } from '#libs/contracts';
+import { CreateChatCompletion, CreateResponse, DomainError, GetResponse, LlmRequestCancelled, type LlmStreamEvent } from '#libs/contracts';
 import { ApiKeyGuard, type AuthenticatedRequest } from '../auth/api-key.guard.js';
 import { UsageLimiter } from '../auth/usage-limiter.js';
 import { EDGE_SETTINGS, type EdgeSettings } from '../edge-settings.js';
@@ -16,7 +17,8 @@ const LLM_CALL_BUDGET_MS = 30 * 60_000;
 /**
  * OpenAI-compatible Chat Completions and Responses, forwarded to llm-proxy in one bus call: the key, its rate
  * limits and its MCP permissions are settled here (cached, no extra hop), and streamed answers are written as
- * server-sent events as llm-proxy sends them.
+ * server-sent events as llm-proxy sends them. A client that disconnects before its answer is complete cancels the
+ * request (LlmRequestCancelled): the provider stops generating, and no further tool or model turn runs.
  */
 @Controller()
 @UseGuards(ApiKeyGuard)
@@ -53,6 +55,12 @@ export class LlmController {
   private async forward(contract: typeof CreateChatCompletion | typeof CreateResponse, req: AuthenticatedRequest, res: Response): Promise<void> {
     const release = await this.limits.admit(req.principal);
     let streaming = false;
+    const cancelId = randomUUID();
+    let settled = false;
+    const onClose = () => {
+      if (!settled) this.bus.publish(LlmRequestCancelled, { cancel_id: cancelId });
+    };
+    res.once('close', onClose);
     try {
       const body = await readJsonBody(req, this.settings.env.MAX_REQUEST_BODY_BYTES);
       if (!body || typeof body !== 'object' || Array.isArray(body)) {
@@ -62,7 +70,7 @@ export class LlmController {
       const mcp = await this.grants.resolve((body as { tools?: unknown }).tools, req.principal, req.headers);
       const reply = await this.bus.call(
         contract,
-        { caller: llmCaller(req.principal), body: body as Record<string, unknown>, mcp },
+        { caller: llmCaller(req.principal), body: body as Record<string, unknown>, mcp, cancel_id: cancelId },
         {
           timeoutMs: LLM_CALL_BUDGET_MS,
           onMessage: (message) => {
@@ -74,13 +82,17 @@ export class LlmController {
           },
         },
       );
+      settled = true;
       if (streaming) res.end();
       else res.status(200).json(reply.body);
     } catch (error) {
+      settled = true;
+      if (res.destroyed) return; // the client went away: nobody to tell
       if (!streaming) throw error;
       // The stream has begun: the error travels in it, as OpenAI's API sends it.
       res.end(`data: ${JSON.stringify(toOpenAiError(error).body)}\n\n`);
     } finally {
+      res.off('close', onClose);
       release();
     }
   }

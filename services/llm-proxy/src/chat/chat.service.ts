@@ -33,7 +33,8 @@ export class ChatService {
     @Inject(RemoteMcp) private readonly remote: RemoteMcp,
   ) {}
 
-  async create(call: ChatCall, send: (event: LlmStreamEvent) => void): Promise<{ body?: unknown }> {
+  /** `signal`: aborted when the client went away (the provider request closes, no further turn runs). */
+  async create(call: ChatCall, send: (event: LlmStreamEvent) => void, signal?: AbortSignal): Promise<{ body?: unknown }> {
     const body = parseOrThrow(ChatBodySchema, call.body);
     const model = this.models.assertKnown(body.model);
     const clientTools = (body.tools ?? []).flatMap((tool, i): ChatFunctionTool[] => {
@@ -49,8 +50,8 @@ export class ChatService {
     const turns: ModelTurn[] = [];
     try {
       const reply = toolbox.isEmpty
-        ? await this.passThrough(model, request, sink, turns)
-        : await this.withTools(model, request, toolbox, call.caller, requestId, sink, turns);
+        ? await this.passThrough(model, request, sink, turns, signal)
+        : await this.withTools(model, request, toolbox, call.caller, requestId, sink, turns, signal);
       this.usage.record({ caller: call.caller, requestId, callType: 'chat_completion', modelGroup: model, turns, started, status: 'success' });
       return reply;
     } catch (error) {
@@ -64,13 +65,13 @@ export class ChatService {
     }
   }
 
-  private async passThrough(model: string, request: ChatRequest, sink: EventSink, turns: ModelTurn[]): Promise<{ body?: unknown }> {
+  private async passThrough(model: string, request: ChatRequest, sink: EventSink, turns: ModelTurn[], signal: AbortSignal | undefined): Promise<{ body?: unknown }> {
     if (!request.stream) {
-      const { completion, deployment } = await this.models.complete(model, request);
+      const { completion, deployment } = await this.models.complete(model, request, signal);
       turns.push({ id: completion.id, model: completion.model, text: null, toolCalls: [], finishReason: 'stop', usage: completion.usage, deployment });
       return { body: completion };
     }
-    const { chunks, deployment } = await this.models.stream(model, request);
+    const { chunks, deployment } = await this.models.stream(model, request, signal);
     const turn: ModelTurn = { id: '', model: deployment.model, text: null, toolCalls: [], finishReason: 'stop', usage: undefined, deployment };
     turns.push(turn);
     const wantsUsage = request.stream_options?.include_usage === true;
@@ -83,7 +84,16 @@ export class ChatService {
     return {};
   }
 
-  private async withTools(model: string, request: ChatRequest, toolbox: McpToolbox, caller: LlmCaller, requestId: string, sink: EventSink, turns: ModelTurn[]) {
+  private async withTools(
+    model: string,
+    request: ChatRequest,
+    toolbox: McpToolbox,
+    caller: LlmCaller,
+    requestId: string,
+    sink: EventSink,
+    turns: ModelTurn[],
+    signal: AbortSignal | undefined,
+  ) {
     const stream = request.stream === true;
     const created = Math.floor(Date.now() / 1000);
     const chunk = (delta: ChatChunk['choices'][number]['delta'], finish: string | null = null): ChatChunk => ({
@@ -108,6 +118,7 @@ export class ChatService {
       stream,
       mode: 'chat',
       observer: stream ? { textDelta } : undefined,
+      signal,
     });
     turns.push(...result.turns);
     const toolCalls = pendingCalls(result);

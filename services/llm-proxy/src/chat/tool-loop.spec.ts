@@ -1,5 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { InProcessBus } from '#libs/bus';
+import { waitFor } from '#libs/testing';
 import { UpstreamRequest, WriteAudit, type AuditRecord, type GrantedTool, type LlmCaller } from '#libs/contracts';
 import { startOpenAiProvider } from '../../../../test/fixtures/openai-provider.js';
 import type { ProviderFixture } from '../../../../test/fixtures/provider-server.js';
@@ -33,13 +34,14 @@ describe('ToolLoop', () => {
   });
   afterAll(() => provider.close());
 
-  const sut = (maxRounds = 5) => {
+  const sut = (maxRounds = 5, onUpstreamCall?: () => void) => {
     bus = new InProcessBus();
     upstreamCalls = [];
     audit = [];
     bus.serve(UpstreamRequest, 'connector', async (data) => {
       const request = data as { server_id: string; params: { arguments: { a: number; b: number } } };
       upstreamCalls.push(request);
+      onUpstreamCall?.();
       return { result: { content: [{ type: 'text', text: String(request.params.arguments.a + request.params.arguments.b) }] } };
     });
     bus.subscribe(WriteAudit, (records) => void audit.push(...records));
@@ -104,5 +106,23 @@ describe('ToolLoop', () => {
     const declined = await sut().run({ ...input('', 'always'), request: { model: 'm', messages: [] }, history, approvals: [{ call, offered, approvalRequestId: 'mcpr_1', approve: false, reason: 'no' }] });
     expect(declined.last.text).toBe('Tool results: Error: the user declined this call: no');
     expect(upstreamCalls).toHaveLength(0);
+  });
+
+  it('stops when its client went away: the model turn in flight closes, and no tool or round runs after it', async () => {
+    const controller = new AbortController();
+    // cancelled while the first round's tool runs: the tool finishes, the model is not asked again
+    const loop = sut(5, () => controller.abort());
+    await expect(loop.run(input('call add with {"a":2,"b":3}', 'never', { signal: controller.signal }))).rejects.toMatchObject({ details: { reason: 'cancelled', http_status: 499 } });
+    expect(provider.stats().requests).toBe(1);
+
+    // cancelled while the model "thinks": its request closes at once
+    provider.reset();
+    provider.hangNext();
+    const thinking = new AbortController();
+    const pending = sut().run(input('hello', 'never', { signal: thinking.signal }));
+    await waitFor(() => provider.stats().requests === 1, 5000);
+    thinking.abort();
+    await expect(pending).rejects.toMatchObject({ details: { reason: 'cancelled' } });
+    await waitFor(() => provider.stats().abandoned === 1, 5000);
   });
 });

@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { LlmCaller } from '#libs/contracts';
-import { ModelClient } from '../models/model-client.js';
+import { cancelledError, ModelClient } from '../models/model-client.js';
 import type { ChatMessage, ChatRequest, ChatToolCall } from '../providers/chat-types.js';
 import type { McpToolbox, OfferedTool } from '../tools/mcp-toolbox.js';
 import { ToolRunner, type ToolOutcome } from '../tools/tool-runner.js';
@@ -58,6 +58,8 @@ export interface LoopInput {
   /** Responses follow-ups: decisions on the previous response's approval requests, run before the model is asked. */
   approvals?: ApprovalDecision[];
   observer?: LoopObserver;
+  /** Aborted when the client went away: the model request in flight closes and no further round or tool runs. */
+  signal?: AbortSignal;
 }
 
 export interface LoopResult {
@@ -100,6 +102,7 @@ export class ToolLoop {
     messages.push(...input.request.messages);
 
     for (let round = 1; ; round++) {
+      if (input.signal?.aborted) throw cancelledError();
       const lastRound = round >= this.maxRounds;
       const request: ChatRequest = {
         ...input.request,
@@ -128,6 +131,7 @@ export class ToolLoop {
         observer?.pending?.(pending);
         return { messages, steps, turns, last: turn };
       }
+      if (input.signal?.aborted) throw cancelledError();
       // Calls of one round run concurrently; their steps and results keep the model's order.
       const ran = await Promise.all(
         classified
@@ -149,10 +153,10 @@ export class ToolLoop {
 
   private async ask(input: LoopInput, request: ChatRequest): Promise<ModelTurn> {
     if (!input.stream) {
-      const { completion, deployment } = await this.models.complete(input.model, { ...request, stream: false, stream_options: undefined });
+      const { completion, deployment } = await this.models.complete(input.model, { ...request, stream: false, stream_options: undefined }, input.signal);
       return turnFromCompletion(completion, deployment);
     }
-    const { chunks, deployment } = await this.models.stream(input.model, request);
+    const { chunks, deployment } = await this.models.stream(input.model, request, input.signal);
     return turnFromChunks(chunks, deployment, (delta) => input.observer?.textDelta?.(delta));
   }
 

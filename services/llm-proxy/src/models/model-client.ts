@@ -40,16 +40,17 @@ export class ModelClient {
     return model;
   }
 
-  complete(model: string, request: ChatRequest): Promise<{ completion: ChatCompletion; deployment: Deployment }> {
-    return this.attempt(model, async (d) => ({ completion: await this.providers[d.provider].complete(d, request), deployment: d }));
+  /** `signal`: the request's cancellation (its client went away): no retry after it, and the provider request closes. */
+  complete(model: string, request: ChatRequest, signal?: AbortSignal): Promise<{ completion: ChatCompletion; deployment: Deployment }> {
+    return this.attempt(model, signal, async (d) => ({ completion: await this.providers[d.provider].complete(d, request, signal), deployment: d }));
   }
 
   /** Resolves once a provider accepted the streamed request; no retry once chunks flow. */
-  stream(model: string, request: ChatRequest): Promise<{ chunks: AsyncIterable<ChatChunk>; deployment: Deployment }> {
-    return this.attempt(model, async (d) => ({ chunks: this.guarded(d, await this.providers[d.provider].stream(d, request)), deployment: d }));
+  stream(model: string, request: ChatRequest, signal?: AbortSignal): Promise<{ chunks: AsyncIterable<ChatChunk>; deployment: Deployment }> {
+    return this.attempt(model, signal, async (d) => ({ chunks: this.guarded(d, await this.providers[d.provider].stream(d, request, signal)), deployment: d }));
   }
 
-  private async attempt<T>(model: string, run: (deployment: Deployment) => Promise<T>): Promise<T> {
+  private async attempt<T>(model: string, signal: AbortSignal | undefined, run: (deployment: Deployment) => Promise<T>): Promise<T> {
     const deployments = this.byName.get(this.assertKnown(model))!;
     const first = this.turns.get(model) ?? 0;
     this.turns.set(model, (first + 1) % deployments.length);
@@ -59,7 +60,7 @@ export class ModelClient {
         return await run(deployment);
       } catch (error) {
         if (!(error instanceof ProviderError)) throw error;
-        if (!error.retryable || attempt >= deployment.maxRetries) throw toDomainError(error);
+        if (!error.retryable || attempt >= deployment.maxRetries || signal?.aborted) throw toDomainError(error);
         this.log.warn(`${error.message}; retrying (${attempt + 1} of ${deployment.maxRetries})`);
         await new Promise((resolve) => setTimeout(resolve, Math.min(MAX_BACKOFF_MS, 100 * 2 ** attempt)));
       }
@@ -77,11 +78,17 @@ export class ModelClient {
   }
 }
 
+/** The request was given up because its client went away (499: nginx's "client closed request"; nobody reads it). */
+export function cancelledError(): DomainError {
+  return new DomainError('UPSTREAM_UNAVAILABLE', 'the request was cancelled: its client went away', { http_status: 499, type: 'cancelled', reason: 'cancelled' });
+}
+
 function invalidModel(message: string, code = 'invalid_value'): DomainError {
   return new DomainError('INVALID_ARGUMENT', message, { param: 'model', code, type: 'invalid_request_error' });
 }
 
 export function toDomainError(error: ProviderError): DomainError {
+  if (error.kind === 'cancelled') return cancelledError();
   if (error.kind === 'timeout') return new DomainError('UPSTREAM_TIMEOUT', error.message, { http_status: 504, type: 'timeout' });
   if (error.kind === 'unreachable' || error.kind === 'malformed' || error.status === undefined) {
     return new DomainError('UPSTREAM_UNAVAILABLE', error.message, { http_status: 502, type: 'api_connection_error' });

@@ -2,7 +2,7 @@ import type { Deployment } from '../models/deployments.js';
 import { providerLabel, type ChatProvider } from './chat-provider.js';
 import { contentText, type ChatChunk, type ChatCompletion, type ChatMessage, type ChatRequest, type ChatToolChoice } from './chat-types.js';
 import { ProviderError } from './provider-error.js';
-import { postJson, readJson, sseEvents } from './provider-http.js';
+import { postJson, readJson, sseEvents, type ProviderRequest } from './provider-http.js';
 
 const ANTHROPIC_VERSION = '2023-06-01';
 
@@ -22,17 +22,17 @@ interface AnthropicMessage {
 
 /** Anthropic's Messages API (`anthropic/…`), translated from and to the OpenAI chat format, tool calls and streams included. */
 export class AnthropicProvider implements ChatProvider {
-  async complete(deployment: Deployment, request: ChatRequest): Promise<ChatCompletion> {
-    const res = await postJson(this.request(deployment, request, false));
+  async complete(deployment: Deployment, request: ChatRequest, signal?: AbortSignal): Promise<ChatCompletion> {
+    const res = await postJson(this.request(deployment, request, false, signal));
     return toCompletion(await readJson<AnthropicMessage>(res, providerLabel(deployment)));
   }
 
-  async stream(deployment: Deployment, request: ChatRequest): Promise<AsyncIterable<ChatChunk>> {
-    const res = await postJson(this.request(deployment, request, true));
+  async stream(deployment: Deployment, request: ChatRequest, signal?: AbortSignal): Promise<AsyncIterable<ChatChunk>> {
+    const res = await postJson(this.request(deployment, request, true, signal));
     return toChunks(sseEvents(res), providerLabel(deployment));
   }
 
-  private request(deployment: Deployment, request: ChatRequest, stream: boolean) {
+  private request(deployment: Deployment, request: ChatRequest, stream: boolean, signal: AbortSignal | undefined): ProviderRequest {
     return {
       url: messagesUrl(deployment.apiBase),
       headers: { 'anthropic-version': ANTHROPIC_VERSION, ...(deployment.apiKey ? { 'x-api-key': deployment.apiKey } : {}) },
@@ -40,6 +40,7 @@ export class AnthropicProvider implements ChatProvider {
       timeoutMs: deployment.timeoutMs,
       apiKey: deployment.apiKey,
       label: providerLabel(deployment),
+      signal,
     };
   }
 }

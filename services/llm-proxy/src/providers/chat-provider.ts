@@ -6,8 +6,9 @@ import type { ChatChunk, ChatCompletion, ChatRequest } from './chat-types.js';
  * (so an error status is still a clean rejection) and yields chunks as they arrive.
  */
 export interface ChatProvider {
-  complete(deployment: Deployment, request: ChatRequest): Promise<ChatCompletion>;
-  stream(deployment: Deployment, request: ChatRequest): Promise<AsyncIterable<ChatChunk>>;
+  /** `signal`: aborting it gives the request up (the connection closes, also mid-stream). */
+  complete(deployment: Deployment, request: ChatRequest, signal?: AbortSignal): Promise<ChatCompletion>;
+  stream(deployment: Deployment, request: ChatRequest, signal?: AbortSignal): Promise<AsyncIterable<ChatChunk>>;
 }
 
 /** How errors name a deployment: `openai (model "gpt-4o")`. Never the key. */

@@ -6,13 +6,13 @@ import { postJson, readJson, sseEvents, type ProviderRequest } from './provider-
 
 /** Any OpenAI-compatible API (`openai/…` with its api_base): the request passes through with the provider's model id. */
 export class OpenAiProvider implements ChatProvider {
-  async complete(deployment: Deployment, request: ChatRequest): Promise<ChatCompletion> {
-    const res = await postJson(this.request(deployment, { ...request, stream: false }));
+  async complete(deployment: Deployment, request: ChatRequest, signal?: AbortSignal): Promise<ChatCompletion> {
+    const res = await postJson(this.request(deployment, { ...request, stream: false }, signal));
     return readJson<ChatCompletion>(res, providerLabel(deployment));
   }
 
-  async stream(deployment: Deployment, request: ChatRequest): Promise<AsyncIterable<ChatChunk>> {
-    const res = await postJson(this.request(deployment, { ...request, stream: true }));
+  async stream(deployment: Deployment, request: ChatRequest, signal?: AbortSignal): Promise<AsyncIterable<ChatChunk>> {
+    const res = await postJson(this.request(deployment, { ...request, stream: true }, signal));
     const label = providerLabel(deployment);
     return (async function* () {
       for await (const { data } of sseEvents(res)) {
@@ -29,7 +29,7 @@ export class OpenAiProvider implements ChatProvider {
     })();
   }
 
-  private request(deployment: Deployment, body: ChatRequest): ProviderRequest {
+  private request(deployment: Deployment, body: ChatRequest, signal: AbortSignal | undefined): ProviderRequest {
     const { stream_options, ...rest } = body;
     return {
       url: `${deployment.apiBase}/chat/completions`,
@@ -39,6 +39,7 @@ export class OpenAiProvider implements ChatProvider {
       timeoutMs: deployment.timeoutMs,
       apiKey: deployment.apiKey,
       label: providerLabel(deployment),
+      signal,
     };
   }
 }

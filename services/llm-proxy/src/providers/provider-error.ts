@@ -1,10 +1,11 @@
 /**
  * What went wrong talking to a provider. `unreachable` and `timeout` never got an answer; `http` got an error
- * status. Messages are already scrubbed of the provider key.
+ * status; `cancelled`: the gateway gave the request up (its client went away). Messages are already scrubbed of
+ * the provider key.
  */
 export class ProviderError extends Error {
   constructor(
-    readonly kind: 'unreachable' | 'timeout' | 'http' | 'malformed',
+    readonly kind: 'unreachable' | 'timeout' | 'http' | 'malformed' | 'cancelled',
     message: string,
     readonly status?: number,
     /** The provider's own error fields, for the OpenAI-shaped error the caller gets. */

@@ -18,6 +18,8 @@ export interface ProviderRequest {
   apiKey: string | undefined;
   /** Names the provider in errors: `openai (model "gpt-4o")`. */
   label: string;
+  /** Aborting it closes the connection, also while the caller reads the body: the provider stops generating. */
+  signal?: AbortSignal;
 }
 
 /**
@@ -35,6 +37,15 @@ export function postJson(request: ProviderRequest): Promise<IncomingMessage> {
       headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'content-length': payload.length, ...request.headers },
     });
     let answered = false;
+    const signal = request.signal;
+    if (signal) {
+      const abort = () => req.destroy(new ProviderError('cancelled', `${request.label}: the request was given up (its client went away)`));
+      if (signal.aborted) abort();
+      else {
+        signal.addEventListener('abort', abort, { once: true });
+        req.once('close', () => signal.removeEventListener('abort', abort));
+      }
+    }
     req.setTimeout(request.timeoutMs, () => {
       req.destroy(new ProviderError('timeout', `${request.label} did not answer within ${request.timeoutMs / 1000}s`));
     });

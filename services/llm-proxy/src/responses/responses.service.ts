@@ -32,7 +32,8 @@ export class ResponsesService {
     @Inject(RemoteMcp) private readonly remote: RemoteMcp,
   ) {}
 
-  async create(call: ChatCall, send: (event: LlmStreamEvent) => void): Promise<{ body?: unknown }> {
+  /** `signal`: aborted when the client went away (the provider request closes, no further turn runs). */
+  async create(call: ChatCall, send: (event: LlmStreamEvent) => void, signal?: AbortSignal): Promise<{ body?: unknown }> {
     const body = parseOrThrow(ResponseBodySchema, call.body);
     const model = this.models.assertKnown(body.model);
     const clientTools = (body.tools ?? []).flatMap((tool, i): ChatFunctionTool[] => {
@@ -43,13 +44,21 @@ export class ResponsesService {
     });
     const toolbox = await McpToolbox.open(body.tools, call.mcp, clientTools.map((t) => t.function.name), this.remote);
     try {
-      return await this.respond(call, body, model, clientTools, toolbox, send);
+      return await this.respond(call, body, model, clientTools, toolbox, send, signal);
     } finally {
       await toolbox.close();
     }
   }
 
-  private async respond(call: ChatCall, body: ResponseBody, model: string, clientTools: ChatFunctionTool[], toolbox: McpToolbox, send: (event: LlmStreamEvent) => void) {
+  private async respond(
+    call: ChatCall,
+    body: ResponseBody,
+    model: string,
+    clientTools: ChatFunctionTool[],
+    toolbox: McpToolbox,
+    send: (event: LlmStreamEvent) => void,
+    signal: AbortSignal | undefined,
+  ) {
     const previous = body.previous_response_id ? await this.continued(body.previous_response_id, call.caller) : undefined;
     const input = convertInput(body.input, toolbox);
     const approvals = this.decisions(previous, input.answers, toolbox);
@@ -82,6 +91,7 @@ export class ResponsesService {
         stream,
         mode: 'responses',
         observer: builder,
+        signal,
       });
       turns.push(...result.turns);
       const response = builder.complete(sumUsage(result.turns));
