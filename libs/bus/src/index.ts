@@ -7,3 +7,4 @@ export * from './bus-server.js';
 export * from './rpc-handler.decorator.js';
 export * from './rpc-error.filter.js';
 export * from './bootstrap.js';
+export * from './batch-sender.js';

@@ -1,4 +1,4 @@
-import { context, createContextKey, INVALID_SPAN_CONTEXT, propagation, SpanKind, SpanStatusCode, trace, type Context, type Span } from '@opentelemetry/api';
+import { context, createContextKey, INVALID_SPAN_CONTEXT, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Context, type Span } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
@@ -79,6 +79,11 @@ export function startSpan(name: string, kind: SpanKind, attributes: Record<strin
 /** Runs `fn` with `ctx` active (its span, request id) for everything `fn` starts, callbacks included. */
 export function runInContext<T>(ctx: Context, fn: () => T): T {
   return context.with(ctx, fn);
+}
+
+/** Runs `fn` outside any request (no span, no request id): work of the process's own, started from a request's callback. */
+export function runDetached<T>(fn: () => T): T {
+  return context.with(ROOT_CONTEXT, fn);
 }
 
 /** The W3C traceparent of the active span, to carry across the bus (undefined when there is none). */

@@ -310,8 +310,8 @@ describe.each(TEST_DATABASE_KINDS)('auth service (real NATS, database: %s)', (ki
       error_code: i % 5 === 0 ? 'UPSTREAM_TIMEOUT' : null,
       session_id: session,
     }));
-    for (let i = 0; i < records.length; i += 4) bus.publish(WriteAudit, records.slice(i, i + 4));
-    await bus.flush();
+    const batches = Array.from({ length: records.length / 4 }, (_, i) => records.slice(i * 4, i * 4 + 4));
+    expect(await Promise.all(batches.map((batch) => bus.call(WriteAudit, batch, T)))).toEqual(batches.map(() => ({ accepted: 4 })));
     const all = await waitFor(async () => {
       const r = await bus.call(QueryAudit, { session_id: session, page_size: 500 }, T);
       return r.total >= 40 ? r : null;

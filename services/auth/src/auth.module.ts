@@ -1,7 +1,6 @@
 import { Inject, Injectable, Module, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { Bus } from '#libs/bus';
-import { AuditConsumer } from './audit/audit.consumer.js';
 import { AuditRetention } from './audit/audit-retention.js';
 import { AuditRepository } from './audit/audit.repository.js';
 import { AuditService } from './audit/audit.service.js';
@@ -73,7 +72,6 @@ export class AuthModule {
         TokenPrincipalsService,
         AuditRepository,
         AuditService,
-        AuditConsumer,
         AuditRetention,
         HealthRepository,
         HealthService,

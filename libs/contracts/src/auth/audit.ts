@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineContract, defineEvent } from '../contract.js';
+import { defineContract } from '../contract.js';
 import { Subjects } from '../subjects.js';
 import { Timestamp } from './common.js';
 
@@ -26,11 +26,15 @@ export const AuditRecord = z.object({
 export type AuditRecord = z.infer<typeof AuditRecord>;
 
 /**
- * Fire-and-forget: the edge publishes a batch of records (at most 1000). Auth consumes the subject in the NATS
- * queue group `auth` (one replica stores each batch, unlike ordinary events) and inserts in batches
- * (every 200 ms or 500 records), so writing the audit never slows a call.
+ * A batch of records (at most 1000) from the edge or llm-proxy, sent in the background (BatchSender: kept and sent
+ * again while no auth replica accepts it). One auth replica accepts each batch into its write buffer and replies at
+ * once; it inserts in batches (every 200 ms or 500 records) and retries while Postgres is away, so writing the
+ * audit never slows a call.
  */
-export const WriteAudit = defineEvent('WriteAudit', Subjects.auth.writeAudit, z.array(AuditRecord).max(1000));
+export const WriteAudit = defineContract('WriteAudit', Subjects.auth.writeAudit, z.array(AuditRecord).max(1000), z.object({ accepted: z.number().int() }));
+
+/** How the senders batch audit records (the edge and llm-proxy alike). */
+export const AUDIT_SENDING = { what: 'audit records', flushEveryMs: 200, maxBatch: 500, maxPending: 50_000, retryMs: 1_000, timeoutMs: 5_000 } as const;
 
 /** A stored record. */
 export const AuditRow = AuditRecord.extend({ id: z.string() });

@@ -28,6 +28,7 @@ describe('ToolLoop', () => {
   let bus: InProcessBus;
   let upstreamCalls: { server_id: string; params: unknown }[];
   let audit: AuditRecord[];
+  let runner: ToolRunner;
 
   beforeAll(async () => {
     provider = await startOpenAiProvider();
@@ -44,12 +45,17 @@ describe('ToolLoop', () => {
       onUpstreamCall?.();
       return { result: { content: [{ type: 'text', text: String(request.params.arguments.a + request.params.arguments.b) }] } };
     });
-    bus.subscribe(WriteAudit, (records) => void audit.push(...records));
+    bus.serve(WriteAudit, 'auth', async (records) => {
+      audit.push(...(records as AuditRecord[]));
+      return { accepted: (records as AuditRecord[]).length };
+    });
+    runner = new ToolRunner(bus);
     const models = new ModelClient(readDeployments([{ model_name: 'm', litellm_params: { model: 'openai/scripted', api_base: provider.url, max_retries: 0 } }]));
-    return new ToolLoop(models, new ToolRunner(bus), maxRounds);
+    return new ToolLoop(models, runner, maxRounds);
   };
   afterEach(async () => {
     provider.reset();
+    await runner.onModuleDestroy();
     await bus.close();
   });
 
@@ -69,7 +75,7 @@ describe('ToolLoop', () => {
     expect(upstreamCalls).toEqual([expect.objectContaining({ server_id: 'srv-1', params: { name: 'add', arguments: { a: 2, b: 3 } } })]);
     expect(result.last.text).toBe('Tool results: 5');
     expect(result.steps.map((s) => s.kind)).toEqual(['mcp_call', 'text']);
-    await bus.flush();
+    await waitFor(() => audit.length > 0, 3000);
     expect(audit).toEqual([expect.objectContaining({ key_alias: 'spec', token_hash_prefix: 'aaaaaaaa', team_id: 't1', server_name: 'math', tool: 'add', status: 'success', session_id: 'llm:req-1' })]);
   });
 

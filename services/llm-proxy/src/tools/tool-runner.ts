@@ -1,6 +1,6 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
-import { Bus } from '#libs/bus';
-import { DomainError, UpstreamRequest, WriteAudit, type AuditRecord, type AuditStatus, type LlmCaller } from '#libs/contracts';
+import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
+import { BatchSender, Bus } from '#libs/bus';
+import { AUDIT_SENDING, DomainError, UpstreamRequest, WriteAudit, type AuditRecord, type AuditStatus, type LlmCaller } from '#libs/contracts';
 import { Metrics } from '#libs/observability';
 import type { OfferedTool } from './mcp-toolbox.js';
 
@@ -15,10 +15,18 @@ const TOOL_CALL_BUDGET_MS = 300_000;
  * Failures never throw: they become the error the model reads as tool output.
  */
 @Injectable()
-export class ToolRunner {
+export class ToolRunner implements OnModuleDestroy {
   private readonly log = new Logger(ToolRunner.name);
 
-  constructor(@Inject(Bus) private readonly bus: Bus) {}
+  private readonly auditSender: BatchSender<typeof WriteAudit>;
+
+  constructor(@Inject(Bus) private readonly bus: Bus) {
+    this.auditSender = new BatchSender(bus, WriteAudit, AUDIT_SENDING);
+  }
+
+  onModuleDestroy(): Promise<void> {
+    return this.auditSender.close();
+  }
 
   async run(requestCaller: LlmCaller, offered: OfferedTool, argumentsText: string, requestId: string): Promise<ToolOutcome> {
     const caller = offered.toolset.caller ?? requestCaller;
@@ -80,7 +88,7 @@ export class ToolRunner {
 
   /** Written like the edge's tool calls: the audit log (through auth) and the tool-call metrics. */
   private audit(record: AuditRecord): void {
-    this.bus.publish(WriteAudit, [record]);
+    this.auditSender.add(record);
     Metrics.toolCalls.inc({ server: record.server_name, tool: record.tool, outcome: record.status });
     Metrics.toolCallDuration.observe({ server: record.server_name, outcome: record.status }, record.duration_ms / 1000);
   }
