@@ -489,6 +489,23 @@ describe("done-4: the gateway's own requestState for a call parked in a connecto
     }
   });
 
+  it("concurrent calls of one key share an upstream session (per key and capabilities): each gets the input request its own upstream request asked, and completes with its own answer", async () => {
+    const [a, b] = suite!.edgeUrls as [string, string];
+    const key = suite!.masterKey;
+    // six at once over two connectors: at least three on one connector's session for this key
+    const prompts = Array.from({ length: 6 }, (_, i) => `concurrent prompt ${i}`);
+    const firsts = await Promise.all(prompts.map((prompt, i) => callTool(i % 2 ? b : a, key, 'lg-ask-sampling', { prompt })));
+    const retries = firsts.map((first, i) => {
+      expect(first.status).toBe(200);
+      const [inputKey, asked] = onlyInputRequest(first.message.result);
+      expect(asked.params.messages[0].content.text, `call ${i}`).toBe(prompts[i]);
+      const answer = { role: 'assistant', model: 'raw', content: { type: 'text', text: `answer ${i}` } };
+      return { inputResponses: { [inputKey]: answer }, requestState: first.message.result.requestState as string };
+    });
+    const done = await Promise.all(prompts.map((prompt, i) => callTool(i % 2 ? a : b, key, 'lg-ask-sampling', { prompt }, retries[i])));
+    done.forEach((reply, i) => expect(allText(reply.message.result), `call ${i}`).toBe(`sampled: answer ${i}`));
+  });
+
   it("a requestState that is not the gateway's, or is another server's or another tool's, is refused with -32602 and forwards nothing; the parked call still completes", async () => {
     const [a, b] = suite!.edgeUrls as [string, string];
     const key = suite!.masterKey;

@@ -1,3 +1,4 @@
+import { AsyncResource } from 'node:async_hooks';
 import type { LookupFunction, Socket } from 'node:net';
 import type { ConnectionOptions } from 'node:tls';
 import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
@@ -228,7 +229,9 @@ export class StreamableHttpTransport implements Transport {
         this.onerror?.(error as Error);
       }
     });
-    await res.stream((text) => parser.push(text));
+    // bound to the sender's async context: what arrives on a request's stream (a server's request during a call) is
+    // handled in the context of the call that sent it, not in that of whichever request opened the pooled socket
+    await res.stream(AsyncResource.bind((text: string) => parser.push(text)));
     parser.end();
   }
 

@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { Inject, Injectable, Logger, Optional, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
@@ -94,6 +95,9 @@ const MODERN_SLOT = 'modern:';
 
 /** Client capabilities that make an upstream show more (tools needing them) and send requests back. */
 const CLIENT_FEATURES = ['elicitation', 'roots', 'sampling'] as const;
+
+/** The forwarded call whose upstream request the current async context belongs to (see clientOf). */
+const callInFlight = new AsyncLocalStorage<CallStream>();
 
 const CLIENT_INFO = { name: 'switchboard-connector', version: '0.1.0' };
 /**
@@ -331,7 +335,8 @@ export class UpstreamPool implements OnModuleInit, OnModuleDestroy {
           if (client?.era !== 'modern') delete result.resultType;
           return result;
         }
-        return await requestOn(session, req.method, params, options);
+        // the call is the async context of its request: a server request on that request's own stream finds it
+        return await (stream ? callInFlight.run(stream, () => requestOn(session, req.method, params, options)) : requestOn(session, req.method, params, options));
       } finally {
         // after the result: a last progress notification that arrived with it was handled first (it was queued first)
         if (ownToken) session.progress.delete(ownToken);
@@ -894,13 +899,16 @@ export class UpstreamPool implements OnModuleInit, OnModuleDestroy {
   }
 
   /**
-   * The client an upstream session's unsolicited traffic is for: its owner (through the call in flight, if any);
-   * on a shared session, the client of the only call in flight, if exactly one is. A modern caller's session has
-   * no one to ask outside a call: its client takes requests only as answers to a call's `input_required`.
+   * The client an upstream session's traffic is for: the call whose request's stream it came on (a Streamable HTTP
+   * upstream answering a request with an event stream); else the owner's (through its latest call in flight, if
+   * any: stdio and the standalone streams name no request); on a shared session, the client of the only call in
+   * flight, if exactly one is. A modern caller's session has no one to ask outside a call: its client takes requests
+   * only as answers to a call's `input_required`.
    */
   private clientOf(slot: Slot, session: Session): { sessionId: string; via: CallStream | undefined } | undefined {
     const calls = [...session.calls];
-    const via = slot.owner ? calls.at(-1) : calls.length === 1 ? calls[0] : undefined;
+    const current = callInFlight.getStore();
+    const via = current && session.calls.has(current) ? current : slot.owner ? calls.at(-1) : calls.length === 1 ? calls[0] : undefined;
     if (slot.key.startsWith(MODERN_SLOT)) return via && { sessionId: via.sessionId, via };
     if (slot.owner) return { sessionId: via?.sessionId ?? slot.owner, via };
     return via && { sessionId: via.sessionId, via };
