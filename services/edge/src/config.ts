@@ -20,6 +20,8 @@ export const EdgeEnv = {
    * calls, so that any edge opens what another sealed. Unset: the master key serves.
    */
   SWITCHBOARD_SALT_KEY: z.string().min(1).optional(),
+  /** `subscriptions/listen` streams one key may hold open on one edge replica (429 past it; the master key has no cap). */
+  MAX_LISTEN_STREAMS_PER_KEY: z.coerce.number().int().positive().default(100),
   /** The gRPC admin API (proto/switchboard/admin/v1/admin.proto) on HOST:GRPC_PORT; unset: no gRPC listener. */
   GRPC_PORT: z.coerce.number().int().min(0).max(65535).optional(),
 };

@@ -113,7 +113,7 @@ function setup(servers: CatalogServer[]) {
   } as unknown as PrincipalService;
   const access = new AccessService();
   const dispatcher = new McpDispatcher(bus, catalogs as unknown as CatalogService, access, { record: vi.fn() } as unknown as AuditTrail, {} as SessionStore);
-  const settings = { file: { config: { general_settings: {} } } } as unknown as EdgeSettings;
+  const settings = { file: { config: { general_settings: {} } }, env: { MAX_LISTEN_STREAMS_PER_KEY: 2 } } as unknown as EdgeSettings;
   const sut = new SubscriptionListeners(bus, catalogs as unknown as CatalogService, access, dispatcher, principals, settings);
   sut.onModuleInit();
   cleanups.push(() => bus.close(), () => sut.onModuleDestroy());
@@ -202,6 +202,16 @@ describe('SubscriptionListeners', () => {
     expect(res.messages()[1]).toEqual({ jsonrpc: '2.0', method: 'notifications/resources/updated', params: { uri: 'file:///a.txt', ...meta('listen:1') } });
     res.emit('close');
     await waitFor(() => upstream.size === 0, 2000);
+  });
+
+  it('holds at most MAX_LISTEN_STREAMS_PER_KEY streams of one key (429, -32029 past it); a closed one frees its place; the master key has no cap', async () => {
+    const { listen, sut } = setup([server('a', ['x'])]);
+    const [first] = [await listen({ toolsListChanged: true }, { id: 1 }), await listen({ toolsListChanged: true }, { id: 2 })];
+    await expect(listen({ toolsListChanged: true }, { id: 3 })).rejects.toMatchObject({ code: 'RATE_LIMITED', details: { limit: 2, limit_name: 'listen_streams' } });
+    for (let id = 10; id < 14; id++) await listen({ toolsListChanged: true }, { id, key: 'master' });
+    expect(sut.size).toBe(6);
+    first!.emit('close');
+    expect((await listen({ toolsListChanged: true }, { id: 4 })).status).toBe(200);
   });
 
   it('ends the stream with an error when its key is blocked', async () => {

@@ -55,6 +55,8 @@ interface Listener {
   closed: boolean;
   refreshing?: Promise<void>;
   refreshAgain: boolean;
+  /** The key whose cap the stream counts against, until it is forgotten. */
+  countedAs?: string;
 }
 
 /**
@@ -71,6 +73,9 @@ interface Listener {
 export class SubscriptionListeners implements OnModuleInit, OnModuleDestroy {
   private readonly log = new Logger(SubscriptionListeners.name);
   private readonly listeners = new Set<Listener>();
+  /** Streams open or being opened, per key (token hash): MAX_LISTEN_STREAMS_PER_KEY. */
+  private readonly openPerKey = new Map<string, number>();
+  private readonly maxPerKey: number;
   private readonly watches: ResourceWatches;
   private readonly stops: (() => void)[] = [];
   private keepalive?: NodeJS.Timeout;
@@ -84,6 +89,7 @@ export class SubscriptionListeners implements OnModuleInit, OnModuleDestroy {
     @Inject(PrincipalService) private readonly principals: PrincipalService,
     @Inject(EDGE_SETTINGS) settings: EdgeSettings,
   ) {
+    this.maxPerKey = settings.env.MAX_LISTEN_STREAMS_PER_KEY;
     const idleMs = settings.file.config.general_settings.mcp_client_session_idle_timeout ?? 10 * 60_000;
     this.watches = new ResourceWatches(bus, randomBytes(6).toString('hex'), Math.max(1_000, Math.min(WATCH_REFRESH_MS, Math.floor(idleMs / 3))));
   }
@@ -136,6 +142,7 @@ export class SubscriptionListeners implements OnModuleInit, OnModuleDestroy {
       return;
     }
     const listener: Listener = { id: request.id, ctx, res, lists: new Map(), resources: new Map(), held: [], closed: false, refreshAgain: false };
+    this.count(listener);
     res.on('close', () => this.forget(listener));
 
     const catalog = await this.catalogs.current();
@@ -290,8 +297,31 @@ export class SubscriptionListeners implements OnModuleInit, OnModuleDestroy {
     listener.res.end();
   }
 
-  /** The stream is over: its watches are released, nothing more is written. */
+  /** Counts a stream against its key's cap, or refuses it (429, -32029) when the key holds as many as allowed. */
+  private count(listener: Listener): void {
+    const { principal } = listener.ctx;
+    if (principal.kind === 'master' || !principal.token_hash) return;
+    const open = this.openPerKey.get(principal.token_hash) ?? 0;
+    if (open >= this.maxPerKey) {
+      throw new DomainError('RATE_LIMITED', `this key holds ${open} ${LISTEN_METHOD} streams on this replica, the most it may (MAX_LISTEN_STREAMS_PER_KEY): close one first`, {
+        retry_after_seconds: 5,
+        limit: this.maxPerKey,
+        level: 'key',
+        limit_name: 'listen_streams',
+      });
+    }
+    this.openPerKey.set(principal.token_hash, open + 1);
+    listener.countedAs = principal.token_hash;
+  }
+
+  /** The stream is over: its watches are released, nothing more is written, its key may open another. */
   private forget(listener: Listener): void {
+    if (listener.countedAs !== undefined) {
+      const left = (this.openPerKey.get(listener.countedAs) ?? 1) - 1;
+      if (left > 0) this.openPerKey.set(listener.countedAs, left);
+      else this.openPerKey.delete(listener.countedAs);
+      listener.countedAs = undefined;
+    }
     listener.closed = true;
     this.listeners.delete(listener);
     for (const { release } of listener.resources.values()) release();
