@@ -37,6 +37,19 @@ describe('general_settings.enable_jwt_auth and litellm_jwtauth', () => {
     expect(settings.litellm_jwtauth!.issuers[1]).toMatchObject({ team_alias_jwt_field: 'realm_access.team', algorithms: ['ES256'] });
   });
 
+  it('takes an introspection client for opaque tokens (secret from the environment, 60 s cache by default) and names its problems', () => {
+    const { config } = parseGatewayConfig(
+      jwt({ issuers: [{ issuer: 'https://idp.example.com', introspection: { client_id: 'switchboard', client_secret: 'os.environ/INTROSPECTION_SECRET' } }] }),
+      { INTROSPECTION_SECRET: 's3cret-value' },
+    );
+    expect(config.general_settings.litellm_jwtauth!.issuers[0]!.introspection).toEqual({ client_id: 'switchboard', client_secret: 's3cret-value', cache_seconds: 60 });
+    expect(problemsOf(jwt({ issuers: [{ issuer: 'https://idp.example.com', introspection: { url: 'nope', cache_seconds: -1 } }] }))).toEqual([
+      'general_settings.litellm_jwtauth.issuers.0.introspection.url: expected an http(s) URL',
+      'general_settings.litellm_jwtauth.issuers.0.introspection.client_id: required (expected string)',
+      'general_settings.litellm_jwtauth.issuers.0.introspection.cache_seconds: Too small: expected number to be >=0',
+    ]);
+  });
+
   it('resolves os.environ/ references inside litellm_jwtauth', () => {
     const { config } = parseGatewayConfig(jwt({ issuers: [{ issuer: 'os.environ/IDP', audience: 'os.environ/AUD' }] }), { IDP: 'https://idp.example.com', AUD: 'gw' });
     expect(config.general_settings.litellm_jwtauth!.issuers[0]).toMatchObject({ issuer: 'https://idp.example.com', audience: 'gw' });

@@ -57,6 +57,18 @@ const ScopeToken = z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]+$/, 'expected a s
 /** Claim value → a team (or organization) id or alias. */
 const AliasMap = z.record(z.string(), z.string().min(1));
 
+/** RFC 7662 token introspection: how this issuer's opaque (non-JWT) access tokens are checked. */
+export const IntrospectionSettings = z.strictObject({
+  /** Unset: the `introspection_endpoint` of the issuer's metadata. */
+  url: HttpUrl.optional(),
+  /** The gateway's client at the authorization server (HTTP Basic; no secret: the client id alone). */
+  client_id: z.string().min(1),
+  client_secret: z.string().min(1).optional(),
+  /** How long an answer is used, in seconds (never past the token's exp): a revoked token may work this long. */
+  cache_seconds: z.number().int().min(0).max(3600).default(60),
+});
+export type IntrospectionSettings = z.infer<typeof IntrospectionSettings>;
+
 export const JwtIssuerSettings = z
   .strictObject({
     /** The exact `iss` of its tokens; also the authorization server named in the protected-resource metadata. */
@@ -84,6 +96,8 @@ export const JwtIssuerSettings = z
     org_alias_map: AliasMap.optional(),
     /** Scopes every token of this issuer must hold on the MCP endpoints (added to litellm_jwtauth.required_scopes). */
     required_scopes: z.array(ScopeToken).optional(),
+    /** Also accept this issuer's opaque access tokens, checked by introspection (RFC 7662). */
+    introspection: IntrospectionSettings.optional(),
   })
   .superRefine((issuer, ctx) => {
     const teamFields = (['team_id_jwt_field', 'team_ids_jwt_field', 'team_alias_jwt_field'] as const).filter((key) => issuer[key]);

@@ -37,6 +37,9 @@ export const KeyInfo = z.object({
 });
 export type KeyInfo = z.infer<typeof KeyInfo>;
 
+/** Every virtual key starts with it (LiteLLM's convention): what tells a key from an opaque OAuth token. */
+export const API_KEY_PREFIX = 'sk-';
+
 /** POST /key/generate. */
 export const GenerateKeyRequest = z.strictObject({
   /** Unique when set; CONFLICT when another key has it. */

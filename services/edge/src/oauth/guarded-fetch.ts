@@ -15,16 +15,22 @@ export class FetchFailed extends Error {
   }
 }
 
-/** GET a JSON document: `{status, json}` for 200; a FetchFailed naming the problem otherwise. */
-export type JsonFetcher = (url: string) => Promise<unknown>;
+/** A form POST instead of a GET (token introspection), with the client's Authorization. */
+export interface FormPost {
+  form: Record<string, string>;
+  authorization?: string;
+}
+
+/** GETs (or POSTs a form for) a JSON document: the parsed JSON for 200; a FetchFailed naming the problem otherwise. */
+export type JsonFetcher = (url: string, post?: FormPost) => Promise<unknown>;
 
 /**
- * Fetches a JSON document (a JWKS, authorization server metadata) under the upstream address rules: the literal
- * address checked first, every resolved address checked by the guard's lookup as the socket connects; no
- * redirects, 5 s, 512 KiB at most.
+ * Fetches a JSON document (a JWKS, authorization server metadata, an introspection answer) under the upstream
+ * address rules: the literal address checked first, every resolved address checked by the guard's lookup as the
+ * socket connects; no redirects, 5 s, 512 KiB at most.
  */
 export function guardedJsonFetcher(guard: UpstreamUrlGuard): JsonFetcher {
-  return (url) =>
+  return (url, post) =>
     new Promise((resolve, reject) => {
       let parsed: URL;
       try {
@@ -34,7 +40,11 @@ export function guardedJsonFetcher(guard: UpstreamUrlGuard): JsonFetcher {
         return;
       }
       const lib = parsed.protocol === 'https:' ? https : http;
-      const request = lib.get(parsed, { lookup: guard.lookup, headers: { accept: 'application/json' }, timeout: TIMEOUT_MS }, (response) => {
+      const body = post ? new URLSearchParams(post.form).toString() : undefined;
+      const headers: Record<string, string> = { accept: 'application/json' };
+      if (body !== undefined) headers['content-type'] = 'application/x-www-form-urlencoded';
+      if (post?.authorization) headers.authorization = post.authorization;
+      const request = lib.request(parsed, { method: post ? 'POST' : 'GET', lookup: guard.lookup, headers, timeout: TIMEOUT_MS }, (response) => {
         const status = response.statusCode ?? 0;
         if (status !== 200) {
           response.resume();
@@ -62,5 +72,6 @@ export function guardedJsonFetcher(guard: UpstreamUrlGuard): JsonFetcher {
       });
       request.on('timeout', () => request.destroy(new FetchFailed(`${url}: no answer within ${TIMEOUT_MS} ms`)));
       request.on('error', (error) => reject(error instanceof FetchFailed ? error : new FetchFailed(`${url}: ${error.message}`)));
+      request.end(body);
     });
 }

@@ -125,29 +125,37 @@ export class IssuerKeys {
     return this.inFlight;
   }
 
-  /** RFC 8414 metadata (path-inserted), then OpenID discovery; its `issuer` must be the configured one. */
   private async discoverJwksUrl(): Promise<string> {
-    const issuer = new URL(this.policy.issuer);
-    const path = issuer.pathname.replace(/\/+$/, '');
-    const candidates = [
-      `${issuer.origin}/.well-known/oauth-authorization-server${path}`,
-      `${issuer.origin}${path}/.well-known/openid-configuration`,
-      `${issuer.origin}/.well-known/openid-configuration${path}`,
-    ];
-    let last: unknown;
-    for (const url of [...new Set(candidates)]) {
-      try {
-        const metadata = (await this.fetchJson(url)) as { issuer?: unknown; jwks_uri?: unknown };
-        if (metadata?.issuer !== this.policy.issuer) throw new FetchFailed(`${url}: its issuer is not ${this.policy.issuer}`);
-        if (typeof metadata.jwks_uri !== 'string') throw new FetchFailed(`${url}: no jwks_uri`);
-        this.jwksUrl = metadata.jwks_uri;
-        return metadata.jwks_uri;
-      } catch (error) {
-        last = error;
-      }
-    }
-    throw last instanceof Error ? last : new FetchFailed('no authorization server metadata');
+    this.jwksUrl = await discoverEndpoint(this.policy.issuer, 'jwks_uri', this.fetchJson);
+    return this.jwksUrl;
   }
+}
+
+/**
+ * An endpoint named in the issuer's metadata: RFC 8414 (path-inserted), then OpenID discovery; the metadata's
+ * `issuer` must be the configured one.
+ */
+export async function discoverEndpoint(issuerUrl: string, field: 'jwks_uri' | 'introspection_endpoint', fetchJson: JsonFetcher): Promise<string> {
+  const issuer = new URL(issuerUrl);
+  const path = issuer.pathname.replace(/\/+$/, '');
+  const candidates = [
+    `${issuer.origin}/.well-known/oauth-authorization-server${path}`,
+    `${issuer.origin}${path}/.well-known/openid-configuration`,
+    `${issuer.origin}/.well-known/openid-configuration${path}`,
+  ];
+  let last: unknown;
+  for (const url of [...new Set(candidates)]) {
+    try {
+      const metadata = (await fetchJson(url)) as Record<string, unknown> | null;
+      if (metadata?.issuer !== issuerUrl) throw new FetchFailed(`${url}: its issuer is not ${issuerUrl}`);
+      const endpoint = metadata[field];
+      if (typeof endpoint !== 'string') throw new FetchFailed(`${url}: no ${field}`);
+      return endpoint;
+    } catch (error) {
+      last = error;
+    }
+  }
+  throw last instanceof Error ? last : new FetchFailed('no authorization server metadata');
 }
 
 /** The public members only (a JWKS that wrongly carries private ones is not trusted with them). */

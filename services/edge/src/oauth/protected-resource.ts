@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
-import { DomainError, type Principal } from '#libs/contracts';
+import { API_KEY_PREFIX, DomainError, type Principal } from '#libs/contracts';
 import { UpstreamUrlGuard } from '#libs/net-guard';
 import { PrincipalService } from '../auth/principal.service.js';
 import { constantTimeEquals } from '../auth/credentials.js';
@@ -24,6 +24,7 @@ import {
   type ResourceServerSettings,
 } from './resource-settings.js';
 import { ORIGIN_POLICY } from '../tokens.js';
+import { TokenIntrospector } from './token-introspection.js';
 import { TokenPrincipals } from './token-principals.js';
 
 /** JSON-RPC code of a 401 at the MCP endpoints (as for a missing or bad key). */
@@ -54,6 +55,8 @@ export interface TokenExplanation {
  *   - a JWT in `Authorization: Bearer`: validated for the canonical URI of the endpoint called (AccessTokenVerifier),
  *     its required scopes checked (403 insufficient_scope naming all of them), its claims mapped to a user, team and
  *     organization whose Principal (TokenPrincipals) is attached to the request for the transport to use;
+ *   - with an issuer configured for introspection, a bearer that is neither a JWT nor an API key (`sk-…`) is an
+ *     opaque token: its introspected claims (TokenIntrospector) go through the same checks and mapping;
  *   - anything else is an API key, verified as always (PrincipalService), its 401 carrying the same challenge.
  * The token itself is never stored, logged or forwarded.
  */
@@ -62,6 +65,7 @@ export class ProtectedResource {
   private readonly log = new Logger(ProtectedResource.name);
   readonly settings: ResourceServerSettings;
   private readonly verifier: AccessTokenVerifier;
+  private readonly introspector: TokenIntrospector;
   private readonly masterKey: string | undefined;
 
   constructor(
@@ -83,7 +87,26 @@ export class ProtectedResource {
         );
       }
     }
-    this.verifier = new AccessTokenVerifier(this.settings, guardedJsonFetcher(new UpstreamUrlGuard(this.settings.addressRules)));
+    const fetchJson = guardedJsonFetcher(new UpstreamUrlGuard(this.settings.addressRules));
+    this.verifier = new AccessTokenVerifier(this.settings, fetchJson);
+    this.introspector = new TokenIntrospector(this.settings, fetchJson);
+  }
+
+  /** Introspection requests made (tests, diagnostics). */
+  introspections(): number {
+    return this.introspector.requests;
+  }
+
+  /** An access token rather than an API key: a JWT, or (with an introspecting issuer) anything not shaped as a key. */
+  private isAccessToken(bearer: string): boolean {
+    if (this.masterKey && constantTimeEquals(bearer, this.masterKey)) return false;
+    return looksLikeJwt(bearer) || (this.introspector.enabled && !bearer.startsWith(API_KEY_PREFIX));
+  }
+
+  /** A JWT's signature and claims, or an opaque token's introspection. */
+  private verifyToken(token: string, audiences: readonly string[] | 'unchecked'): Promise<VerifiedToken> {
+    if (!looksLikeJwt(token)) return this.introspector.verify(token, audiences);
+    return this.verifier.verify(token, audiences === 'unchecked' ? [] : audiences);
   }
 
   get enabled(): boolean {
@@ -155,7 +178,7 @@ export class ProtectedResource {
         // RFC 6750 3.1: no error code when the request carried no credentials
         throw new HttpProblem(401, 'Unauthorized: sign in (OAuth) or send an API key', UNAUTHORIZED_CODE, { 'www-authenticate': challenge(scope) });
       }
-      if (bearer !== undefined && !req.headers['x-litellm-api-key'] && looksLikeJwt(bearer) && !(this.masterKey && constantTimeEquals(bearer, this.masterKey))) {
+      if (bearer !== undefined && !req.headers['x-litellm-api-key'] && this.isAccessToken(bearer)) {
         const principal = await this.principalOfToken(bearer, [resource, gatewayResource(base)], challenge, scope);
         this.principals.attach(req.headers, principal);
         return true;
@@ -185,7 +208,7 @@ export class ProtectedResource {
       new HttpProblem(401, `Unauthorized: ${description}`, UNAUTHORIZED_CODE, { 'www-authenticate': challenge({ error: 'invalid_token', error_description: description, ...scope }) });
     let verified: VerifiedToken;
     try {
-      verified = await this.verifier.verify(token, audiences);
+      verified = await this.verifyToken(token, audiences);
     } catch (error) {
       if (error instanceof InvalidToken) throw invalid(error.message);
       if (error instanceof KeysUnavailable) {
@@ -224,12 +247,15 @@ export class ProtectedResource {
    */
   async explain(token: string, resource: string | undefined): Promise<{ token: TokenExplanation; principal: Principal }> {
     if (!this.enabled) throw new DomainError('INVALID_ARGUMENT', 'token: JWT auth is off (general_settings.enable_jwt_auth)', { field: 'token' });
-    if (!looksLikeJwt(token)) throw new DomainError('INVALID_ARGUMENT', 'token: not a JWT', { field: 'token' });
+    if (!looksLikeJwt(token) && !this.introspector.enabled) throw new DomainError('INVALID_ARGUMENT', 'token: not a JWT', { field: 'token' });
     let verified: VerifiedToken;
     try {
-      const aud = (JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString('utf8')) as { aud?: unknown }).aud;
-      const audiences = resource ? [resource] : (Array.isArray(aud) ? aud : [aud]).filter((a): a is string => typeof a === 'string');
-      verified = await this.verifier.verify(token, audiences);
+      if (resource || !looksLikeJwt(token)) verified = await this.verifyToken(token, resource ? [resource] : 'unchecked');
+      else {
+        // no resource to check against: the token's own audience is reported, not checked
+        const aud = (JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString('utf8')) as { aud?: unknown }).aud;
+        verified = await this.verifier.verify(token, (Array.isArray(aud) ? aud : [aud]).filter((a): a is string => typeof a === 'string'));
+      }
     } catch (error) {
       if (error instanceof InvalidToken) throw new DomainError('INVALID_ARGUMENT', `token: ${error.message}`, { field: 'token', reason: 'invalid_token' });
       if (error instanceof KeysUnavailable) throw new DomainError('UPSTREAM_UNAVAILABLE', error.message);

@@ -17,6 +17,8 @@ export interface IssuerPolicy {
   organizationAliasMap: Record<string, string>;
   /** Global and this issuer's required scopes. */
   requiredScopes: string[];
+  /** Its opaque tokens are introspected (RFC 7662); unset: only its JWTs are accepted. */
+  introspection?: { url?: string; clientId: string; clientSecret?: string; cacheMs: number };
 }
 
 export interface ResourceServerSettings {
@@ -59,6 +61,16 @@ function issuerPolicy(issuer: JwtIssuerSettings, globalScopes: string[]): Issuer
         : undefined,
     organizationAliasMap: issuer.org_alias_map ?? {},
     requiredScopes: unique([...globalScopes, ...(issuer.required_scopes ?? [])]),
+    ...(issuer.introspection
+      ? {
+          introspection: {
+            url: issuer.introspection.url,
+            clientId: issuer.introspection.client_id,
+            clientSecret: issuer.introspection.client_secret,
+            cacheMs: issuer.introspection.cache_seconds * 1000,
+          },
+        }
+      : {}),
   };
 }
 
