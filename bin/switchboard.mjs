@@ -36,7 +36,7 @@ Commands:
   teams   list [--org ID] | show <team_id> | create [team flags] | update <team_id> [team flags] | delete <team_id>...
   orgs    list | show <org_id> | create --alias NAME [org flags] | update <org_id> [org flags] | delete <org_id>...
   tools   list [--server S] | call <name> [--args JSON] [--server S]
-  permissions explain <key>
+  permissions explain <key> | explain --token TOKEN [--resource URI]
   audit   tail [--follow] [--interval S] [--limit N] [--server NAME] [--key-alias A] [--status S]
   data    export|import|copy ...   (runs \`npm run data\` on this machine's data: see docs/SPEC.md section 1)
 
@@ -115,6 +115,9 @@ const OPTIONS = {
   limit: { type: 'string' },
   'key-alias': { type: 'string' },
   status: { type: 'string' },
+  // permissions
+  token: { type: 'string' },
+  resource: { type: 'string' },
 };
 
 /** A failure with its exit code; `code` is the gateway's error code when it answered one. */
@@ -478,14 +481,18 @@ const COMMANDS = {
     },
   },
   permissions: {
-    explain: async (p, _v, { call }) => {
-      const reply = await call('permissions.explain', { key: one(p, 'the key to explain') });
+    explain: async (p, v, { call }) => {
+      const asked = v.token ? { token: v.token, ...(v.resource ? { resource: v.resource } : {}) } : { key: one(p, 'the key to explain (or --token)') };
+      const reply = await call('permissions.explain', asked);
       const lines = reply.servers.map((s) =>
         s.allowed
           ? `${s.server_name}: allowed (${s.granted_by.join(', ') || 'master'}): ${s.tools.join(', ') || 'no tools'}${s.removed_tools.length ? `; removed: ${s.removed_tools.map((t) => `${t.tool} (${t.removed_by.map((r) => r.level).join(',')})`).join(', ')}` : ''}`
           : `${s.server_name}: not allowed (${s.removed_by.map((r) => `${r.level}: ${r.reason}`).join('; ')})`,
       );
-      return { reply, text: `${reply.key.key_alias ?? reply.key.key_name ?? 'key'}\n${lines.map((l) => `  ${l}`).join('\n')}\n` };
+      const who = reply.token
+        ? `token of ${reply.token.user_id} (${reply.token.issuer}; team ${reply.token.team_id ?? 'none'})`
+        : (reply.key.key_alias ?? reply.key.key_name ?? 'key');
+      return { reply, text: `${who}\n${lines.map((l) => `  ${l}`).join('\n')}\n` };
     },
   },
   audit: {

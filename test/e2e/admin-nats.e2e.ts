@@ -88,6 +88,13 @@ describe('the admin API on NATS, with deploy/nats permissions', () => {
     const bad = await request('sb.v1.admin.servers.create', { server_name: 'bad_url', url: 'ftp://example.com/mcp' });
     expect(bad).toMatchObject({ ok: false, error: { code: 'INVALID_ARGUMENT' } });
     expect(bad.error!.message).toMatch(/^url: /);
+
+    // permissions explain takes a key or a token: exactly one, and a token only where JWT auth is on
+    const explained = await request('sb.v1.admin.permissions.explain', { key: 'nats-admin' });
+    expect(explained.ok, JSON.stringify(explained.error)).toBe(true);
+    expect(explained.data.key).toMatchObject({ key_alias: 'nats-admin' });
+    expect(await request('sb.v1.admin.permissions.explain', {})).toMatchObject({ ok: false, error: { code: 'INVALID_ARGUMENT', message: expect.stringMatching(/^key: required/) } });
+    expect(await request('sb.v1.admin.permissions.explain', { token: 'an-opaque-token' })).toMatchObject({ ok: false, error: { code: 'INVALID_ARGUMENT', message: expect.stringMatching(/JWT auth is off/) } });
   });
 
   it('is refused by the NATS server on internal subjects', async () => {

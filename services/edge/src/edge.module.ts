@@ -6,6 +6,7 @@ import { AdminBusFacade } from './admin-api/admin-bus.facade.js';
 import { AdminGate } from './admin-api/admin-gate.js';
 import { AdminOperations } from './admin-api/admin-operations.js';
 import { ServerTestController } from './admin-api/server-test.controller.js';
+import { PermissionExplainer } from './admin/permission-explainer.js';
 import { PermissionsController } from './admin/permissions.controller.js';
 import { ServersController } from './admin/servers.controller.js';
 import { ApiKeyGuard } from './auth/api-key.guard.js';
@@ -91,6 +92,7 @@ export class EdgeModule {
         McpRouter,
         McpGrants,
         AdminOperations,
+        PermissionExplainer,
         AdminGate,
         AdminBusFacade,
       ],

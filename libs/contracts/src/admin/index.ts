@@ -14,6 +14,7 @@ import {
   UpdateOrganizationRequest,
 } from '../auth/organizations.js';
 import { PermissionLevels } from '../auth/permission.js';
+import { EntityReference } from '../auth/token-principal.js';
 import { DeleteTeamsReply, DeleteTeamsRequest, GetTeamInfoReply, ListTeamsReply, ListTeamsRequest, NewTeamRequest, TeamInfo, UpdateTeamRequest } from '../auth/teams.js';
 import { UpstreamTool } from '../registry/catalog.js';
 import { CreateServerRequest, McpServerView, ServerHealth, UpdateServerRequest } from '../registry/servers.js';
@@ -73,9 +74,38 @@ export const AdminCallToolRequest = z.strictObject({
 export const AdminCallToolReply = z.looseObject({ content: z.array(z.looseObject({ type: z.string() })).optional(), isError: z.boolean().optional() });
 
 const ServerRemoval = z.object({ level: z.string(), reason: z.string() });
-/** `GET /v1/mcp/permissions?key=`: a key's effective servers and tools, and what removed the others. */
+
+/** `GET /v1/mcp/permissions`: a virtual key, or an OAuth access token (with the endpoint its audience must name). */
+export const ExplainPermissionsRequest = z
+  .strictObject({
+    key: KeyRef.optional().describe('The virtual key to explain (the key, its hash or its alias).'),
+    token: z.string().min(1).max(16_384).optional().describe('An OAuth access token to explain instead (a JWT, or an opaque token of an issuer with introspection).'),
+    resource: z.url().optional().describe("With token: the MCP endpoint's URI its audience must name; unset: the audience is reported, not checked."),
+  })
+  .superRefine((request, ctx) => {
+    if (!request.key === !request.token) ctx.addIssue({ code: 'custom', path: ['key'], message: 'required: key (the virtual key to explain), or token (an OAuth access token)' });
+    if (request.resource && !request.token) ctx.addIssue({ code: 'custom', path: ['resource'], message: 'only with token' });
+  });
+
+/** What an access token maps to: its issuer, the claims read, the user, team and organization. Never the token. */
+export const TokenExplanation = z.object({
+  issuer: z.string(),
+  user_id: z.string(),
+  team: EntityReference.nullable(),
+  organization: EntityReference.nullable(),
+  claims: z.record(z.string(), z.unknown()),
+  scopes: z.array(z.string()),
+  required_scopes: z.array(z.string()),
+  audience: z.unknown(),
+  expires: z.string().nullable(),
+  team_id: z.string().nullable(),
+  organization_id: z.string().nullable(),
+});
+
+/** `GET /v1/mcp/permissions`: a key's (or token's) effective servers and tools, and what removed the others. */
 export const PermissionsExplanation = z.object({
-  key: z.object({ key_alias: z.string().nullable(), key_name: z.string().nullable(), team_id: z.string().nullable(), organization_id: z.string().nullable() }),
+  key: z.object({ key_alias: z.string().nullable(), key_name: z.string().nullable(), team_id: z.string().nullable(), organization_id: z.string().nullable() }).optional(),
+  token: TokenExplanation.optional(),
   levels: PermissionLevels,
   is_master: z.boolean(),
   fingerprint: z.string(),
@@ -144,7 +174,7 @@ export const AdminCallTool = defineContract('AdminCallTool', Subjects.admin.call
 export const AdminExplainPermissions = defineContract(
   'AdminExplainPermissions',
   Subjects.admin.explainPermissions,
-  z.strictObject({ key: KeyRef.describe('The virtual key to explain (the key itself).') }),
+  ExplainPermissionsRequest,
   PermissionsExplanation,
 );
 export const AdminQueryAudit = defineContract('AdminQueryAudit', Subjects.admin.queryAudit, QueryAuditRequest, QueryAuditReply);
@@ -175,6 +205,6 @@ export const ADMIN_API: readonly { contract: Contract; summary: string; rest: st
   { contract: AdminListOrganizations, summary: 'Every organization.', rest: 'GET /organization/list' },
   { contract: AdminListTools, summary: "The tools the caller's key may use, with aggregate names.", rest: 'GET /mcp-rest/tools/list' },
   { contract: AdminCallTool, summary: "Calls a tool as the caller's key, under its permissions and rate limit.", rest: 'POST /mcp-rest/tools/call' },
-  { contract: AdminExplainPermissions, summary: "A key's effective servers and tools, and which level removed the others.", rest: 'GET /v1/mcp/permissions' },
+  { contract: AdminExplainPermissions, summary: "A key's (or an OAuth access token's) effective servers and tools, and which level removed the others.", rest: 'GET /v1/mcp/permissions' },
   { contract: AdminQueryAudit, summary: 'The audit log of tool calls, newest first, filtered and paged.', rest: 'GET /v1/mcp/audit' },
 ];

@@ -52,15 +52,13 @@ import {
   UpdateOrganization,
   UpdateServer,
   UpdateTeam,
-  VerifyKey,
   type Contract,
   type Principal,
   type ReplyOf,
   type RequestOf,
   type ServerTestReport,
 } from '#libs/contracts';
-import { explainAccess } from '#libs/permissions';
-import { aboutTheKeyAsked } from '../admin/permissions.controller.js';
+import { PermissionExplainer } from '../admin/permission-explainer.js';
 import { UsageLimiter } from '../auth/usage-limiter.js';
 import { AccessService } from '../catalog/access.service.js';
 import { CatalogService } from '../catalog/catalog.service.js';
@@ -96,6 +94,7 @@ export class AdminOperations {
     @Inject(AccessService) private readonly access: AccessService,
     @Inject(McpDispatcher) private readonly dispatcher: McpDispatcher,
     @Inject(UsageLimiter) private readonly limits: UsageLimiter,
+    @Inject(PermissionExplainer) private readonly explainer: PermissionExplainer,
   ) {
     const call = <C extends Contract>(contract: C, request: RequestOf<C>, caller: AdminCaller) =>
       this.bus.call(contract, request, { timeoutMs: ADMIN_CALL_MS, ...(caller.deadline ? { deadline: caller.deadline } : {}) });
@@ -128,7 +127,7 @@ export class AdminOperations {
 
     this.define(AdminListTools, (r, c) => this.listTools(r.server, c));
     this.define(AdminCallTool, (r, c) => this.callTool(r, c));
-    this.define(AdminExplainPermissions, (r) => this.explain(r.key));
+    this.define(AdminExplainPermissions, (r) => this.explainer.explain(r));
     this.define(AdminQueryAudit, (r, c) => call(QueryAudit, r, c));
   }
 
@@ -191,18 +190,5 @@ export class AdminOperations {
     } finally {
       release();
     }
-  }
-
-  /** GET /v1/mcp/permissions?key=: the key's effective servers and tools and what removed the others. */
-  private async explain(key: string): Promise<ReplyOf<typeof AdminExplainPermissions>> {
-    const principal = await this.bus.call(VerifyKey, { key }, { timeoutMs: 5_000 }).catch((error: unknown) => {
-      throw DomainError.is(error, 'UNAUTHENTICATED') ? aboutTheKeyAsked(error, key) : error;
-    });
-    const catalog = await this.catalogs.current();
-    return {
-      key: { key_alias: principal.key_alias, key_name: principal.key_name ?? null, team_id: principal.team_id, organization_id: principal.organization_id },
-      levels: principal.levels,
-      ...explainAccess(this.access.effective(catalog, principal)),
-    };
   }
 }

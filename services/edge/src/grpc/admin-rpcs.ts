@@ -54,7 +54,7 @@ export function toStruct(value: Record<string, unknown> | null | undefined): { f
   return { fields: Object.fromEntries(Object.entries(value).map(([k, v]) => [k, toValue(v)])) };
 }
 
-function toValue(value: unknown): ProtoValue {
+export function toValue(value: unknown): ProtoValue {
   if (value === null || value === undefined) return { nullValue: 'NULL_VALUE' };
   if (typeof value === 'number') return { numberValue: value };
   if (typeof value === 'string') return { stringValue: value };
@@ -198,6 +198,7 @@ export const ADMIN_RPCS: Record<string, Record<string, AdminRpc>> = {
       reply: (r) => ({
         ...r,
         levels: { key: permissionOut(r.levels.key), team: permissionOut(r.levels.team), organization: permissionOut(r.levels.organization) },
+        ...(r.token ? { token: { ...r.token, claims: toStruct(r.token.claims), audience: toValue(r.token.audience) } } : {}),
       }),
     },
   },

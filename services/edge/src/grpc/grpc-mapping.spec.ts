@@ -70,4 +70,39 @@ describe('ADMIN_RPCS', () => {
       for (const rpc of Object.values(rpcs)) expect(rpc.contract.subject).toMatch(/^sb\.v1\.admin\./);
     }
   });
+
+  it("carries an access token's explanation (claims, audience) through the proto, and takes a token in the request", async () => {
+    const { loadSync } = await import('@grpc/proto-loader');
+    const { adminProtoPath, PROTO_LOADER_OPTIONS, ADMIN_PACKAGE } = await import('./grpc-admin.server.js');
+    const definition = loadSync(adminProtoPath(), PROTO_LOADER_OPTIONS);
+    const method = (definition[`${ADMIN_PACKAGE}.Permissions`] as Record<string, any>).ExplainPermissions;
+    const rpc = ADMIN_RPCS.Permissions!.ExplainPermissions!;
+
+    const request = method.requestDeserialize(method.requestSerialize({ token: 'opaque-token', resource: 'http://127.0.0.1:4000/mcp' }));
+    expect(rpc.contract.request.parse(rpc.request(request))).toEqual({ token: 'opaque-token', resource: 'http://127.0.0.1:4000/mcp' });
+
+    const reply = {
+      token: {
+        issuer: 'http://127.0.0.1:9000',
+        user_id: 'carol',
+        team: { by: 'id_or_alias', value: 'eng' },
+        organization: null,
+        claims: { sub: 'carol', groups: ['staff', 'engineering'] },
+        scopes: ['mcp:tools'],
+        required_scopes: ['mcp:tools'],
+        audience: ['http://127.0.0.1:4000/mcp'],
+        expires: null,
+        team_id: 'team-1',
+        organization_id: null,
+      },
+      levels: { key: null, team: { mcp_servers: ['ev'], mcp_access_groups: [], mcp_tool_permissions: {} }, organization: null },
+      is_master: false,
+      fingerprint: 'f',
+      servers: [],
+    };
+    const decoded = method.responseDeserialize(method.responseSerialize(rpc.reply(reply)));
+    expect(decoded.token).toMatchObject({ issuer: 'http://127.0.0.1:9000', user_id: 'carol', team: { by: 'id_or_alias', value: 'eng' }, scopes: ['mcp:tools'], team_id: 'team-1' });
+    expect(fromStruct(decoded.token.claims)).toEqual({ sub: 'carol', groups: ['staff', 'engineering'] });
+    expect(fromStruct({ fields: { audience: decoded.token.audience } })).toEqual({ audience: ['http://127.0.0.1:4000/mcp'] });
+  });
 });

@@ -4,13 +4,13 @@ import { DomainError } from '#libs/contracts';
 import type { AccessService } from '../catalog/access.service.js';
 import type { CatalogService } from '../catalog/catalog.service.js';
 import type { ProtectedResource } from '../oauth/protected-resource.js';
-import { keyPrefix, PermissionsController } from './permissions.controller.js';
+import { keyPrefix, PermissionExplainer } from './permission-explainer.js';
 
 const KEY = 'sk-unknownKeyThatWasNeverIssued0123456789';
 
-function controllerRefusing(reason: string, message: string): PermissionsController {
+function explainerRefusing(reason: string, message: string): PermissionExplainer {
   const bus = { call: vi.fn(async () => Promise.reject(new DomainError('UNAUTHENTICATED', message, { reason }))) } as unknown as Bus;
-  return new PermissionsController(bus, {} as CatalogService, {} as AccessService, {} as ProtectedResource);
+  return new PermissionExplainer(bus, {} as CatalogService, {} as AccessService, {} as ProtectedResource);
 }
 
 async function errorOf(promise: Promise<unknown>): Promise<DomainError> {
@@ -21,13 +21,13 @@ async function errorOf(promise: Promise<unknown>): Promise<DomainError> {
 
 describe('GET /v1/mcp/permissions?key= for a key that does not verify', () => {
   it('is NOT_FOUND (404) for an unknown key, naming its prefix only', async () => {
-    const error = await errorOf(controllerRefusing('unknown_key', 'invalid API key').explain(KEY));
+    const error = await errorOf(explainerRefusing('unknown_key', 'invalid API key').explain({ key: KEY }));
     expect(error).toMatchObject({ code: 'NOT_FOUND', message: 'key: no key matches sk-unk…', details: { field: 'key', key_prefix: 'sk-unk…' } });
     expect(JSON.stringify({ message: error.message, details: error.details })).not.toContain(KEY.slice(0, 7));
   });
 
   it('is INVALID_ARGUMENT (400), never UNAUTHENTICATED, for a blocked or expired key', async () => {
-    const error = await errorOf(controllerRefusing('blocked', 'this key is blocked').explain(KEY));
+    const error = await errorOf(explainerRefusing('blocked', 'this key is blocked').explain({ key: KEY }));
     expect(error).toMatchObject({ code: 'INVALID_ARGUMENT', message: 'key sk-unk…: this key is blocked', details: { reason: 'blocked' } });
   });
 
