@@ -311,6 +311,25 @@ describe('OAuth toward upstream MCP servers (the distributed suite, two connecto
     expect(exchange.requests().some((r) => r.authorization?.includes(bobKey))).toBe(false);
   });
 
+  it('a user signed in with OAuth approves each app (OAuth client) on its own: another app of the same user is asked again', async () => {
+    const signIn = async (app: string) => connect('', {}, { authorization: `Bearer ${await as.sign({ sub: 'frank', aud: `${edge}/mcp`, scope: 'mcp:tools', client_id: app })}` });
+    const desktop = await signIn('desktop-app');
+    await eventually(async () => (await toolNames(desktop)).includes('personal-whoami'), 30_000);
+    const first = await desktop.callTool({ name: 'personal-whoami', arguments: {} });
+    expect(first.isError).toBe(true);
+    const link = consentLinkOf(first);
+    expect(await (await fetch(link)).text()).toContain('desktop-app'); // the page names the app asking
+    expect((await consent(link, 'frank')).viaAuthorizationServer).toBe(true);
+    expect(JSON.parse(textOf(await desktop.callTool({ name: 'personal-whoami', arguments: {} }))).sub).toBe('frank');
+
+    const ide = await signIn('ide-plugin');
+    const second = await ide.callTool({ name: 'personal-whoami', arguments: {} });
+    expect(second.isError).toBe(true);
+    // frank holds a grant already: approving this app is all
+    expect((await consent(consentLinkOf(second), 'frank')).viaAuthorizationServer).toBe(false);
+    expect(JSON.parse(textOf(await ide.callTool({ name: 'personal-whoami', arguments: {} }))).sub).toBe('frank');
+  });
+
   it('50 concurrent calls across two connector replicas with an expired token cause exactly one refresh', async () => {
     const alice = await connect(aliceKey);
     // both replicas hold a session for alice already (warm); then the token they use runs out
@@ -364,13 +383,15 @@ describe('OAuth toward upstream MCP servers (the distributed suite, two connecto
       body: { server_name: 'personal', tokens_deleted: true, clients_removed: 1, revoked_at_authorization_server: true },
     });
     personal.reset();
-    // each call gets the challenge, or, once the catalog (listed with her token, the only one) has dropped the
-    // server's tools, -32602 Unknown tool; none reaches the upstream
-    const after = await Promise.all(Array.from({ length: 6 }, () => alice.callTool({ name: 'personal-whoami', arguments: {} }).catch((e: Error) => e)));
-    for (const r of after) expect(r instanceof Error ? r.message : consentLinkOf(r)).toMatch(/Unknown tool|\/v1\/mcp\/oauth\/personal\/authorize\?ticket=/);
+    // each call gets the challenge (the catalog is listed with frank's grant now); none reaches the upstream
+    const after = await Promise.all(Array.from({ length: 6 }, () => alice.callTool({ name: 'personal-whoami', arguments: {} })));
+    for (const r of after) expect(consentLinkOf(r)).toContain('/v1/mcp/oauth/personal/authorize?ticket=');
     expect(personal.admitted('tools/call', 'whoami')).toEqual([]);
-    await eventually(async () => (await toolNames(alice)).includes('personal-authorize'), 30_000);
     expect(await api(edge, aliceKey, '/v1/mcp/oauth/grants')).toEqual({ grants: [] });
+
+    // the master key revokes the last user's grant (frank's, through two apps): the server lists authorize again
+    expect(await del(suite!.masterKey, '/v1/mcp/oauth/personal/grant?user_id=frank')).toMatchObject({ status: 200, body: { user_id: 'frank', tokens_deleted: true, clients_removed: 2 } });
+    await eventually(async () => (await toolNames(alice)).includes('personal-authorize'), 30_000);
 
     // nothing left, no such server, a server without per-user OAuth: each said so
     expect((await del(aliceKey, '/v1/mcp/oauth/personal/grant')).status).toBe(404);

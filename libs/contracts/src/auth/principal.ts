@@ -40,6 +40,11 @@ export const Principal = z.object({
   team_models: z.array(z.string()).optional(),
   /** Set for the Principal of an OAuth access token: the issuer that signed it (SPEC section 3). */
   oauth_issuer: z.string().nullable().optional(),
+  /**
+   * The OAuth client the token was issued to (its `azp`, else `client_id` claim), set per request: upstream OAuth
+   * consent is given per client, so an MCP app the user signed in with may use a grant only once approved itself.
+   */
+  oauth_client_id: z.string().nullable().optional(),
 });
 export type Principal = z.infer<typeof Principal>;
 

@@ -132,6 +132,10 @@ describe('ProtectedResource', () => {
     expect(ok.status).toBe(200);
     expect(ok.body).toMatchObject({ key_alias: 'oauth:alice', team_id: 't1', oauth_issuer: as.issuer });
     expect(ok.body.expires).toMatch(/^\d{4}-/);
+    expect(ok.body.oauth_client_id).toBeNull();
+    // the OAuth client the token was issued to: azp, else client_id (upstream OAuth consent is per client)
+    expect((await call('/mcp', { authorization: `Bearer ${await token({ aud: `${base}/mcp`, client_id: 'desktop-app' })}` })).body.oauth_client_id).toBe('desktop-app');
+    expect((await call('/mcp', { authorization: `Bearer ${await token({ aud: `${base}/mcp`, client_id: 'x', azp: 'ide-plugin' })}` })).body.oauth_client_id).toBe('ide-plugin');
     expect(identities.at(-1)).toEqual({ issuer: as.issuer, identity: { user_id: 'alice', team: { by: 'id', value: 't1' }, organization: null, claims: { sub: 'alice', team: 't1' } } });
     // a token for the gateway as a whole (the root metadata's resource) is good on every endpoint
     expect((await call('/everything/mcp', { authorization: `Bearer ${await token({ aud: base })}` })).status).toBe(200);

@@ -233,7 +233,11 @@ export class ProtectedResource {
     }
     try {
       const principal = await this.tokenPrincipals.principalOf(verified.policy.issuer, identity);
-      return { ...principal, expires: typeof verified.claims.exp === 'number' ? new Date(verified.claims.exp * 1000).toISOString() : null };
+      return {
+        ...principal,
+        expires: typeof verified.claims.exp === 'number' ? new Date(verified.claims.exp * 1000).toISOString() : null,
+        oauth_client_id: oauthClientOf(verified.claims),
+      };
     } catch (error) {
       if (DomainError.is(error, 'UNAUTHENTICATED')) throw invalid(error.message);
       throw error;
@@ -287,6 +291,12 @@ export class ProtectedResource {
       principal,
     };
   }
+}
+
+/** The OAuth client a token was issued to: `azp` (OpenID), else `client_id` (RFC 9068, RFC 7662); null when unsaid. */
+function oauthClientOf(claims: Record<string, unknown>): string | null {
+  const client = typeof claims.azp === 'string' && claims.azp ? claims.azp : claims.client_id;
+  return typeof client === 'string' && client ? client.slice(0, 256) : null;
 }
 
 /** The credential of `Authorization: Bearer …` (RFC 6750 2.1), if any. */
