@@ -37,6 +37,7 @@ Commands:
   orgs    list | show <org_id> | create --alias NAME [org flags] | update <org_id> [org flags] | delete <org_id>...
   tools   list [--server S] | call <name> [--args JSON] [--server S]
   permissions explain <key> | explain --token TOKEN [--resource URI]
+  grants  list --user U | revoke <server> --user U [--client CLIENT_ID]   (per-user upstream OAuth)
   audit   tail [--follow] [--interval S] [--limit N] [--server NAME] [--key-alias A] [--status S]
   data    export|import|copy ...   (runs \`npm run data\` on this machine's data: see docs/SPEC.md section 1)
 
@@ -115,7 +116,8 @@ const OPTIONS = {
   limit: { type: 'string' },
   'key-alias': { type: 'string' },
   status: { type: 'string' },
-  // permissions
+  // permissions, grants
+  client: { type: 'string' },
   token: { type: 'string' },
   resource: { type: 'string' },
 };
@@ -162,6 +164,8 @@ const REST = {
   'tools.call': (b) => ({ method: 'POST', path: '/mcp-rest/tools/call', body: { name: b.name, arguments: b.arguments ?? {}, ...(b.server ? { server_id: b.server } : {}) } }),
   'permissions.explain': (b) => ({ method: 'GET', path: '/v1/mcp/permissions', query: b }),
   'audit.query': (b) => ({ method: 'GET', path: '/v1/mcp/audit', query: b }),
+  'upstream-grants.list': (b) => ({ method: 'GET', path: '/v1/mcp/oauth/grants', query: b }),
+  'upstream-grants.revoke': (b) => ({ method: 'DELETE', path: `/v1/mcp/oauth/${enc(b.server)}/grant`, query: { user_id: b.user_id, ...(b.client_id ? { client_id: b.client_id } : {}) } }),
 };
 
 function restTransport({ url, key, timeoutMs }) {
@@ -497,6 +501,20 @@ const COMMANDS = {
   },
   audit: {
     tail: async (_p, v, ctx) => auditTail(v, ctx),
+  },
+  grants: {
+    list: async (_p, v, { call }) => {
+      if (!v.user) throw usage('grants list: --user is required (the gateway user whose grants to list)');
+      const reply = await call('upstream-grants.list', { user_id: v.user });
+      const rows = reply.grants.map((g) => ({ ...g, clients: g.clients.map((c) => c.client_name ?? c.client_id) }));
+      return { reply, text: table(rows, [['server', 'server_name'], ['token', (g) => (g.has_token ? 'yes' : 'no')], ['scope', 'scope'], ['authorized', 'authorized_at'], ['clients', 'clients']]) };
+    },
+    revoke: async (p, v, { call }) => {
+      if (!v.user) throw usage('grants revoke: --user is required (the gateway user whose grant to revoke)');
+      const reply = await call('upstream-grants.revoke', { server: one(p, 'a per-user OAuth server'), user_id: v.user, ...(v.client ? { client_id: v.client } : {}) });
+      const where = reply.revoked_at_authorization_server === null ? '' : reply.revoked_at_authorization_server ? '; revoked at the authorization server' : '; not revoked at the authorization server';
+      return { reply, text: `${reply.server_name}: ${reply.tokens_deleted ? 'tokens deleted' : 'tokens kept'}, ${reply.clients_removed} client approval(s) removed${where}\n` };
+    },
   },
 };
 

@@ -129,6 +129,22 @@ describe('the switchboard CLI', () => {
       expect(again.code).toBe(4);
     });
 
+    it("lists a user's upstream grants, and says why one cannot be revoked", async () => {
+      const none = await cli(via(['grants', 'list', '--user', 'nobody-in-particular', '--json']));
+      expect(none.code, none.stderr).toBe(0);
+      expect(none.json).toEqual({ grants: [] });
+      expect((await cli(via(['grants', 'list', '--user', 'nobody-in-particular']))).stdout).toBe('(none)\n');
+      // not a per-user OAuth server: 2; no such server: 4; no --user: usage
+      const added = await cli(via(['servers', 'add', `${name}_plain`, '--upstream', upstream.url, '--transport', 'http']));
+      expect(added.code, added.stderr).toBe(0);
+      const plain = await cli(via(['grants', 'revoke', `${name}_plain`, '--user', 'alice', '--json']));
+      expect(plain.code).toBe(2);
+      expect(plain.json.error.message).toMatch(/does not use per-user OAuth/);
+      expect((await cli(via(['grants', 'revoke', 'no_such_server', '--user', 'alice']))).code).toBe(4);
+      expect((await cli(via(['grants', 'revoke', `${name}_plain`]))).code).toBe(2);
+      await cli(via(['servers', 'remove', `${name}_plain`]));
+    });
+
     it('exits 2 with a message naming the field on bad input', async () => {
       const badName = await cli(via(['servers', 'add', 'Not-A-Name', '--upstream', upstream.url]));
       expect(badName.code).toBe(2);

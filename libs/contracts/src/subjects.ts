@@ -121,6 +121,8 @@ export const Subjects = {
     callTool: 'sb.v1.admin.tools.call',
     explainPermissions: 'sb.v1.admin.permissions.explain',
     queryAudit: 'sb.v1.admin.audit.query',
+    listUpstreamGrants: 'sb.v1.admin.upstream-grants.list',
+    revokeUpstreamGrant: 'sb.v1.admin.upstream-grants.revoke',
   },
   health: {
     /** Every service answers its own ping; readiness asks each one. */

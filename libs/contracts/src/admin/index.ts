@@ -17,6 +17,7 @@ import { PermissionLevels } from '../auth/permission.js';
 import { EntityReference } from '../auth/token-principal.js';
 import { DeleteTeamsReply, DeleteTeamsRequest, GetTeamInfoReply, ListTeamsReply, ListTeamsRequest, NewTeamRequest, TeamInfo, UpdateTeamRequest } from '../auth/teams.js';
 import { UpstreamTool } from '../registry/catalog.js';
+import { ListUpstreamGrants, RevokeUpstreamGrant } from '../registry/upstream-oauth.js';
 import { CreateServerRequest, McpServerView, ServerHealth, UpdateServerRequest } from '../registry/servers.js';
 
 /**
@@ -178,6 +179,23 @@ export const AdminExplainPermissions = defineContract(
   PermissionsExplanation,
 );
 export const AdminQueryAudit = defineContract('AdminQueryAudit', Subjects.admin.queryAudit, QueryAuditRequest, QueryAuditReply);
+/** A user's per-user upstream OAuth grants (e.g. before offboarding them). */
+export const AdminListUpstreamGrants = defineContract(
+  'AdminListUpstreamGrants',
+  Subjects.admin.listUpstreamGrants,
+  z.strictObject({ user_id: z.string().min(1).max(256).describe("The gateway user (a key's user_id, `key:{token hash}` for a key without one, or an OAuth sign-in's user).") }),
+  ListUpstreamGrants.reply,
+);
+export const AdminRevokeUpstreamGrant = defineContract(
+  'AdminRevokeUpstreamGrant',
+  Subjects.admin.revokeUpstreamGrant,
+  z.strictObject({
+    server: z.string().min(1).describe('The per-user OAuth server (id or name).'),
+    user_id: z.string().min(1).max(256),
+    client_id: z.string().min(1).optional().describe("Only this client's approval (the tokens stay for the others)."),
+  }),
+  RevokeUpstreamGrant.reply,
+);
 
 /** Every public admin contract, in the order docs/nats-api.md lists them, with a one-line summary each. */
 export const ADMIN_API: readonly { contract: Contract; summary: string; rest: string }[] = [
@@ -207,4 +225,10 @@ export const ADMIN_API: readonly { contract: Contract; summary: string; rest: st
   { contract: AdminCallTool, summary: "Calls a tool as the caller's key, under its permissions and rate limit.", rest: 'POST /mcp-rest/tools/call' },
   { contract: AdminExplainPermissions, summary: "A key's (or an OAuth access token's) effective servers and tools, and which level removed the others.", rest: 'GET /v1/mcp/permissions' },
   { contract: AdminQueryAudit, summary: 'The audit log of tool calls, newest first, filtered and paged.', rest: 'GET /v1/mcp/audit' },
+  { contract: AdminListUpstreamGrants, summary: "A user's per-user upstream OAuth grants and the clients approved (never a token).", rest: 'GET /v1/mcp/oauth/grants?user_id=' },
+  {
+    contract: AdminRevokeUpstreamGrant,
+    summary: "Withdraws one client's approval, or a user's whole grant (tokens revoked at the authorization server when it can be asked).",
+    rest: 'DELETE /v1/mcp/oauth/{server}/grant?user_id=',
+  },
 ];

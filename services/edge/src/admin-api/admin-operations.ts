@@ -21,7 +21,9 @@ import {
   AdminListServers,
   AdminListTeams,
   AdminListTools,
+  AdminListUpstreamGrants,
   AdminQueryAudit,
+  AdminRevokeUpstreamGrant,
   AdminServerHealth,
   AdminTestServer,
   AdminUpdateKey,
@@ -45,8 +47,10 @@ import {
   ListOrganizations,
   ListServers,
   ListTeams,
+  ListUpstreamGrants,
   NewOrganization,
   NewTeam,
+  RevokeUpstreamGrant,
   QueryAudit,
   UpdateKey,
   UpdateOrganization,
@@ -65,6 +69,8 @@ import { CatalogService } from '../catalog/catalog.service.js';
 import { McpDispatcher, type McpScope } from '../mcp/mcp.dispatcher.js';
 
 const ADMIN_CALL_MS = 10_000;
+/** Revoking a grant may wait on the upstream's authorization server. */
+const REVOKE_CALL_MS = 30_000;
 /** Connecting to an upstream and listing its tools may take a while (stdio servers start a process). */
 const TEST_CALL_MS = 60_000;
 
@@ -129,6 +135,10 @@ export class AdminOperations {
     this.define(AdminCallTool, (r, c) => this.callTool(r, c));
     this.define(AdminExplainPermissions, (r) => this.explainer.explain(r));
     this.define(AdminQueryAudit, (r, c) => call(QueryAudit, r, c));
+    this.define(AdminListUpstreamGrants, (r, c) => call(ListUpstreamGrants, r, c));
+    this.define(AdminRevokeUpstreamGrant, (r, c) =>
+      this.bus.call(RevokeUpstreamGrant, r, { timeoutMs: REVOKE_CALL_MS, ...(c.deadline ? { deadline: c.deadline } : {}) }),
+    );
   }
 
   private define<C extends Contract>(contract: C, operation: Operation<C>): void {

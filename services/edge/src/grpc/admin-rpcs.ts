@@ -8,6 +8,8 @@ import {
   AdminDeleteServer,
   AdminDeleteTeams,
   AdminExplainPermissions,
+  AdminListUpstreamGrants,
+  AdminRevokeUpstreamGrant,
   AdminGetKey,
   AdminGetOrganization,
   AdminGetServer,
@@ -201,6 +203,10 @@ export const ADMIN_RPCS: Record<string, Record<string, AdminRpc>> = {
         ...(r.token ? { token: { ...r.token, claims: toStruct(r.token.claims), audience: toValue(r.token.audience) } } : {}),
       }),
     },
+  },
+  UpstreamGrants: {
+    ListUpstreamGrants: { contract: AdminListUpstreamGrants, request: identity, reply: identity },
+    RevokeUpstreamGrant: { contract: AdminRevokeUpstreamGrant, request: identity, reply: identity },
   },
   Audit: {
     QueryAudit: { contract: AdminQueryAudit, request: identity, reply: identity },

@@ -105,4 +105,19 @@ describe('ADMIN_RPCS', () => {
     expect(fromStruct(decoded.token.claims)).toEqual({ sub: 'carol', groups: ['staff', 'engineering'] });
     expect(fromStruct({ fields: { audience: decoded.token.audience } })).toEqual({ audience: ['http://127.0.0.1:4000/mcp'] });
   });
+
+  it("carries a user's upstream grants and a revocation's outcome (nulls as absent fields)", async () => {
+    const { loadSync } = await import('@grpc/proto-loader');
+    const { adminProtoPath, PROTO_LOADER_OPTIONS, ADMIN_PACKAGE } = await import('./grpc-admin.server.js');
+    const service = loadSync(adminProtoPath(), PROTO_LOADER_OPTIONS)[`${ADMIN_PACKAGE}.UpstreamGrants`] as Record<string, any>;
+    const roundTrip = (rpc: string, reply: unknown) => service[rpc].responseDeserialize(service[rpc].responseSerialize(ADMIN_RPCS.UpstreamGrants![rpc]!.reply(reply)));
+    const grant = { server_id: 's1', server_name: 'jira', has_token: false, scope: null, expires_at: null, authorized_at: null, clients: [{ client_id: 'c1', client_name: null, approved_at: '2026-12-01T00:00:00.000Z' }] };
+    expect(roundTrip('ListUpstreamGrants', { grants: [grant] })).toEqual({ grants: [{ server_id: 's1', server_name: 'jira', has_token: false, clients: [{ client_id: 'c1', approved_at: '2026-12-01T00:00:00.000Z' }] }] });
+    expect(roundTrip('RevokeUpstreamGrant', { server_name: 'jira', user_id: 'alice', tokens_deleted: true, clients_removed: 2, revoked_at_authorization_server: null })).toEqual({
+      server_name: 'jira',
+      user_id: 'alice',
+      tokens_deleted: true,
+      clients_removed: 2,
+    });
+  });
 });
