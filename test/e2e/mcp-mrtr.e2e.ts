@@ -14,6 +14,7 @@ import {
   startEverything,
   startModernUpstream,
   startSuite,
+  waitForAudit,
   type HttpEverything,
   type ModernUpstream,
   type RawReply,
@@ -504,6 +505,8 @@ describe("done-4: the gateway's own requestState for a call parked in a connecto
     });
     const done = await Promise.all(prompts.map((prompt, i) => callTool(i % 2 ? a : b, key, 'lg-ask-sampling', { prompt }, retries[i])));
     done.forEach((reply, i) => expect(allText(reply.message.result), `call ${i}`).toBe(`sampled: answer ${i}`));
+    // the audit tells the legs apart: the first leg of each call asked for input, its retry has the outcome
+    await waitForAudit(suite!, { server_name: 'lg', tool: 'ask-sampling', status: 'input_required' }, (rows) => rows.length >= 6, 10_000);
   });
 
   it("a requestState that is not the gateway's, or is another server's or another tool's, is refused with -32602 and forwards nothing; the parked call still completes", async () => {

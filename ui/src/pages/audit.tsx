@@ -72,6 +72,7 @@ export function AuditPage() {
               ['error', 'error'],
               ['timeout', 'timeout'],
               ['denied', 'denied'],
+              ['input_required', 'input required'],
             ]}
           />
           <TextField id="audit-since" name="since" label="Since" type="datetime-local" value={draft.since} onValue={set('since')} error={error} />

@@ -3,7 +3,8 @@ import { defineContract } from '../contract.js';
 import { Subjects } from '../subjects.js';
 import { Timestamp } from './common.js';
 
-export const AuditStatus = z.enum(['success', 'error', 'denied', 'rate_limited', 'timeout', 'unauthenticated']);
+/** `input_required`: a 2026-07-28 call's leg that asked the client for input; the retry's leg has the outcome. */
+export const AuditStatus = z.enum(['success', 'error', 'denied', 'rate_limited', 'timeout', 'unauthenticated', 'input_required']);
 export type AuditStatus = z.infer<typeof AuditStatus>;
 
 /** One tool call as the edge saw it. Never arguments, results or secrets; the key appears as alias + hash prefix. */

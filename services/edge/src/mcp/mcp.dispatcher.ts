@@ -445,7 +445,8 @@ export class McpDispatcher {
     let errorCode: string | null = null;
     try {
       const result = await this.forwardTool(target.server, { ...params, name: target.tool }, headers, ctx ?? { headers, principal });
-      status = (result as { isError?: boolean }).isError ? 'error' : 'success';
+      const outcome = result as { isError?: boolean; resultType?: string };
+      status = outcome.resultType === 'input_required' ? 'input_required' : outcome.isError ? 'error' : 'success';
       return result;
     } catch (error) {
       errorCode = error instanceof DomainError ? error.code : error instanceof JsonRpcError ? String(error.code) : 'INTERNAL';
