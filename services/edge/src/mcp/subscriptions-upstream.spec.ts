@@ -145,15 +145,22 @@ describe('ResourceWatches', () => {
     expect(connector.requests.map((r) => r.headers?.authorization ?? null)).toEqual([null, 'Bearer alice', 'Bearer alice']);
   });
 
-  it('subscribes again while listeners exist, and moves every URI to another connector when its own is gone', async () => {
+  it('subscribes again while listeners exist, and moves every URI to another connector when its own is gone, announcing each as updated once', async () => {
     const { bus, watches } = setup(30);
     const first = new FakeConnector(bus, 'c1');
-    await watches.watch(server('a'), 'file:///x', undefined, () => undefined);
+    const announced: string[] = [];
+    await watches.watch(server('a'), 'file:///x', undefined, (p) => void announced.push(String(p.uri)));
     await watches.watch(server('a'), 'file:///y', undefined, () => undefined);
     await waitFor(() => first.requests.length >= 4, 2000); // the periodic refresh, on the instance that holds the session
+    expect(announced).toEqual([]); // refreshes on the same session announce nothing
     first.stop();
     const second = new FakeConnector(bus, 'c2');
     await waitFor(() => second.subscribed().join() === 'file:///x,file:///y', 2000);
+    // x may have changed while nobody watched it upstream: its listener hears so once
+    await waitFor(() => announced.length === 1, 2000);
+    expect(announced).toEqual(['file:///x']);
+    await waitFor(() => second.requests.length >= 4, 2000);
+    expect(announced).toEqual(['file:///x']);
     const seen: string[] = [];
     await watches.watch(server('a'), 'file:///y', undefined, (p) => void seen.push(String(p.uri)));
     second.update('file:///y');

@@ -26,6 +26,11 @@ interface Watch {
   subscribed: Set<string>;
   /** The connector instance holding the upstream session (undefined: the queue group picks one). */
   instance: string | undefined;
+  /**
+   * URIs whose updates may have been missed: the watch moved to a new upstream session (its connector stopped).
+   * Once subscribed again, each is announced as updated once: a spurious update costs a read, a missed one is wrong.
+   */
+  unsure: Set<string>;
   /** Changes to one watch run one after another, so that one upstream session is made, on one connector. */
   queue: Promise<unknown>;
   stopStream: () => void;
@@ -37,7 +42,8 @@ interface Watch {
  * the first listener of a URI subscribes it upstream, the last one unsubscribes it, and a server's watch session
  * is ended (SessionEnded: the connector closes it) when no URI of it is left. While listeners exist, every URI is
  * subscribed again each `refreshMs`: that keeps the connector's per-client session from closing as idle, and
- * restores subscriptions an upstream lost (its session made again, its connector gone).
+ * restores subscriptions an upstream lost (its session made again, its connector gone). A URI subscribed again on
+ * another connector's session is announced as updated once, since updates in between may have been missed.
  */
 export class ResourceWatches {
   private readonly log = new Logger(ResourceWatches.name);
@@ -104,7 +110,7 @@ export class ResourceWatches {
       return watch;
     }
     const sessionId = `listen-${this.instance}-${++this.next}`;
-    watch = { key, sessionId, server, forwardHeaders, uris: new Map(), subscribed: new Set(), instance: undefined, queue: Promise.resolve(), stopStream: () => undefined };
+    watch = { key, sessionId, server, forwardHeaders, uris: new Map(), subscribed: new Set(), instance: undefined, unsure: new Set(), queue: Promise.resolve(), stopStream: () => undefined };
     const current = watch;
     watch.stopStream = this.bus.subscribe(sessionStreamEvent(sessionId), ({ message }) => this.deliver(current, message));
     this.watches.set(key, watch);
@@ -144,6 +150,7 @@ export class ResourceWatches {
         try {
           await this.send(watch, 'resources/subscribe', uri);
           if (watch.uris.has(uri)) watch.subscribed.add(uri);
+          if (watch.unsure.delete(uri)) this.deliver(watch, { method: 'notifications/resources/updated', params: { uri } });
         } catch (error) {
           refused.add(uri);
           watch.subscribed.delete(uri);
@@ -178,6 +185,8 @@ export class ResourceWatches {
     }
     reply ??= await this.bus.call(UpstreamRequest, request, options);
     if (reply.instance !== watch.instance) {
+      // a move (not the first session): what the old session would have sent meanwhile is lost
+      if (watch.instance !== undefined) for (const wanted of watch.uris.keys()) watch.unsure.add(wanted);
       watch.instance = reply.instance;
       watch.subscribed.clear(); // a new upstream session: nothing subscribed on it yet but this
       if (!reply.instance) this.log.warn(`${watch.server.server_name}: no upstream session of its own for resource watch ${watch.sessionId} (stdio cap reached?): updates may not arrive`);
