@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { Bus } from '#libs/bus';
-import { DomainError, VerifyKey, type ExplainPermissionsRequest, type PermissionsExplanation } from '#libs/contracts';
+import { DomainError, VerifyKey, type ExplainPermissionsRequest, type PermissionsExplanation, type Principal } from '#libs/contracts';
 import { explainAccess } from '#libs/permissions';
 import type { z } from 'zod';
 import { AccessService } from '../catalog/access.service.js';
@@ -40,22 +40,19 @@ export class PermissionExplainer {
   async explain(request: z.output<typeof ExplainPermissionsRequest>): Promise<PermissionsExplanation> {
     if (request.token) {
       const { token: mapping, principal } = await this.resource.explain(request.token, request.resource);
-      const catalog = await this.catalogs.current();
-      return {
-        token: { ...mapping, team_id: principal.team_id, organization_id: principal.organization_id },
-        levels: principal.levels,
-        ...explainAccess(this.access.effective(catalog, principal)),
-      };
+      return { token: { ...mapping, team_id: principal.team_id, organization_id: principal.organization_id }, ...(await this.accessOf(principal)) };
     }
     const key = request.key!;
     const principal = await this.bus.call(VerifyKey, { key, by_reference: true }, { timeoutMs: 5_000 }).catch((error: unknown) => {
       throw DomainError.is(error, 'UNAUTHENTICATED') ? aboutTheKeyAsked(error, key) : error;
     });
+    const asked = { key_alias: principal.key_alias, key_name: principal.key_name ?? null, team_id: principal.team_id, organization_id: principal.organization_id };
+    return { key: asked, ...(await this.accessOf(principal)) };
+  }
+
+  /** The principal's levels, and what they leave of the current catalog. */
+  private async accessOf(principal: Principal): Promise<Omit<PermissionsExplanation, 'key' | 'token'>> {
     const catalog = await this.catalogs.current();
-    return {
-      key: { key_alias: principal.key_alias, key_name: principal.key_name ?? null, team_id: principal.team_id, organization_id: principal.organization_id },
-      levels: principal.levels,
-      ...explainAccess(this.access.effective(catalog, principal)),
-    };
+    return { levels: principal.levels, ...explainAccess(this.access.effective(catalog, principal)) };
   }
 }
