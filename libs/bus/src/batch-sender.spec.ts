@@ -41,6 +41,21 @@ describe('BatchSender', () => {
     expect(s.waiting).toBe(0);
   });
 
+  it('delivers every item however additions interleave with the sends (none left waiting for a later one)', async () => {
+    bus = new InProcessBus();
+    const { batches } = serve();
+    const s = sender();
+    const added: number[] = [];
+    for (let n = 0; n < 40; n++) {
+      added.push(n);
+      s.add(n);
+      if (n % 3 === 0) await Promise.resolve();
+      else if (n % 3 === 1) await new Promise((r) => setImmediate(r));
+    }
+    await waitFor(() => batches.flat().length === 40, 3000);
+    expect(batches.flat()).toEqual(added);
+  });
+
   it('keeps what nobody accepted and sends it once a server answers again; past maxPending the oldest go', async () => {
     bus = new InProcessBus();
     const s = sender();

@@ -72,7 +72,11 @@ export class BatchSender<C extends Contract, T = ItemOf<C>> {
   private start(): Promise<void> {
     clearTimeout(this.timer);
     this.timer = undefined;
-    this.sending ??= runDetached(() => this.drain()).finally(() => (this.sending = undefined));
+    this.sending ??= runDetached(() => this.drain()).finally(() => {
+      this.sending = undefined;
+      // added after the last batch left but before this ran (add saw a send in flight and left it to it)
+      if (this.pending.length > 0 && !this.failing && !this.closed) this.timer ??= setTimeout(() => this.start(), this.options.flushEveryMs);
+    });
     return this.sending;
   }
 
