@@ -250,7 +250,8 @@ describe.each(MODES)('%s', (mode) => {
     await page.getByRole('link', { name: 'Add New MCP Server' }).focus();
     await page.keyboard.press('Enter');
     await tab.title('Add New MCP Server');
-    expect(await page.evaluate('document.activeElement.id')).toBe('page-title');
+    // the title takes the focus in an effect after the page renders: waited for, not assumed
+    await poll(() => page.evaluate('document.activeElement.id')).toBe('page-title');
     await page.keyboard.press('Tab');
     expect(await page.evaluate('document.activeElement.id')).toBe('server-name');
 
