@@ -1,5 +1,6 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAuthorizationServer, TOKEN_EXCHANGE_GRANT, type AuthorizationServer } from '../fixtures/authorization-server.js';
 import { startProtectedUpstream, type ProtectedUpstream } from '../fixtures/protected-upstream.js';
@@ -19,6 +20,7 @@ import { api, callApi, eventually, generateKey, keyHeaders, printLogsOnFailure, 
 // cause exactly one refresh at the authorization server.
 
 const ACCESS_TOKEN_TTL_S = 10;
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const MACHINE_CLIENT = { client_id: 'gateway-machine', client_secret: 'machine-secret-0123456789' };
 
 let as: AuthorizationServer;
@@ -398,6 +400,33 @@ describe('OAuth toward upstream MCP servers (the distributed suite, two connecto
     expect((await del(aliceKey, '/v1/mcp/oauth/no_such/grant')).status).toBe(404);
     expect((await del(aliceKey, '/v1/mcp/oauth/plain/grant')).status).toBe(400);
     expect((await fetch(`${edge}/v1/mcp/oauth/grants`)).status).toBe(401);
+  });
+
+  it("the admin UI shows a key user's upstream OAuth connections, and its Revoke ends one", async () => {
+    const { key, token } = await generateKey(suite!, { user_id: 'gina', key_alias: 'gina-laptop' });
+    const gina = await connect(key);
+    // nobody holds a grant any more (the test before revoked the last): the server lists authorize
+    await eventually(async () => (await toolNames(gina)).includes('personal-authorize'), 30_000);
+    expect((await consent(consentLinkOf(await gina.callTool({ name: 'personal-authorize', arguments: {} })), 'gina')).status).toBe(200);
+    expect((await api(edge, key, '/v1/mcp/oauth/grants')).grants.map((g: { server_name: string }) => g.server_name)).toEqual(['personal']);
+
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+    try {
+      const page = await browser.newPage();
+      await page.goto(`${edge}/ui/`);
+      await page.getByLabel('API key').fill(suite!.masterKey);
+      await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+      await page.getByRole('link', { name: 'Keys' }).first().waitFor();
+      await page.goto(`${edge}/ui/keys/${token}`); // the key stays in this tab's sessionStorage
+      const row = page.locator('[data-grant="personal"]');
+      await row.waitFor();
+      expect(await row.textContent()).toContain('gina-laptop');
+      await page.getByRole('button', { name: 'Revoke the connection to personal' }).click();
+      await page.locator('[data-no-grants]').waitFor();
+    } finally {
+      await browser.close();
+    }
+    expect(await api(edge, key, '/v1/mcp/oauth/grants')).toEqual({ grants: [] });
   });
 });
 

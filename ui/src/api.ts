@@ -211,6 +211,17 @@ export interface KeyInfo {
   updated_at: string;
 }
 
+/** A user's grant on a per-user OAuth server (GET /v1/mcp/oauth/grants): never a token. */
+export interface UpstreamGrant {
+  server_id: string;
+  server_name: string;
+  has_token: boolean;
+  scope: string | null;
+  expires_at: string | null;
+  authorized_at: string | null;
+  clients: { client_id: string; client_name: string | null; approved_at: string }[];
+}
+
 export interface TeamInfo {
   team_id: string;
   team_alias: string | null;

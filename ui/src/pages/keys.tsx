@@ -3,6 +3,7 @@ import { get, post, query, type KeyInfo, type ObjectPermission, type TeamInfo } 
 import { CheckboxField, FormError, SelectField, TextField } from '../components/fields';
 import { ShownOnce } from '../components/copy';
 import { Badge, Link, Loading, PageTitle, when } from '../components/layout';
+import { UpstreamGrants } from '../components/grants';
 import { EffectivePermissions, PermissionPicker, permissionSummary, useRegistry } from '../components/permissions';
 import { useLoad, useSubmit } from '../hooks';
 import { navigate } from '../router';
@@ -183,6 +184,13 @@ export function KeyPage(props: { token: string }) {
           ) : (
             <EffectivePermissions keyRef={key.token} version={key.updated_at} />
           )}
+        </section>
+      ) : null}
+      {key ? (
+        <section class="card" aria-labelledby="grants-title">
+          <h2 id="grants-title">Upstream OAuth connections</h2>
+          {/* the key's user, as per-user OAuth servers know them: a key without a user is a user of its own */}
+          <UpstreamGrants userId={key.user_id ?? `key:${key.token}`} />
         </section>
       ) : null}
     </>
